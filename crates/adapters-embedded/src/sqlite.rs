@@ -1,0 +1,299 @@
+//! The result table in a SQLite file: one row per document id.
+//!
+//! rusqlite is synchronous, so every call runs on tokio's blocking pool; one connection behind a mutex is
+//! plenty, because a batch is one transaction and SQLite serialises writers anyway.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use docclass_types::{Labels, ResultRow, ResultTable, TableError};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS results (
+    id              TEXT PRIMARY KEY,
+    title           TEXT NOT NULL,
+    source          TEXT NOT NULL,
+    url             TEXT,
+    published       TEXT,
+    topic           TEXT NOT NULL,
+    topic_score     REAL NOT NULL,
+    topic_model     TEXT NOT NULL,
+    subtopic        TEXT NOT NULL,
+    subtopic_score  REAL NOT NULL,
+    subtopic_model  TEXT NOT NULL,
+    label_topic     TEXT,
+    label_subtopic  TEXT,
+    ingested_at     TEXT NOT NULL,
+    topic_at        TEXT NOT NULL,
+    subtopic_at     TEXT NOT NULL,
+    written_at      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS results_by_topic ON results (topic, written_at);
+";
+
+const COLUMNS: &str = "id, title, source, url, published, topic, topic_score, topic_model, subtopic, \
+    subtopic_score, subtopic_model, label_topic, label_subtopic, ingested_at, topic_at, subtopic_at, written_at";
+
+/// See the module documentation.
+#[derive(Clone)]
+pub struct SqliteTable {
+    name: String,
+    connection: Arc<Mutex<Connection>>,
+}
+
+/// What a run wrote, read back from the table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunStatistics {
+    /// Rows written at or after the run's start.
+    pub rows: u64,
+    /// Rows per predicted topic, most frequent first.
+    pub per_topic: Vec<(String, u64)>,
+    /// Rows that carry a known topic label.
+    pub labelled: u64,
+    /// Labelled rows whose predicted topic matches the label.
+    pub topic_correct: u64,
+    /// Labelled rows whose predicted subtopic matches the label.
+    pub subtopic_correct: u64,
+}
+
+impl SqliteTable {
+    /// Opens (creating if needed) the table in the SQLite file at `path`.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or the schema cannot be created.
+    pub fn open(path: &Path) -> Result<Self, TableError> {
+        let name = path.display().to_string();
+        let storage = |error: rusqlite::Error| storage_error(&name, error);
+        let connection = Connection::open(path).map_err(storage)?;
+        // WAL lets a user read the file with `sqlite3` while the pipeline writes.
+        connection.pragma_update(None, "journal_mode", "WAL").map_err(storage)?;
+        connection.pragma_update(None, "synchronous", "NORMAL").map_err(storage)?;
+        connection.busy_timeout(std::time::Duration::from_secs(5)).map_err(storage)?;
+        connection.execute_batch(SCHEMA).map_err(storage)?;
+        Ok(Self { name, connection: Arc::new(Mutex::new(connection)) })
+    }
+
+    /// The file behind the table.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(&self.name)
+    }
+
+    /// Counts what was written since `since`, for a run's summary.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub async fn statistics_since(&self, since: DateTime<Utc>) -> Result<RunStatistics, TableError> {
+        let since = timestamp(since);
+        self.blocking(move |connection| {
+            let mut stats = connection.query_row(
+                "SELECT COUNT(*),
+                        COUNT(label_topic),
+                        COALESCE(SUM(label_topic = topic), 0),
+                        COALESCE(SUM(label_subtopic = subtopic), 0)
+                 FROM results WHERE written_at >= ?1",
+                [&since],
+                |row| {
+                    Ok(RunStatistics {
+                        rows: row.get(0)?,
+                        labelled: row.get(1)?,
+                        topic_correct: row.get(2)?,
+                        subtopic_correct: row.get(3)?,
+                        per_topic: Vec::new(),
+                    })
+                },
+            )?;
+            let mut query = connection.prepare(
+                "SELECT topic, COUNT(*) AS n FROM results WHERE written_at >= ?1 GROUP BY topic ORDER BY n DESC, topic",
+            )?;
+            stats.per_topic =
+                query.query_map([&since], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<Result<_, _>>()?;
+            Ok(stats)
+        })
+        .await
+    }
+
+    /// Runs `work` on the connection, off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, TableError> {
+        let connection = self.connection.clone();
+        let name = self.name.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            // A panic inside `work` would poison the lock; rusqlite leaves the connection usable, so
+            // recover it rather than failing every later call.
+            let mut connection = connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut connection)
+        })
+        .await;
+        match result {
+            Ok(result) => result.map_err(|error| storage_error(&name, error)),
+            Err(join_error) => {
+                Err(TableError::Storage { table: name, detail: join_error.to_string(), retriable: true })
+            }
+        }
+    }
+}
+
+fn storage_error(table: &str, error: rusqlite::Error) -> TableError {
+    let retriable = matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    TableError::Storage { table: table.to_owned(), detail: error.to_string(), retriable }
+}
+
+/// Fixed-width UTC timestamps, so that comparing the text compares the times.
+fn timestamp(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_time(text: String) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(&text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(error)))
+}
+
+fn read_row(row: &Row<'_>) -> rusqlite::Result<ResultRow> {
+    Ok(ResultRow {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        source: row.get(2)?,
+        url: row.get(3)?,
+        published: row.get::<_, Option<String>>(4)?.map(parse_time).transpose()?,
+        topic: row.get(5)?,
+        topic_score: row.get(6)?,
+        topic_model: row.get(7)?,
+        subtopic: row.get(8)?,
+        subtopic_score: row.get(9)?,
+        subtopic_model: row.get(10)?,
+        labels: Labels { topic: row.get(11)?, subtopic: row.get(12)? },
+        ingested_at: parse_time(row.get(13)?)?,
+        topic_at: parse_time(row.get(14)?)?,
+        subtopic_at: parse_time(row.get(15)?)?,
+        written_at: parse_time(row.get(16)?)?,
+    })
+}
+
+impl ResultTable for SqliteTable {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn put_batch(&self, rows: &[ResultRow]) -> Vec<Result<(), TableError>> {
+        let count = rows.len();
+        let rows = rows.to_vec();
+        let written = self
+            .blocking(move |connection| {
+                let transaction = connection.transaction()?;
+                {
+                    let mut insert = transaction.prepare_cached(&format!(
+                        "INSERT OR REPLACE INTO results ({COLUMNS}) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+                    ))?;
+                    for row in &rows {
+                        insert.execute(params![
+                            row.id,
+                            row.title,
+                            row.source,
+                            row.url,
+                            row.published.map(timestamp),
+                            row.topic,
+                            row.topic_score,
+                            row.topic_model,
+                            row.subtopic,
+                            row.subtopic_score,
+                            row.subtopic_model,
+                            row.labels.topic,
+                            row.labels.subtopic,
+                            timestamp(row.ingested_at),
+                            timestamp(row.topic_at),
+                            timestamp(row.subtopic_at),
+                            timestamp(row.written_at),
+                        ])?;
+                    }
+                }
+                transaction.commit()
+            })
+            .await;
+        // One transaction: the whole batch succeeds or fails together.
+        match written {
+            Ok(()) => (0..count).map(|_| Ok(())).collect(),
+            Err(error) => (0..count).map(|_| Err(error.clone())).collect(),
+        }
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<ResultRow>, TableError> {
+        let id = id.to_owned();
+        self.blocking(move |connection| {
+            connection.query_row(&format!("SELECT {COLUMNS} FROM results WHERE id = ?1"), [id], read_row).optional()
+        })
+        .await
+    }
+
+    async fn query_by_topic(&self, topic: &str, limit: usize) -> Result<Vec<ResultRow>, TableError> {
+        let topic = topic.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.blocking(move |connection| {
+            let mut query = connection.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM results WHERE topic = ?1 ORDER BY written_at DESC LIMIT ?2"
+            ))?;
+            query.query_map(params![topic, limit], read_row)?.collect()
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::SubsecRound;
+
+    fn row(id: &str, topic: &str, written_at: DateTime<Utc>) -> ResultRow {
+        ResultRow {
+            id: id.into(),
+            title: "t".into(),
+            source: "s".into(),
+            url: None,
+            published: None,
+            topic: topic.into(),
+            topic_score: 0.9,
+            topic_model: "m".into(),
+            subtopic: format!("{topic}.x"),
+            subtopic_score: 0.8,
+            subtopic_model: "m".into(),
+            labels: Labels { topic: Some("sci".into()), subtopic: Some("sci.x".into()) },
+            ingested_at: written_at,
+            topic_at: written_at,
+            subtopic_at: written_at,
+            written_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_are_idempotent_by_document_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = SqliteTable::open(&dir.path().join("r.sqlite")).unwrap();
+        // Stored with microsecond precision.
+        let start = Utc::now().trunc_subsecs(6);
+        let first = row("a", "sci", start);
+        assert!(table.put_batch(&[first.clone(), row("b", "rec", start)]).await.iter().all(Result::is_ok));
+        let mut rewritten = first.clone();
+        rewritten.topic_score = 0.5;
+        assert!(table.put_batch(&[rewritten.clone()]).await.iter().all(Result::is_ok));
+
+        assert_eq!(table.get("a").await.unwrap(), Some(rewritten));
+        assert_eq!(table.get("missing").await.unwrap(), None);
+        let sci = table.query_by_topic("sci", 10).await.unwrap();
+        assert_eq!(sci.len(), 1);
+
+        let stats = table.statistics_since(start).await.unwrap();
+        assert_eq!(stats.rows, 2);
+        assert_eq!(stats.labelled, 2);
+        assert_eq!(stats.topic_correct, 1);
+        assert_eq!(stats.subtopic_correct, 1);
+        assert_eq!(stats.per_topic, vec![("rec".to_string(), 1), ("sci".to_string(), 1)]);
+    }
+}

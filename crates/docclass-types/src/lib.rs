@@ -1,0 +1,32 @@
+//! The vocabulary of docclass: message types and the ports (traits) through which every stage talks to
+//! queues and the result table.
+//!
+//! # Layout of the workspace
+//!
+//! ```text
+//! feed-ingest ──▶ ingest queue ──▶ topic-classifier ──▶ subtopic queue ──▶ subtopic-classifier
+//!                                                                                   │
+//!                          result table ◀── table-writer ◀── results queue ◀────────┘
+//! ```
+//!
+//! - `docclass-types` (this crate): [`Envelope`] and friends, the [`MessageSource`], [`MessageSink`] and
+//!   [`ResultTable`] ports and their errors. It knows nothing about AWS or SQLite, so every other crate can
+//!   depend on it cheaply.
+//! - `worker-runtime`: the one receive → handle → forward → ack loop that every service runs, with
+//!   dead-lettering, shutdown and telemetry.
+//! - `adapters-embedded`: the in-process queue and the SQLite result table (no AWS, no Docker).
+//! - `text-model`: tokenizer, features, linear classifiers, model files, training and evaluation.
+//! - `feed-ingest`, `topic-classifier`, `subtopic-classifier`, `table-writer`: the services; each is a
+//!   thin binary over a library that holds its stage, so tests and the `docclass` CLI can reuse it.
+//! - `cli` (the `docclass` binary): train, eval, bench and the one-process embedded `run`.
+#![warn(missing_docs)]
+
+mod message;
+mod queue;
+mod table;
+
+pub use message::{Classification, Document, Envelope, Labels, Limits, Rejection, SCHEMA_VERSION, Stage};
+pub use queue::{
+    BatchResults, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt, ReceivedMessage, attributes,
+};
+pub use table::{ResultRow, ResultTable, TableError};
