@@ -1,1 +1,71 @@
-fn main() {}
+//! `docclass`: train and judge models, and run the whole pipeline in one process.
+
+mod commands;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use worker_runtime::telemetry::{self, LogFormat};
+
+/// Document classification pipeline: topic, then subtopic, stored per document.
+#[derive(Debug, Parser)]
+#[command(name = "docclass", version, about)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Settings every subcommand shares.
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// Folder holding the labelled corpus (20ng/train.jsonl.gz, 20ng/dev.jsonl.gz); found automatically
+    /// in a shared/data above the current folder when not given.
+    #[arg(long, env = "DOCCLASS_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Where the default model is cached [default: $XDG_CACHE_HOME/docclass or ~/.cache/docclass].
+    #[arg(long, env = "DOCCLASS_CACHE_DIR", global = true)]
+    cache_dir: Option<PathBuf>,
+    /// Log line format on stderr: text or json.
+    #[arg(long, env = "DOCCLASS_LOG_FORMAT", default_value = "text", global = true, value_parser = parse_log_format)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train a two-level (topic → subtopic) model from labelled JSON Lines.
+    Train(commands::train::TrainArgs),
+    /// Report a model's accuracy and macro-F1 on labelled JSON Lines.
+    Eval(commands::eval::EvalArgs),
+    /// Run the whole pipeline in this process on the embedded queue and SQLite table.
+    Run(commands::run::RunArgs),
+    /// Measure classification and end-to-end throughput.
+    Bench(commands::bench::BenchArgs),
+}
+
+fn parse_log_format(value: &str) -> Result<LogFormat, String> {
+    match value {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("unknown log format {other:?}: use text or json")),
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.global.log_format, "warn,docclass=info");
+    let result = match cli.command {
+        Command::Train(args) => commands::train::run(&cli.global, args),
+        Command::Eval(args) => commands::eval::run(&cli.global, args),
+        Command::Run(args) => commands::run::run(&cli.global, args),
+        Command::Bench(args) => commands::bench::run(&cli.global, args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

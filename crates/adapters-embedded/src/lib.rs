@@ -11,4 +11,4 @@ mod queue;
 mod sqlite;
 
 pub use queue::{EmbeddedQueue, QueueConfig, QueueDepth};
-pub use sqlite::{RunStatistics, SqliteTable};
+pub use sqlite::{DeadLetterRecord, RunStatistics, SqliteTable};

@@ -31,6 +31,13 @@ CREATE TABLE IF NOT EXISTS results (
     written_at      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS results_by_topic ON results (topic, written_at);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    queue       TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    stored_at   TEXT NOT NULL
+);
 ";
 
 const COLUMNS: &str = "id, title, source, url, published, topic, topic_score, topic_model, subtopic, \
@@ -56,6 +63,19 @@ pub struct RunStatistics {
     pub topic_correct: u64,
     /// Labelled rows whose predicted subtopic matches the label.
     pub subtopic_correct: u64,
+}
+
+/// A message an embedded run dead-lettered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterRecord {
+    /// The queue it was taken from.
+    pub queue: String,
+    /// Machine-readable reason.
+    pub reason: String,
+    /// Human-readable detail.
+    pub detail: String,
+    /// The message body, unchanged.
+    pub body: String,
 }
 
 impl SqliteTable {
@@ -110,6 +130,28 @@ impl SqliteTable {
             stats.per_topic =
                 query.query_map([&since], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<Result<_, _>>()?;
             Ok(stats)
+        })
+        .await
+    }
+
+    /// Keeps the dead letters of an embedded run in the same file, so that nothing a run refused is lost
+    /// when the process (and its in-memory dead-letter queues) ends.
+    ///
+    /// # Errors
+    /// When the insert fails.
+    pub async fn store_dead_letters(&self, letters: Vec<DeadLetterRecord>) -> Result<(), TableError> {
+        let stored_at = timestamp(Utc::now());
+        self.blocking(move |connection| {
+            let transaction = connection.transaction()?;
+            {
+                let mut insert = transaction.prepare_cached(
+                    "INSERT INTO dead_letters (queue, reason, detail, body, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for letter in &letters {
+                    insert.execute(params![letter.queue, letter.reason, letter.detail, letter.body, stored_at])?;
+                }
+            }
+            transaction.commit()
         })
         .await
     }

@@ -149,3 +149,41 @@ pub trait MessageSink: Send + Sync + 'static {
     /// Sends a batch; each entry succeeds or fails on its own.
     fn send_batch(&self, messages: &[OutgoingMessage]) -> impl Future<Output = BatchResults> + Send;
 }
+
+/// A shared queue is still a queue: lets one queue be a stage's sink and the next stage's source.
+impl<T: MessageSource> MessageSource for std::sync::Arc<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn receive(
+        &self,
+        max_messages: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<ReceivedMessage>, QueueError>> + Send {
+        (**self).receive(max_messages, visibility, wait)
+    }
+
+    fn ack_batch(&self, receipts: &[Receipt]) -> impl Future<Output = BatchResults> + Send {
+        (**self).ack_batch(receipts)
+    }
+
+    fn change_visibility_batch(
+        &self,
+        receipts: &[Receipt],
+        visibility: Duration,
+    ) -> impl Future<Output = BatchResults> + Send {
+        (**self).change_visibility_batch(receipts, visibility)
+    }
+}
+
+impl<T: MessageSink> MessageSink for std::sync::Arc<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn send_batch(&self, messages: &[OutgoingMessage]) -> impl Future<Output = BatchResults> + Send {
+        (**self).send_batch(messages)
+    }
+}

@@ -129,3 +129,25 @@ pub trait ResultTable: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<ResultRow>, TableError>> + Send;
 }
+
+impl<T: ResultTable> ResultTable for std::sync::Arc<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn put_batch(&self, rows: &[ResultRow]) -> impl Future<Output = Vec<Result<(), TableError>>> + Send {
+        (**self).put_batch(rows)
+    }
+
+    fn get(&self, id: &str) -> impl Future<Output = Result<Option<ResultRow>, TableError>> + Send {
+        (**self).get(id)
+    }
+
+    fn query_by_topic(
+        &self,
+        topic: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<ResultRow>, TableError>> + Send {
+        (**self).query_by_topic(topic, limit)
+    }
+}

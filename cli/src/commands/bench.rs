@@ -1,0 +1,113 @@
+//! `docclass bench`: throughput figures, printed rather than asserted.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use adapters_embedded::SqliteTable;
+use docclass::pipeline::{self, PipelineOptions, Queues, Stages};
+use subtopic_classifier::ClassifySubtopic;
+use table_writer::WriteResult;
+use text_model::{Example, Model};
+use tokio_util::sync::CancellationToken;
+use topic_classifier::ClassifyTopic;
+
+use crate::Global;
+
+/// Arguments of `docclass bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// The model [default: the cached default model, trained on first use].
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Labelled JSON Lines to classify [default: the corpus's 20ng/dev.jsonl.gz].
+    #[arg(long, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Timed repetitions of each measurement; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+    /// Workers per stage in the end-to-end run.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+}
+
+pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
+    let model_path = args.model.clone();
+    let model = Arc::new(super::model_or_default(global, model_path.as_deref())?);
+    let files = super::default_dev_files(args.data.clone(), global)?;
+    let examples = super::read_examples(&files)?;
+    let repeat = args.repeat.max(1);
+    let bytes: usize = examples.iter().map(|e| e.title.len() + e.text.len()).sum();
+    println!("docclass bench: {} documents ({:.1} MB) from {}", examples.len(), bytes as f64 / 1e6, files[0].display());
+
+    if let Some(path) = &model_path {
+        let load = median((0..repeat).map(|_| timed(|| Model::load(path).map(drop)).1));
+        println!("  model load                        {:>10.1} ms", load * 1e3);
+    }
+    let classify = |examples: &[Example]| {
+        for e in examples {
+            std::hint::black_box(model.predict(&[&e.title, &e.text]));
+        }
+    };
+    classify(&examples);
+    let seconds = median((0..repeat).map(|_| timed(|| classify(&examples)).1));
+    println!(
+        "  classify, both levels, one core   {:>10.0} docs/s  ({:.1} µs/doc)",
+        examples.len() as f64 / seconds,
+        seconds / examples.len() as f64 * 1e6
+    );
+    let topic_only = median((0..repeat).map(|_| {
+        timed(|| examples.iter().for_each(|e| drop(std::hint::black_box(model.classify_topic(&[&e.title, &e.text]))))).1
+    }));
+    println!("  classify, topic only, one core    {:>10.0} docs/s", examples.len() as f64 / topic_only);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut end_to_end = Vec::new();
+    for _ in 0..repeat.min(3) {
+        let dir = tempfile::tempdir()?;
+        let table = SqliteTable::open(&dir.path().join("bench.sqlite"))?;
+        let mut options = PipelineOptions::default();
+        options.worker.workers = args.workers.max(1);
+        let documents =
+            files.iter().map(|f| feed_ingest::read_documents(f)).collect::<Result<Vec<_>, _>>()?.into_iter().flatten();
+        let stages = Stages {
+            topic: ClassifyTopic::new(model.clone()),
+            subtopic: ClassifySubtopic::new(model.clone()),
+            write: WriteResult,
+        };
+        let report = runtime.block_on(pipeline::run(
+            documents,
+            stages,
+            table,
+            Queues::new(&options),
+            &options,
+            |queue| queue,
+            CancellationToken::new(),
+            |_| {},
+        ))?;
+        anyhow::ensure!(
+            report.results_written == report.documents_in - report.dead_lettered,
+            "bench run lost documents"
+        );
+        end_to_end.push(report.docs_per_second);
+    }
+    println!(
+        "  embedded end to end ({} workers/stage, {} cores) {:>6.0} docs/s",
+        args.workers,
+        std::thread::available_parallelism().map_or(1, usize::from),
+        median(end_to_end.into_iter())
+    );
+    Ok(())
+}
+
+fn timed<T>(work: impl FnOnce() -> T) -> (T, f64) {
+    let start = Instant::now();
+    let result = work();
+    (result, start.elapsed().as_secs_f64())
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}

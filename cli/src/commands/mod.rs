@@ -1,0 +1,94 @@
+//! One module per subcommand, and what they share: reading labelled data and getting a model.
+
+pub mod bench;
+pub mod eval;
+pub mod run;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use docclass::data::{DEV_FILE, TRAIN_FILE, default_model_path, find_data_dir};
+use indicatif::{ProgressBar, ProgressStyle};
+use text_model::{Example, Model, TrainConfig};
+
+use crate::Global;
+
+/// Reads labelled examples from JSON Lines files; records without both labels are an error, since
+/// they cannot train or be judged.
+fn read_examples(paths: &[PathBuf]) -> anyhow::Result<Vec<Example>> {
+    let mut examples = Vec::new();
+    for path in paths {
+        let documents = feed_ingest::read_documents(path).with_context(|| format!("reading {}", path.display()))?;
+        for document in documents {
+            let document = document?;
+            let labels = document.labels.unwrap_or_default();
+            let (Some(topic), Some(subtopic)) = (labels.topic, labels.subtopic) else {
+                anyhow::bail!("document {} in {} has no topic and subtopic labels", document.id, path.display());
+            };
+            examples.push(Example { title: document.title, text: document.text, topic, subtopic });
+        }
+    }
+    anyhow::ensure!(!examples.is_empty(), "no documents in {paths:?}");
+    Ok(examples)
+}
+
+/// The given files, or the corpus file `name` from the data folder.
+fn files_or_default(files: Vec<PathBuf>, global: &Global, name: &str) -> anyhow::Result<Vec<PathBuf>> {
+    if !files.is_empty() {
+        return Ok(files);
+    }
+    Ok(vec![find_data_dir(global.data_dir.as_deref())?.join(name)])
+}
+
+fn default_train_files(files: Vec<PathBuf>, global: &Global) -> anyhow::Result<Vec<PathBuf>> {
+    files_or_default(files, global, TRAIN_FILE)
+}
+
+fn default_dev_files(files: Vec<PathBuf>, global: &Global) -> anyhow::Result<Vec<PathBuf>> {
+    files_or_default(files, global, DEV_FILE)
+}
+
+/// The model at `path`, or the cached default model, trained on the corpus the first time it is needed.
+fn model_or_default(global: &Global, path: Option<&Path>) -> anyhow::Result<Model> {
+    if let Some(path) = path {
+        return Model::load(path).map_err(anyhow::Error::from);
+    }
+    let cache_dir = global.cache_dir.clone().unwrap_or_else(|| {
+        std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("docclass")
+    });
+    let path = default_model_path(&cache_dir);
+    match Model::load(&path) {
+        Ok(model) => return Ok(model),
+        Err(text_model::ModelFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => tracing::warn!(%error, "cached default model unusable; training it again"),
+    }
+    let files = default_train_files(Vec::new(), global)?;
+    eprintln!(
+        "No model given: training the default model once on {} (cached at {}).",
+        files[0].display(),
+        path.display()
+    );
+    let examples = read_examples(&files)?;
+    let spinner = spinner();
+    let (mut model, report) =
+        text_model::train(&examples, &TrainConfig::default(), &mut |step| spinner.set_message(step.to_owned()))?;
+    spinner.finish_and_clear();
+    std::fs::create_dir_all(&cache_dir).with_context(|| format!("creating {}", cache_dir.display()))?;
+    model.save(&path)?;
+    eprintln!("Trained the default model on {} documents in {:.1} s.", report.documents, report.seconds);
+    Ok(model)
+}
+
+/// A spinner on stderr; invisible when stderr is not a terminal.
+fn spinner() -> ProgressBar {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("static template is valid"));
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner
+}

@@ -1,0 +1,125 @@
+//! `docclass run`: the whole pipeline in this process.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use adapters_embedded::SqliteTable;
+use anyhow::Context;
+use docclass::pipeline::{self, PipelineOptions, PipelineReport, Queues, Stages};
+use docclass_types::Document;
+use feed_ingest::ReadError;
+use indicatif::{ProgressBar, ProgressStyle};
+use subtopic_classifier::ClassifySubtopic;
+use table_writer::WriteResult;
+use tokio_util::sync::CancellationToken;
+use topic_classifier::ClassifyTopic;
+
+use crate::Global;
+
+/// Arguments of `docclass run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// JSON Lines files (gzipped or not), folders of text files, or - for stdin [default: the corpus's
+    /// 20ng/dev.jsonl.gz].
+    #[arg(long, num_args = 1..)]
+    input: Vec<PathBuf>,
+    /// The model [default: the cached default model, trained on first use].
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// The SQLite file that receives one row per document (and the dead letters).
+    #[arg(long, default_value = "docclass-results.sqlite")]
+    db: PathBuf,
+    /// Concurrent workers per stage.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
+    let model = Arc::new(super::model_or_default(global, args.model.as_deref())?);
+    let inputs = super::default_dev_files(args.input, global)?;
+    let documents = read_all(&inputs)?;
+    let table = SqliteTable::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
+    let mut options = PipelineOptions::default();
+    options.worker.workers = args.workers.max(1);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("static template is valid"));
+        let stages = Stages {
+            topic: ClassifyTopic::new(model.clone()),
+            subtopic: ClassifySubtopic::new(model.clone()),
+            write: WriteResult,
+        };
+        let report = pipeline::run(
+            documents,
+            stages,
+            table,
+            Queues::new(&options),
+            &options,
+            |queue| queue,
+            shutdown,
+            |progress| {
+                bar.set_message(format!(
+                    "{} in, {} written, {} dead-lettered",
+                    progress.ingested, progress.written, progress.dead_lettered
+                ));
+                bar.tick();
+            },
+        )
+        .await;
+        bar.finish_and_clear();
+        report
+    })?;
+    print_report(&report, &args.db, model.version(), args.json)
+}
+
+/// Chains the documents of every input.
+fn read_all(inputs: &[PathBuf]) -> anyhow::Result<impl Iterator<Item = Result<Document, ReadError>> + Send + 'static> {
+    let mut sources = Vec::new();
+    for input in inputs {
+        sources.push(feed_ingest::read_documents(input).with_context(|| format!("reading {}", input.display()))?);
+    }
+    Ok(sources.into_iter().flatten())
+}
+
+fn print_report(report: &PipelineReport, db: &Path, model: &str, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
+        return Ok(());
+    }
+    if report.interrupted {
+        println!(
+            "Interrupted: stopped after finishing the documents in hand; run again to complete (rows are idempotent)."
+        );
+    }
+    println!(
+        "{} documents in, {} results written, {} dead-lettered in {:.1} s ({:.0} docs/s) with model {model}.",
+        report.documents_in, report.results_written, report.dead_lettered, report.seconds, report.docs_per_second
+    );
+    if report.unreadable + report.refused_at_ingest > 0 {
+        println!(
+            "Not enqueued: {} unreadable records, {} documents too large for a queue message.",
+            report.unreadable, report.refused_at_ingest
+        );
+    }
+    for (reason, count) in &report.dead_letter_reasons {
+        println!("  dead letters, {reason}: {count}");
+    }
+    if let (Some(topic), Some(subtopic)) = (report.topic_accuracy, report.subtopic_accuracy) {
+        println!("Against the input's labels: topic accuracy {topic:.4}, subtopic accuracy {subtopic:.4}.");
+    }
+    println!("Per topic:");
+    let mut per_topic: Vec<_> = report.per_topic.iter().collect();
+    per_topic.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (topic, count) in per_topic {
+        println!("  {topic:<12} {count:>7}");
+    }
+    println!("Results are in {} (tables `results` and `dead_letters`).", db.display());
+    Ok(())
+}

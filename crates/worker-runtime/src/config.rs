@@ -1,0 +1,49 @@
+//! How a worker pool behaves.
+
+use std::time::Duration;
+
+use docclass_types::Limits;
+
+use crate::Backoff;
+
+/// Settings of a [`crate::Worker`] pool.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Concurrent receive loops.
+    pub workers: usize,
+    /// Messages received per call, at most [`WorkerConfig::SQS_MAX_BATCH`].
+    pub batch_size: usize,
+    /// How long a received message stays hidden from other consumers while we work on it.
+    pub visibility_timeout: Duration,
+    /// Long-poll wait per receive call.
+    pub wait_time: Duration,
+    /// Deliveries after which a message whose handler or forward keeps failing is dead-lettered.
+    pub max_attempts: u32,
+    /// Delay before a failed message is offered again.
+    pub retry_backoff: Backoff,
+    /// How long shutdown may take; keep it below ECS's `stopTimeout` (30 s by default), after which the
+    /// task is killed.
+    pub shutdown_timeout: Duration,
+    /// Size limits checked before handling.
+    pub limits: Limits,
+}
+
+impl WorkerConfig {
+    /// SQS returns at most 10 messages per `ReceiveMessage` and takes at most 10 entries per batch call.
+    pub const SQS_MAX_BATCH: usize = 10;
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            batch_size: Self::SQS_MAX_BATCH,
+            visibility_timeout: Duration::from_secs(30),
+            wait_time: Duration::from_secs(20),
+            max_attempts: 4,
+            retry_backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(20)),
+            shutdown_timeout: Duration::from_secs(20),
+            limits: Limits::default(),
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Logging set-up, done once by each binary.
+
+use tracing_subscriber::EnvFilter;
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people at a terminal.
+    Text,
+    /// One JSON object per line, for CloudWatch and other collectors.
+    Json,
+}
+
+/// Installs the global subscriber: `RUST_LOG`-style filtering (default `default_filter`), to stderr so
+/// that stdout stays free for a command's output.
+pub fn init(format: LogFormat, default_filter: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Ignoring the error: a subscriber already installed (by a test harness) is fine.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

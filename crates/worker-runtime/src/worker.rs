@@ -1,0 +1,388 @@
+//! The receive → handle → forward → ack loop, and the pool that runs several of them.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
+
+use docclass_types::{
+    Envelope, MessageSink, MessageSource, OutgoingMessage, Receipt, ReceivedMessage, Rejection, attributes,
+};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::{Forward, Handler, HandlerError, Metrics, MetricsSnapshot, WorkerConfig};
+
+/// A pool of workers moving messages from one source, through one handler, to one destination.
+pub struct Worker<S, H, F, D> {
+    source: Arc<S>,
+    handler: Arc<H>,
+    forward: Arc<F>,
+    /// Receives messages that can never succeed, with their reason.
+    dead_letters: Arc<D>,
+    config: WorkerConfig,
+    metrics: Arc<Metrics>,
+}
+
+/// What happened to the messages of one batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Messages received.
+    pub received: usize,
+    /// Forwarded and acknowledged.
+    pub completed: usize,
+    /// Sent to the dead-letter queue and acknowledged.
+    pub dead_lettered: usize,
+    /// Left for another delivery.
+    pub retried: usize,
+}
+
+/// How a pool's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunReport {
+    /// Counters at the end of the run.
+    pub metrics: MetricsSnapshot,
+    /// True when workers were still busy at the shutdown deadline and were abandoned; their messages
+    /// come back after their visibility timeout.
+    pub timed_out: bool,
+}
+
+/// Why one message is going to the dead-letter queue.
+struct DeadLetter {
+    reason: &'static str,
+    detail: String,
+}
+
+/// Where each message of a batch stands as it moves through the steps.
+enum Disposition {
+    Forward(Envelope),
+    DeadLetter(DeadLetter),
+    Retry,
+}
+
+impl<S, H, F, D> Worker<S, H, F, D>
+where
+    S: MessageSource,
+    H: Handler,
+    F: Forward,
+    D: MessageSink,
+{
+    /// A pool over the given ports.
+    pub fn new(source: Arc<S>, handler: Arc<H>, forward: Arc<F>, dead_letters: Arc<D>, config: WorkerConfig) -> Self {
+        Self { source, handler, forward, dead_letters, config, metrics: Arc::new(Metrics::default()) }
+    }
+
+    /// The pool's counters, live.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Runs `config.workers` receive loops until `shutdown` is cancelled, then lets each finish the batch
+    /// it holds. A worker that panics outside a handler (where panics are caught per message) is
+    /// restarted; its messages come back after their visibility timeout.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> RunReport {
+        let tracker = TaskTracker::new();
+        for index in 0..self.config.workers.max(1) {
+            let pool = self.clone();
+            let shutdown = shutdown.clone();
+            tracker.spawn(async move {
+                loop {
+                    let worker = tokio::spawn(pool.clone().receive_loop(shutdown.clone()));
+                    match worker.await {
+                        Ok(()) => break,
+                        Err(error) if shutdown.is_cancelled() => {
+                            tracing::error!(worker = index, %error, "worker crashed during shutdown");
+                            break;
+                        }
+                        Err(error) => {
+                            tracing::error!(worker = index, %error, "worker crashed; restarting it");
+                            pool.metrics.add_worker_restarts(1);
+                        }
+                    }
+                }
+            });
+        }
+        tracker.close();
+
+        shutdown.cancelled().await;
+        tracing::info!(queue = self.source.name(), "stopping: finishing the batches in hand");
+        let timed_out = tokio::time::timeout(self.config.shutdown_timeout, tracker.wait()).await.is_err();
+        if timed_out {
+            tracing::error!(
+                queue = self.source.name(),
+                timeout_secs = self.config.shutdown_timeout.as_secs_f64(),
+                "workers still busy at the shutdown deadline; their messages return after the visibility timeout"
+            );
+        }
+        RunReport { metrics: self.metrics.snapshot(), timed_out }
+    }
+
+    async fn receive_loop(self: Arc<Self>, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            // Only the wait for messages is cancellable: once a batch is in hand it is finished.
+            let received = tokio::select! {
+                () = shutdown.cancelled() => break,
+                received = self.receive() => received,
+            };
+            let Some(messages) = received else { continue };
+            if shutdown.is_cancelled() {
+                self.give_back(&messages).await;
+                break;
+            }
+            self.process(messages).await;
+        }
+    }
+
+    /// Receives and processes one batch: what tests call to step a worker by hand.
+    pub async fn process_one_batch(&self) -> BatchOutcome {
+        match self.receive().await {
+            Some(messages) => self.process(messages).await,
+            None => BatchOutcome::default(),
+        }
+    }
+
+    async fn receive(&self) -> Option<Vec<ReceivedMessage>> {
+        let batch_size = self.config.batch_size.clamp(1, WorkerConfig::SQS_MAX_BATCH);
+        match self.source.receive(batch_size, self.config.visibility_timeout, self.config.wait_time).await {
+            Ok(messages) if messages.is_empty() => None,
+            Ok(messages) => Some(messages),
+            Err(error) => {
+                tracing::warn!(queue = self.source.name(), %error, "receive failed; backing off");
+                tokio::time::sleep(self.config.retry_backoff.delay(1)).await;
+                None
+            }
+        }
+    }
+
+    /// Makes messages visible again at once, for another worker or another process.
+    async fn give_back(&self, messages: &[ReceivedMessage]) {
+        let receipts: Vec<Receipt> = messages.iter().map(|message| message.receipt.clone()).collect();
+        let results = self.source.change_visibility_batch(&receipts, Duration::ZERO).await;
+        self.metrics.add_returned(results.iter().filter(|result| result.is_ok()).count());
+    }
+
+    async fn process(&self, messages: Vec<ReceivedMessage>) -> BatchOutcome {
+        let received = messages.len();
+        self.metrics.add_received(received);
+        let stage = self.handler.stage();
+        let limits = self.config.limits;
+
+        // Decode and validate: what fails here will never succeed.
+        let mut dispositions: Vec<Disposition> = messages
+            .iter()
+            .map(|message| {
+                match Envelope::decode(&message.body).and_then(|envelope| {
+                    envelope.validate(stage, &limits)?;
+                    Ok(envelope)
+                }) {
+                    Ok(envelope) => Disposition::Forward(envelope),
+                    Err(rejection) => rejected(&rejection),
+                }
+            })
+            .collect();
+
+        self.handle(&messages, &mut dispositions).await;
+        self.forward(&mut dispositions).await;
+        self.dead_letter(&messages, &mut dispositions).await;
+
+        // Acknowledge what reached its destination (the next stage or the dead-letter queue); a failed
+        // acknowledgement only means a redelivery, which the idempotent writes absorb.
+        let mut outcome = BatchOutcome { received, ..BatchOutcome::default() };
+        let mut done = Vec::new();
+        let mut retry = Vec::new();
+        for (message, disposition) in messages.iter().zip(&dispositions) {
+            match disposition {
+                Disposition::Forward(_) => {
+                    outcome.completed += 1;
+                    done.push(message.receipt.clone());
+                }
+                Disposition::DeadLetter(_) => {
+                    outcome.dead_lettered += 1;
+                    done.push(message.receipt.clone());
+                }
+                Disposition::Retry => {
+                    outcome.retried += 1;
+                    retry.push(message);
+                }
+            }
+        }
+        if !done.is_empty() {
+            let results = self.source.ack_batch(&done).await;
+            let failed = results.iter().filter(|result| result.is_err()).count();
+            self.metrics.add_acknowledged(results.len() - failed);
+            if let Some(Err(error)) = results.iter().find(|result| result.is_err()) {
+                tracing::warn!(queue = self.source.name(), failed, %error, "some acknowledgements failed; those messages will be redelivered");
+            }
+        }
+        self.schedule_retries(&retry).await;
+        outcome
+    }
+
+    /// Runs the handler over every message still headed forward, on the blocking pool.
+    async fn handle(&self, messages: &[ReceivedMessage], dispositions: &mut [Disposition]) {
+        let mut work = Vec::new();
+        for (index, disposition) in dispositions.iter_mut().enumerate() {
+            if let Disposition::Forward(_) = disposition {
+                let Disposition::Forward(envelope) = std::mem::replace(disposition, Disposition::Retry) else {
+                    unreachable!("matched just above")
+                };
+                let span = tracing::debug_span!(
+                    "message",
+                    message_id = %messages[index].message_id,
+                    queue = self.source.name(),
+                    receive_count = messages[index].receive_count,
+                    doc_id = %envelope.document.id,
+                    label = tracing::field::Empty,
+                );
+                work.push((index, envelope, span));
+            }
+        }
+        if work.is_empty() {
+            return;
+        }
+        let handler = self.handler.clone();
+        let results = tokio::task::spawn_blocking(move || {
+            work.into_iter()
+                .map(|(index, envelope, span)| {
+                    let _entered = span.enter();
+                    // A panicking handler fails its message, not the worker.
+                    let result = catch_unwind(AssertUnwindSafe(|| handler.handle(envelope))).unwrap_or_else(|panic| {
+                        Err(HandlerError::Retriable(format!("handler panicked: {}", panic_message(&panic))))
+                    });
+                    (index, result)
+                })
+                .collect::<Vec<_>>()
+        })
+        .in_current_span()
+        .await;
+        let Ok(results) = results else {
+            // The closure catches panics itself; the blocking task can only fail if the runtime is
+            // shutting down, in which case the messages stay `Retry` and come back.
+            return;
+        };
+        for (index, result) in results {
+            dispositions[index] = match result {
+                Ok(envelope) => {
+                    self.metrics.add_handled(1);
+                    Disposition::Forward(envelope)
+                }
+                Err(HandlerError::Permanent { reason, detail }) => {
+                    Disposition::DeadLetter(DeadLetter { reason, detail })
+                }
+                Err(HandlerError::Retriable(detail)) => {
+                    self.metrics.add_failed(1);
+                    self.retry_or_give_up(&messages[index], "handler_failed", detail)
+                }
+            };
+        }
+    }
+
+    /// Forwards every handled envelope; failures are retried or, if they never can succeed, dead-lettered.
+    async fn forward(&self, dispositions: &mut [Disposition]) {
+        let (indices, envelopes): (Vec<usize>, Vec<Envelope>) = dispositions
+            .iter()
+            .enumerate()
+            .filter_map(|(index, disposition)| match disposition {
+                Disposition::Forward(envelope) => Some((index, envelope.clone())),
+                _ => None,
+            })
+            .unzip();
+        if envelopes.is_empty() {
+            return;
+        }
+        let results = self.forward.forward_batch(&envelopes).await;
+        let mut forwarded = 0;
+        for (position, index) in indices.into_iter().enumerate() {
+            match results.get(position) {
+                Some(Ok(())) => forwarded += 1,
+                Some(Err(error)) if !error.is_retriable() => {
+                    dispositions[index] =
+                        Disposition::DeadLetter(DeadLetter { reason: "forward_rejected", detail: error.to_string() });
+                }
+                failure => {
+                    self.metrics.add_failed(1);
+                    let detail = failure.map_or_else(|| "no result for this entry".into(), |e| format!("{e:?}"));
+                    tracing::debug!(destination = self.forward.destination(), %detail, "forward failed; will retry");
+                    dispositions[index] = Disposition::Retry;
+                }
+            }
+        }
+        self.metrics.add_forwarded(forwarded);
+    }
+
+    /// Sends dead letters with their reason; one that cannot be sent stays in the source queue.
+    async fn dead_letter(&self, messages: &[ReceivedMessage], dispositions: &mut [Disposition]) {
+        let mut indices = Vec::new();
+        let mut letters = Vec::new();
+        for (index, disposition) in dispositions.iter().enumerate() {
+            if let Disposition::DeadLetter(DeadLetter { reason, detail }) = disposition {
+                let message = &messages[index];
+                tracing::warn!(queue = self.source.name(), message_id = %message.message_id, reason, %detail, "dead-lettering message");
+                let mut letter = OutgoingMessage::new(index.to_string(), message.body.clone());
+                letter.attributes = message.attributes.clone();
+                letter.attributes.insert(attributes::DEAD_LETTER_REASON.into(), (*reason).into());
+                letter.attributes.insert(attributes::DEAD_LETTER_DETAIL.into(), detail.clone());
+                letter.attributes.insert(attributes::DEAD_LETTER_SOURCE_QUEUE.into(), self.source.name().into());
+                indices.push(index);
+                letters.push(letter);
+            }
+        }
+        if letters.is_empty() {
+            return;
+        }
+        let mut sent = 0;
+        for (chunk_indices, chunk) in
+            indices.chunks(WorkerConfig::SQS_MAX_BATCH).zip(letters.chunks(WorkerConfig::SQS_MAX_BATCH))
+        {
+            let results = self.dead_letters.send_batch(chunk).await;
+            for (position, index) in chunk_indices.iter().enumerate() {
+                if matches!(results.get(position), Some(Ok(()))) {
+                    sent += 1;
+                } else {
+                    tracing::error!(
+                        queue = self.dead_letters.name(),
+                        "cannot write to the dead-letter queue; the message stays in its queue"
+                    );
+                    dispositions[*index] = Disposition::Retry;
+                }
+            }
+        }
+        self.metrics.add_dead_lettered(sent);
+    }
+
+    /// A message that failed goes back to its queue after a backoff, or to the dead-letter queue once it
+    /// has used up its attempts.
+    fn retry_or_give_up(&self, message: &ReceivedMessage, reason: &'static str, detail: String) -> Disposition {
+        if message.receive_count >= self.config.max_attempts {
+            Disposition::DeadLetter(DeadLetter {
+                reason,
+                detail: format!("failed on all {} deliveries; last error: {detail}", message.receive_count),
+            })
+        } else {
+            tracing::debug!(message_id = %message.message_id, receive_count = message.receive_count, %detail, "will retry");
+            Disposition::Retry
+        }
+    }
+
+    async fn schedule_retries(&self, messages: &[&ReceivedMessage]) {
+        for message in messages {
+            let delay = self.config.retry_backoff.delay(message.receive_count);
+            let results = self.source.change_visibility_batch(std::slice::from_ref(&message.receipt), delay).await;
+            if results.iter().all(Result::is_ok) {
+                self.metrics.add_returned(1);
+            }
+        }
+    }
+}
+
+fn rejected(rejection: &Rejection) -> Disposition {
+    Disposition::DeadLetter(DeadLetter { reason: rejection.reason_code(), detail: rejection.to_string() })
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("non-string panic payload")
+}

@@ -1,0 +1,78 @@
+//! Sending documents to the ingest queue in batches, slowing down when the queue pushes back.
+
+use std::time::Duration;
+
+use docclass_types::{Document, Envelope, MessageSink, OutgoingMessage};
+use worker_runtime::{Backoff, WorkerConfig};
+
+use crate::ReadError;
+
+/// What one ingest did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IngestStats {
+    /// Documents sent to the queue.
+    pub enqueued: u64,
+    /// Records that could not be read (malformed lines); logged, not sent.
+    pub unreadable: u64,
+    /// Documents the queue refused for good (too large for a message); logged, not sent.
+    pub refused: u64,
+}
+
+/// Sends every document to `sink` in batches of ten (the SQS batch limit). Entries the queue refuses
+/// for now (full, throttled) are retried with backoff until accepted, which is how a slow pipeline
+/// slows its ingestor down; entries it refuses for good are counted and logged. `on_progress` is called
+/// after each batch with the totals so far.
+pub async fn enqueue<S: MessageSink>(
+    documents: impl Iterator<Item = Result<Document, ReadError>>,
+    sink: &S,
+    mut on_progress: impl FnMut(&IngestStats),
+) -> IngestStats {
+    let mut stats = IngestStats::default();
+    let mut batch: Vec<OutgoingMessage> = Vec::with_capacity(WorkerConfig::SQS_MAX_BATCH);
+    for item in documents {
+        match item {
+            Ok(document) => {
+                batch.push(OutgoingMessage::new(batch.len().to_string(), Envelope::new(document).encode()));
+                if batch.len() == WorkerConfig::SQS_MAX_BATCH {
+                    send_all(sink, std::mem::take(&mut batch), &mut stats).await;
+                    on_progress(&stats);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "skipping unreadable record");
+                stats.unreadable += 1;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        send_all(sink, batch, &mut stats).await;
+        on_progress(&stats);
+    }
+    stats
+}
+
+async fn send_all<S: MessageSink>(sink: &S, mut pending: Vec<OutgoingMessage>, stats: &mut IngestStats) {
+    let backoff = Backoff::new(Duration::from_millis(5), Duration::from_secs(2));
+    let mut attempt = 0;
+    while !pending.is_empty() {
+        let results = sink.send_batch(&pending).await;
+        let mut retry = Vec::new();
+        for (message, result) in pending.into_iter().zip(results) {
+            match result {
+                Ok(()) => stats.enqueued += 1,
+                Err(error) if error.is_retriable() => retry.push(message),
+                Err(error) => {
+                    tracing::error!(%error, "queue refused a document; it is not enqueued");
+                    stats.refused += 1;
+                }
+            }
+        }
+        pending = retry;
+        if !pending.is_empty() {
+            attempt += 1;
+            tokio::time::sleep(backoff.delay(attempt)).await;
+        } else {
+            attempt = 0;
+        }
+    }
+}
