@@ -1,0 +1,315 @@
+//! The worker runtime over the embedded queue: dead letters, retries, crashes and shutdown.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use adapters_embedded::{EmbeddedQueue, QueueConfig};
+use chrono::Utc;
+use docclass_types::{
+    BatchResults, Classification, Document, Envelope, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt,
+    ReceivedMessage, Stage, attributes,
+};
+use tokio_util::sync::CancellationToken;
+use worker_runtime::{Backoff, Handler, HandlerError, ToQueue, Worker, WorkerConfig};
+
+/// What a test handler does to a document, by id.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    Succeed,
+    /// Panics on the first delivery, succeeds afterwards.
+    PanicOnce,
+    /// Fails retriably every time.
+    AlwaysFail,
+    /// Refuses for good.
+    Refuse,
+    /// Takes this long (on the blocking pool).
+    Slow(Duration),
+}
+
+#[derive(Default)]
+struct TestHandler {
+    behaviours: HashMap<String, Behaviour>,
+    calls: Mutex<HashMap<String, u32>>,
+}
+
+impl TestHandler {
+    fn with(behaviours: &[(&str, Behaviour)]) -> Self {
+        Self { behaviours: behaviours.iter().map(|(id, b)| (id.to_string(), *b)).collect(), ..Self::default() }
+    }
+}
+
+impl Handler for TestHandler {
+    fn stage(&self) -> Stage {
+        Stage::Topic
+    }
+
+    fn handle(&self, mut envelope: Envelope) -> Result<Envelope, HandlerError> {
+        let id = envelope.document.id.clone();
+        let call = {
+            let mut calls = self.calls.lock().unwrap();
+            let call = calls.entry(id.clone()).or_default();
+            *call += 1;
+            *call
+        };
+        match self.behaviours.get(&id).copied().unwrap_or(Behaviour::Succeed) {
+            Behaviour::PanicOnce if call == 1 => panic!("injected panic for {id}"),
+            Behaviour::AlwaysFail => return Err(HandlerError::Retriable(format!("injected failure {call}"))),
+            Behaviour::Refuse => {
+                return Err(HandlerError::Permanent { reason: "refused_by_test", detail: "refused".into() });
+            }
+            Behaviour::Slow(duration) => std::thread::sleep(duration),
+            _ => {}
+        }
+        envelope.topic = Some(Classification {
+            label: "t".into(),
+            score: 1.0,
+            model_version: "test".into(),
+            classified_at: Utc::now(),
+        });
+        Ok(envelope)
+    }
+}
+
+struct Pipeline {
+    input: Arc<EmbeddedQueue>,
+    output: Arc<EmbeddedQueue>,
+    dead_letters: Arc<EmbeddedQueue>,
+}
+
+fn queues() -> Pipeline {
+    let dead_letters = Arc::new(EmbeddedQueue::new("input-dlq", QueueConfig::default()));
+    let config = QueueConfig { max_receive_count: 100, ..QueueConfig::default() };
+    Pipeline {
+        input: Arc::new(EmbeddedQueue::with_dead_letters("input", config, dead_letters.clone())),
+        output: Arc::new(EmbeddedQueue::new("output", QueueConfig::default())),
+        dead_letters,
+    }
+}
+
+fn config() -> WorkerConfig {
+    WorkerConfig {
+        workers: 2,
+        visibility_timeout: Duration::from_secs(5),
+        wait_time: Duration::from_millis(50),
+        max_attempts: 3,
+        retry_backoff: Backoff::new(Duration::from_millis(10), Duration::from_millis(100)),
+        shutdown_timeout: Duration::from_secs(5),
+        ..WorkerConfig::default()
+    }
+}
+
+fn envelope(id: &str, text: &str) -> String {
+    Envelope::new(Document {
+        id: id.into(),
+        title: String::new(),
+        text: text.into(),
+        source: "test".into(),
+        url: None,
+        published: None,
+        ingested_at: Utc::now(),
+        labels: None,
+    })
+    .encode()
+}
+
+async fn send(queue: &EmbeddedQueue, bodies: Vec<String>) {
+    for chunk in bodies.chunks(10) {
+        let batch: Vec<_> =
+            chunk.iter().enumerate().map(|(i, b)| OutgoingMessage::new(i.to_string(), b.clone())).collect();
+        assert!(queue.send_batch(&batch).await.iter().all(Result::is_ok));
+    }
+}
+
+fn ids(queue: &EmbeddedQueue) -> Vec<String> {
+    let mut ids: Vec<String> =
+        queue.drain_visible().into_iter().map(|(body, _)| Envelope::decode(&body).unwrap().document.id).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn poison_messages_are_dead_lettered_with_their_reason() {
+    let q = queues();
+    let mut unknown_version: serde_json::Value = serde_json::from_str(&envelope("v", "text")).unwrap();
+    unknown_version["schema_version"] = 2.into();
+    send(
+        &q.input,
+        vec![
+            "{not json".into(),
+            envelope("empty", "   "),
+            envelope("huge", &"x".repeat(200 * 1024)),
+            unknown_version.to_string(),
+            envelope("good", "fine text"),
+        ],
+    )
+    .await;
+    let handler = TestHandler::with(&[("refused", Behaviour::Refuse)]);
+    let worker = Worker::new(
+        q.input.clone(),
+        Arc::new(handler),
+        Arc::new(ToQueue(q.output.clone())),
+        q.dead_letters.clone(),
+        config(),
+    );
+    let outcome = worker.process_one_batch().await;
+    assert_eq!((outcome.completed, outcome.dead_lettered, outcome.retried), (1, 4, 0));
+    assert!(q.input.is_empty(), "dead-lettered messages are acknowledged, never retried");
+    assert_eq!(ids(&q.output), ["good"]);
+
+    let mut reasons: Vec<String> = q
+        .dead_letters
+        .drain_visible()
+        .into_iter()
+        .map(|(_, attrs)| {
+            assert_eq!(attrs[attributes::DEAD_LETTER_SOURCE_QUEUE], "input");
+            assert!(!attrs[attributes::DEAD_LETTER_DETAIL].is_empty());
+            attrs[attributes::DEAD_LETTER_REASON].clone()
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons, ["empty_text", "invalid_json", "text_too_large", "unsupported_schema_version"]);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_fails_only_its_message_which_is_retried() {
+    let q = queues();
+    send(&q.input, vec![envelope("boom", "a"), envelope("calm", "b")]).await;
+    let handler = TestHandler::with(&[("boom", Behaviour::PanicOnce)]);
+    let worker = Worker::new(
+        q.input.clone(),
+        Arc::new(handler),
+        Arc::new(ToQueue(q.output.clone())),
+        q.dead_letters.clone(),
+        config(),
+    );
+    let first = worker.process_one_batch().await;
+    assert_eq!((first.completed, first.retried), (1, 1));
+    // The retry comes back after its (short) backoff.
+    let mut second = worker.process_one_batch().await;
+    while second.received == 0 {
+        second = worker.process_one_batch().await;
+    }
+    assert_eq!(second.completed, 1);
+    assert_eq!(ids(&q.output), ["boom", "calm"]);
+    assert!(q.input.is_empty());
+    assert_eq!(worker.metrics().snapshot().failed, 1);
+}
+
+#[tokio::test]
+async fn permanent_and_repeated_failures_end_in_the_dead_letter_queue() {
+    let q = queues();
+    send(&q.input, vec![envelope("refused", "a"), envelope("flaky", "b")]).await;
+    let handler = TestHandler::with(&[("refused", Behaviour::Refuse), ("flaky", Behaviour::AlwaysFail)]);
+    let worker = Worker::new(
+        q.input.clone(),
+        Arc::new(handler),
+        Arc::new(ToQueue(q.output.clone())),
+        q.dead_letters.clone(),
+        config(),
+    );
+    while !q.input.is_empty() {
+        worker.process_one_batch().await;
+    }
+    let dead: HashMap<String, String> = q
+        .dead_letters
+        .drain_visible()
+        .into_iter()
+        .map(|(body, attrs)| {
+            (Envelope::decode(&body).unwrap().document.id, attrs[attributes::DEAD_LETTER_REASON].clone())
+        })
+        .collect();
+    assert_eq!(dead["refused"], "refused_by_test");
+    assert_eq!(dead["flaky"], "handler_failed");
+    assert_eq!(worker.metrics().snapshot().received, 1 + config().max_attempts as u64);
+}
+
+/// A source whose first acknowledgement "crashes" the worker: the result is already forwarded, the
+/// message is not yet deleted.
+struct CrashBeforeFirstAck {
+    queue: Arc<EmbeddedQueue>,
+    crashes_left: AtomicU32,
+}
+
+impl MessageSource for CrashBeforeFirstAck {
+    fn name(&self) -> &str {
+        MessageSource::name(&*self.queue)
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        MessageSource::receive(&*self.queue, max, visibility, wait).await
+    }
+
+    async fn ack_batch(&self, receipts: &[Receipt]) -> BatchResults {
+        if self.crashes_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            panic!("injected crash between forward and acknowledge");
+        }
+        self.queue.ack_batch(receipts).await
+    }
+
+    async fn change_visibility_batch(&self, receipts: &[Receipt], visibility: Duration) -> BatchResults {
+        self.queue.change_visibility_batch(receipts, visibility).await
+    }
+}
+
+#[tokio::test]
+async fn a_crash_between_forward_and_ack_redelivers_and_loses_nothing() {
+    let q = queues();
+    send(&q.input, (0..5).map(|i| envelope(&format!("d{i}"), "text")).collect()).await;
+    let source = Arc::new(CrashBeforeFirstAck { queue: q.input.clone(), crashes_left: AtomicU32::new(1) });
+    let config = WorkerConfig { workers: 1, visibility_timeout: Duration::from_millis(300), ..config() };
+    let worker = Arc::new(Worker::new(
+        source,
+        Arc::new(TestHandler::default()),
+        Arc::new(ToQueue(q.output.clone())),
+        q.dead_letters.clone(),
+        config,
+    ));
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(worker.clone().run(shutdown.clone()));
+    while !q.input.is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    let report = run.await.unwrap();
+    assert_eq!(report.metrics.worker_restarts, 1, "the crashed worker was restarted");
+    let delivered = ids(&q.output);
+    // At least once: each document forwarded twice (before and after the crash), none missing.
+    assert_eq!(delivered, ["d0", "d0", "d1", "d1", "d2", "d2", "d3", "d3", "d4", "d4"]);
+}
+
+#[tokio::test]
+async fn shutdown_finishes_work_in_hand_and_returns_the_rest() {
+    let q = queues();
+    let total = 40;
+    send(&q.input, (0..total).map(|i| envelope(&format!("d{i:02}"), "text")).collect()).await;
+    let slow: Vec<(String, Behaviour)> =
+        (0..total).map(|i| (format!("d{i:02}"), Behaviour::Slow(Duration::from_millis(30)))).collect();
+    let handler = TestHandler { behaviours: slow.into_iter().collect(), ..TestHandler::default() };
+    let worker = Arc::new(Worker::new(
+        q.input.clone(),
+        Arc::new(handler),
+        Arc::new(ToQueue(q.output.clone())),
+        q.dead_letters.clone(),
+        WorkerConfig { batch_size: 5, ..config() },
+    ));
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(worker.clone().run(shutdown.clone()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    shutdown.cancel();
+    let report = tokio::time::timeout(Duration::from_secs(5), run).await.expect("shutdown is bounded").unwrap();
+    assert!(!report.timed_out);
+
+    let depth = q.input.depth();
+    assert_eq!(depth.in_flight, 0, "nothing is left hidden: finished or given back");
+    let forwarded = q.output.depth().visible;
+    assert!(forwarded > 0 && forwarded < total, "stopped part-way: {forwarded} forwarded");
+    assert_eq!(forwarded + depth.visible, total, "every message is either forwarded or back in the queue");
+    assert_eq!(report.metrics.acknowledged as usize, forwarded);
+}
