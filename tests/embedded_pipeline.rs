@@ -22,7 +22,7 @@ use worker_runtime::{Backoff, Handler, HandlerError, WorkerConfig};
 const DOCUMENTS: usize = 1_500;
 
 fn data_dir() -> PathBuf {
-    docclass::data::find_data_dir(std::env::var_os("DOCCLASS_DATA_DIR").map(PathBuf::from).as_deref())
+    service_kit::data::find_data_dir(std::env::var_os("DOCCLASS_DATA_DIR").map(PathBuf::from).as_deref())
         .expect("the labelled corpus (see README, 'Getting the data')")
 }
 
@@ -31,7 +31,7 @@ fn read(path: PathBuf, limit: usize) -> Vec<docclass_types::Document> {
 }
 
 fn train_model() -> Model {
-    let examples: Vec<Example> = read(data_dir().join(docclass::data::TRAIN_FILE), usize::MAX)
+    let examples: Vec<Example> = read(data_dir().join(service_kit::data::TRAIN_FILE), usize::MAX)
         .into_iter()
         .map(|d| {
             let labels = d.labels.unwrap();
@@ -84,7 +84,12 @@ impl MessageSource for CrashBeforeAck {
         MessageSource::name(&*self.queue)
     }
 
-    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> Result<Vec<ReceivedMessage>, QueueError> {
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
         self.queue.receive(max, visibility, wait).await
     }
 
@@ -104,7 +109,7 @@ impl MessageSource for CrashBeforeAck {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_document_ends_as_exactly_one_row_despite_failures() {
     let model = Arc::new(train_model());
-    let documents = read(data_dir().join(docclass::data::DEV_FILE), DOCUMENTS);
+    let documents = read(data_dir().join(service_kit::data::DEV_FILE), DOCUMENTS);
     assert_eq!(documents.len(), DOCUMENTS);
     let input_ids: BTreeSet<String> = documents.iter().map(|d| d.id.clone()).collect();
 
@@ -124,7 +129,8 @@ async fn every_document_ends_as_exactly_one_row_despite_failures() {
     let queues = Queues::new(&options);
 
     // Poison, straight onto the ingest queue as a misbehaving producer would send it.
-    let mut wrong_version: serde_json::Value = serde_json::from_str(&Envelope::new(documents[0].clone()).encode()).unwrap();
+    let mut wrong_version: serde_json::Value =
+        serde_json::from_str(&Envelope::new(documents[0].clone()).encode()).unwrap();
     wrong_version["schema_version"] = 7.into();
     wrong_version["document"]["id"] = "poison-version".into();
     let mut empty = documents[1].clone();
@@ -137,7 +143,8 @@ async fn every_document_ends_as_exactly_one_row_despite_failures() {
         Envelope::new(huge).encode(),
         wrong_version.to_string(),
     ];
-    let batch: Vec<_> = poison.iter().enumerate().map(|(i, body)| OutgoingMessage::new(i.to_string(), body.clone())).collect();
+    let batch: Vec<_> =
+        poison.iter().enumerate().map(|(i, body)| OutgoingMessage::new(i.to_string(), body.clone())).collect();
     assert!(queues.ingest.send_batch(&batch).await.iter().all(Result::is_ok));
 
     let dir = tempfile::tempdir().unwrap();

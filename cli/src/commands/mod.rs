@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use docclass::data::{DEV_FILE, TRAIN_FILE, default_model_path, find_data_dir};
 use indicatif::{ProgressBar, ProgressStyle};
+use service_kit::data::{DEV_FILE, TRAIN_FILE, default_model_path, find_data_dir};
 use text_model::{Example, Model, TrainConfig};
 
 use crate::Global;
@@ -55,14 +55,7 @@ fn model_or_default(global: &Global, path: Option<&Path>) -> anyhow::Result<Mode
     if let Some(path) = path {
         return Model::load(path).map_err(anyhow::Error::from);
     }
-    let cache_dir = global.cache_dir.clone().unwrap_or_else(|| {
-        std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-            .unwrap_or_else(std::env::temp_dir)
-            .join("docclass")
-    });
-    let path = default_model_path(&cache_dir);
+    let path = default_model_path(global.cache_dir.as_deref());
     match Model::load(&path) {
         Ok(model) => return Ok(model),
         Err(text_model::ModelFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
@@ -79,7 +72,9 @@ fn model_or_default(global: &Global, path: Option<&Path>) -> anyhow::Result<Mode
     let (mut model, report) =
         text_model::train(&examples, &TrainConfig::default(), &mut |step| spinner.set_message(step.to_owned()))?;
     spinner.finish_and_clear();
-    std::fs::create_dir_all(&cache_dir).with_context(|| format!("creating {}", cache_dir.display()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     model.save(&path)?;
     eprintln!("Trained the default model on {} documents in {:.1} s.", report.documents, report.seconds);
     Ok(model)

@@ -44,7 +44,11 @@ pub fn find_data_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     )
 }
 
-/// The default model's file inside the cache folder.
-pub fn default_model_path(cache_dir: &Path) -> PathBuf {
-    cache_dir.join("default-20ng.model")
+/// The default model's file: in `cache_dir` if given, else in the user's cache folder
+/// (`$XDG_CACHE_HOME/docclass` or `~/.cache/docclass` on Linux), else in the temporary folder.
+pub fn default_model_path(cache_dir: Option<&Path>) -> PathBuf {
+    let dir = cache_dir
+        .map(Path::to_owned)
+        .unwrap_or_else(|| dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("docclass"));
+    dir.join("default-20ng.model")
 }

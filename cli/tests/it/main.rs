@@ -1,0 +1,144 @@
+//! The `docclass` binary as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+fn docclass() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_docclass"))
+}
+
+fn data_dir() -> PathBuf {
+    service_kit::data::find_data_dir(None).expect("the labelled corpus (see README, 'Getting the data')")
+}
+
+fn succeed(command: &mut Command) -> Output {
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{command:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// One model for every test here, trained through the CLI.
+fn model() -> &'static Path {
+    static MODEL: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &MODEL
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("model.bin");
+            let output = succeed(docclass().args(["train", "--out"]).arg(&path));
+            let stdout = String::from_utf8(output.stdout).unwrap();
+            assert!(stdout.contains("Held-out 1126 documents"), "{stdout}");
+            (dir, path)
+        })
+        .1
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+#[test]
+fn eval_on_dev_reports_the_agreed_keys_and_a_good_macro_f1() {
+    let output = succeed(docclass().args(["eval", "--json", "--model"]).arg(model()));
+    let report = json(&output);
+    assert_eq!(report["documents"], 3717);
+    for key in ["topic_accuracy", "subtopic_accuracy", "subtopic_macro_f1", "topic_f1_macro"] {
+        assert!(report[key].as_f64().is_some(), "missing {key}: {report}");
+    }
+    let macro_f1 = report["subtopic_macro_f1"].as_f64().unwrap();
+    assert!(macro_f1 >= 0.80, "subtopic macro-F1 {macro_f1} < 0.80");
+    assert_eq!(report["subtopics"].as_array().unwrap().len(), 20);
+}
+
+#[test]
+fn run_over_dev_writes_one_row_per_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("results.sqlite");
+    let output =
+        succeed(docclass().args(["run", "--json", "--workers", "2", "--model"]).arg(model()).arg("--db").arg(&db));
+    let report = json(&output);
+    assert_eq!(report["documents_in"], 3717);
+    assert_eq!(report["results_written"], 3717);
+    assert_eq!(report["dead_lettered"], 0);
+    assert!(report["docs_per_second"].as_f64().unwrap() > 0.0);
+    assert!(report["subtopic_accuracy"].as_f64().unwrap() > 0.8);
+
+    let connection = rusqlite::Connection::open(&db).unwrap();
+    let rows: i64 = connection.query_row("SELECT COUNT(DISTINCT id) FROM results", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 3717);
+
+    // Running again over the same input rewrites the same rows.
+    succeed(docclass().args(["run", "--json", "--model"]).arg(model()).arg("--db").arg(&db));
+    let rows: i64 = connection.query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 3717);
+}
+
+#[test]
+fn sigterm_stops_a_run_cleanly_and_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("results.sqlite");
+    let train = data_dir().join(service_kit::data::TRAIN_FILE);
+    // Enough input (the train split, many times over) that the run is still going when signalled.
+    let child = docclass()
+        .args(["run", "--json", "--model"])
+        .arg(model())
+        .arg("--db")
+        .arg(&db)
+        .arg("--input")
+        .args(std::iter::repeat_n(&train, 30))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Wait until rows are being written, then signal.
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(60), "no rows written within a minute");
+        let written = rusqlite::Connection::open(&db)
+            .and_then(|c| c.query_row("SELECT COUNT(*) FROM results", [], |r| r.get::<_, i64>(0)))
+            .unwrap_or(0);
+        if written > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let signalled = Instant::now();
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+
+    let output = child.wait_with_output().unwrap();
+    let stopped_in = signalled.elapsed();
+    assert!(output.status.success(), "exit status {:?}: {}", output.status, String::from_utf8_lossy(&output.stderr));
+    assert!(stopped_in < Duration::from_secs(10), "took {stopped_in:?} to stop");
+    let report = json(&output);
+    assert_eq!(report["interrupted"], true);
+    let written = report["results_written"].as_u64().unwrap();
+    assert!(written > 0 && written < 11_260, "stopped part-way: {report}");
+}
+
+#[test]
+fn a_corrupt_model_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.model");
+    let mut bytes = std::fs::read(model()).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&corrupt, bytes).unwrap();
+    let output = docclass().args(["eval", "--model"]).arg(&corrupt).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is corrupt") && stderr.contains("checksum"), "{stderr}");
+}
+
+#[test]
+fn missing_corpus_says_where_to_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output =
+        docclass().args(["eval", "--data-dir"]).arg(dir.path()).arg("--cache-dir").arg(dir.path()).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("20 Newsgroups") && stderr.contains("Getting the data"), "{stderr}");
+}

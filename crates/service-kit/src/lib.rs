@@ -1,0 +1,17 @@
+//! What every docclass binary shares, so each service's `main.rs` stays a few lines: the common flags,
+//! finding the corpus and the default model, and serving a stage over standard input and output.
+//!
+//! The stdio mode lets the four services run as a Unix pipeline on one machine with no queue service:
+//!
+//! ```text
+//! feed-ingest --input docs.jsonl | topic-classifier | subtopic-classifier | table-writer --db r.sqlite
+//! ```
+//!
+//! Inside each process the same worker runtime runs over an embedded queue filled from stdin, so
+//! validation, dead letters, retries and shutdown behave exactly as they do on SQS.
+#![warn(missing_docs)]
+
+pub mod data;
+mod stdio;
+
+pub use stdio::{DeadLetterFile, ServiceArgs, StdoutSink, load_model, serve_stdio};

@@ -1,0 +1,210 @@
+//! Serving one stage over standard input and output.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use adapters_embedded::{EmbeddedQueue, QueueConfig};
+use anyhow::Context;
+use docclass_types::{BatchResults, MessageSink, OutgoingMessage, attributes};
+use text_model::Model;
+use tokio::io::AsyncBufReadExt;
+use tokio_util::sync::CancellationToken;
+use worker_runtime::telemetry::{self, LogFormat};
+use worker_runtime::{Forward, Handler, RunReport, Worker, WorkerConfig};
+
+/// Flags every service takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    /// Concurrent workers.
+    #[arg(long, env = "DOCCLASS_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// Where dead letters are appended, one JSON object per line with `reason`, `detail`, `queue` and the
+    /// original `body`.
+    #[arg(long, env = "DOCCLASS_DEAD_LETTERS", default_value = "dead-letters.jsonl")]
+    pub dead_letters: PathBuf,
+    /// Log line format on stderr: text or json.
+    #[arg(long, env = "DOCCLASS_LOG_FORMAT", default_value = "text", value_parser = parse_log_format)]
+    pub log_format: LogFormat,
+}
+
+fn parse_log_format(value: &str) -> Result<LogFormat, String> {
+    match value {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("unknown log format {other:?}: use text or json")),
+    }
+}
+
+/// Loads `path`, or the default model that `docclass train`/`docclass run` cache.
+///
+/// # Errors
+/// When the file is missing, corrupt or incompatible; the message says how to get one.
+pub fn load_model(path: Option<&Path>, cache_dir: Option<&Path>) -> anyhow::Result<Model> {
+    let path = path.map(Path::to_owned).unwrap_or_else(|| crate::data::default_model_path(cache_dir));
+    Model::load(&path).with_context(|| {
+        format!("no usable model at {} (train one with `docclass train --out FILE`, or run `docclass run` once to cache the default)", path.display())
+    })
+}
+
+/// Writes each message body as one line on standard output: the next service's standard input.
+pub struct StdoutSink {
+    /// Serialises writers so lines never interleave.
+    out: Mutex<std::io::Stdout>,
+}
+
+impl Default for StdoutSink {
+    fn default() -> Self {
+        Self { out: Mutex::new(std::io::stdout()) }
+    }
+}
+
+impl MessageSink for StdoutSink {
+    fn name(&self) -> &str {
+        "stdout"
+    }
+
+    async fn send_batch(&self, messages: &[OutgoingMessage]) -> BatchResults {
+        let mut out = self.out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let written = messages.iter().try_for_each(|m| writeln!(out, "{}", m.body)).and_then(|()| out.flush());
+        messages.iter().map(|_| written.as_ref().map_err(|error| transport("stdout", error)).copied()).collect()
+    }
+}
+
+/// Appends dead letters to a JSON Lines file.
+pub struct DeadLetterFile {
+    path: PathBuf,
+    file: Mutex<std::fs::File>,
+}
+
+impl DeadLetterFile {
+    /// Opens `path` for appending, creating it if needed.
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening the dead-letter file {}", path.display()))?;
+        Ok(Self { path: path.to_owned(), file: Mutex::new(file) })
+    }
+}
+
+impl MessageSink for DeadLetterFile {
+    fn name(&self) -> &str {
+        self.path.to_str().unwrap_or("dead-letters")
+    }
+
+    async fn send_batch(&self, messages: &[OutgoingMessage]) -> BatchResults {
+        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        messages
+            .iter()
+            .map(|message| {
+                let get = |key| message.attributes.get(key).cloned().unwrap_or_default();
+                let line = serde_json::json!({
+                    "reason": get(attributes::DEAD_LETTER_REASON),
+                    "detail": get(attributes::DEAD_LETTER_DETAIL),
+                    "queue": get(attributes::DEAD_LETTER_SOURCE_QUEUE),
+                    "body": message.body,
+                });
+                writeln!(file, "{line}").and_then(|()| file.flush()).map_err(|error| transport(self.name(), &error))
+            })
+            .collect()
+    }
+}
+
+fn transport(queue: &str, error: &std::io::Error) -> docclass_types::QueueError {
+    docclass_types::QueueError::Transport { queue: queue.to_owned(), detail: error.to_string(), retriable: false }
+}
+
+/// Runs `handler` over the envelopes arriving on standard input (one JSON object per line) and sends
+/// its results to `forward`, until standard input ends and every message is finished, or until SIGINT or
+/// SIGTERM.
+///
+/// # Errors
+/// When the dead-letter file cannot be opened or standard input cannot be read.
+pub async fn serve_stdio<H: Handler, F: Forward>(
+    name: &str,
+    handler: H,
+    forward: F,
+    args: &ServiceArgs,
+) -> anyhow::Result<RunReport> {
+    telemetry::init(args.log_format, "info");
+    let dead_letters = Arc::new(DeadLetterFile::open(&args.dead_letters)?);
+    let refused = dead_letters.clone();
+    let queue = Arc::new(EmbeddedQueue::new(
+        format!("{name}-stdin"),
+        QueueConfig { capacity: 1_000, ..QueueConfig::default() },
+    ));
+    let config =
+        WorkerConfig { workers: args.workers.max(1), wait_time: Duration::from_millis(100), ..WorkerConfig::default() };
+    let worker = Arc::new(Worker::new(queue.clone(), Arc::new(handler), Arc::new(forward), dead_letters, config));
+
+    let shutdown = CancellationToken::new();
+    worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
+    let pool = tokio::spawn(worker.run(shutdown.clone()));
+
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut batch = Vec::with_capacity(WorkerConfig::SQS_MAX_BATCH);
+    loop {
+        let line = tokio::select! {
+            () = shutdown.cancelled() => break,
+            line = lines.next_line() => line.context("reading standard input")?,
+        };
+        let end = line.is_none();
+        if let Some(line) = line.filter(|line| !line.trim().is_empty()) {
+            batch.push(OutgoingMessage::new(batch.len().to_string(), line));
+        }
+        if batch.len() == WorkerConfig::SQS_MAX_BATCH || (end && !batch.is_empty()) {
+            feed(&queue, &refused, std::mem::take(&mut batch), &shutdown).await;
+        }
+        if end {
+            break;
+        }
+    }
+    // Standard input is done: let the workers empty the queue, then stop them.
+    while !queue.is_empty() && !shutdown.is_cancelled() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    let report = pool.await?;
+    tracing::info!(metrics = ?report.metrics, "{name} finished");
+    Ok(report)
+}
+
+/// Puts lines on the in-process queue, waiting while it is full; a line the queue can never take (too
+/// large for a message) goes to the dead letters.
+async fn feed(
+    queue: &EmbeddedQueue,
+    dead_letters: &DeadLetterFile,
+    mut pending: Vec<OutgoingMessage>,
+    shutdown: &CancellationToken,
+) {
+    while !pending.is_empty() && !shutdown.is_cancelled() {
+        let results = queue.send_batch(&pending).await;
+        let mut retry = Vec::new();
+        for (message, result) in pending.into_iter().zip(results) {
+            match result {
+                Ok(()) => {}
+                Err(error) if error.is_retriable() => retry.push(message),
+                Err(error) => {
+                    tracing::warn!(%error, "line refused by the queue; dead-lettering it");
+                    let mut letter = message;
+                    letter.attributes.insert(attributes::DEAD_LETTER_REASON.into(), "message_too_large".into());
+                    letter.attributes.insert(attributes::DEAD_LETTER_DETAIL.into(), error.to_string());
+                    letter.attributes.insert(attributes::DEAD_LETTER_SOURCE_QUEUE.into(), "stdin".into());
+                    if let Some(Err(error)) = dead_letters.send_batch(&[letter]).await.pop() {
+                        tracing::error!(%error, "cannot write the dead-letter file; the line is lost");
+                    }
+                }
+            }
+        }
+        pending = retry;
+        if !pending.is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
