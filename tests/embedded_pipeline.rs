@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use adapters_embedded::{EmbeddedQueue, SqliteTable};
-use docclass::pipeline::{self, PipelineOptions, Queues, Stages};
+use docclass::pipeline::{Pipeline, PipelineOptions, Stages};
 use docclass_types::{
     BatchResults, Envelope, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt, ReceivedMessage, Stage,
 };
@@ -126,7 +126,6 @@ async fn every_document_ends_as_exactly_one_row_despite_failures() {
         queue_capacity: 500,
         max_receive_count: 50,
     };
-    let queues = Queues::new(&options);
 
     // Poison, straight onto the ingest queue as a misbehaving producer would send it.
     let mut wrong_version: serde_json::Value =
@@ -145,7 +144,6 @@ async fn every_document_ends_as_exactly_one_row_despite_failures() {
     ];
     let batch: Vec<_> =
         poison.iter().enumerate().map(|(i, body)| OutgoingMessage::new(i.to_string(), body.clone())).collect();
-    assert!(queues.ingest.send_batch(&batch).await.iter().all(Result::is_ok));
 
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("results.sqlite");
@@ -160,18 +158,11 @@ async fn every_document_ends_as_exactly_one_row_despite_failures() {
         let seed = seeds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Arc::new(CrashBeforeAck { queue, rng: Mutex::new(fastrand::Rng::with_seed(seed)), rate: 0.03 })
     };
+    let pipeline = Pipeline::new(stages, table, options).wrap_sources(crashing);
+    assert!(pipeline.queues().ingest.send_batch(&batch).await.iter().all(Result::is_ok));
     let report = tokio::time::timeout(
         Duration::from_secs(300),
-        pipeline::run(
-            documents.into_iter().map(Ok),
-            stages,
-            table,
-            queues,
-            &options,
-            crashing,
-            CancellationToken::new(),
-            |_| {},
-        ),
+        pipeline.run(documents.into_iter().map(Ok), CancellationToken::new(), |_| {}),
     )
     .await
     .expect("the pipeline drains")

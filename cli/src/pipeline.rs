@@ -123,137 +123,175 @@ pub struct PipelineReport {
     pub stages: BTreeMap<String, MetricsSnapshot>,
 }
 
-/// Runs the pipeline over `documents` until every one is written or dead-lettered, or until `shutdown`
-/// is cancelled (then each stage finishes the batches it holds and the run stops early).
-///
-/// `sources` wraps each queue before a stage consumes it: the identity in production; tests use it to
-/// inject crashes.
-///
-/// # Errors
-/// When the table cannot be read back for the summary.
-pub async fn run<T, S, W, Src>(
-    documents: impl Iterator<Item = Result<Document, ReadError>> + Send + 'static,
+/// The embedded pipeline, ready to run.
+pub struct Pipeline<T, S, W, Wrap> {
     stages: Stages<T, S, W>,
     table: SqliteTable,
     queues: Queues,
-    options: &PipelineOptions,
-    sources: impl Fn(Arc<EmbeddedQueue>) -> Arc<Src>,
-    shutdown: CancellationToken,
-    mut on_progress: impl FnMut(Progress),
-) -> anyhow::Result<PipelineReport>
+    options: PipelineOptions,
+    /// Wraps each queue before a stage consumes it: the identity in production; tests use it to inject
+    /// crashes.
+    wrap_sources: Wrap,
+}
+
+/// What a queue looks like to its consuming stage unless wrapped.
+pub type Unwrapped = fn(Arc<EmbeddedQueue>) -> Arc<EmbeddedQueue>;
+
+impl<T: Handler, S: Handler, W: Handler> Pipeline<T, S, W, Unwrapped> {
+    /// A pipeline with fresh queues writing to `table`.
+    pub fn new(stages: Stages<T, S, W>, table: SqliteTable, options: PipelineOptions) -> Self {
+        Self { stages, table, queues: Queues::new(&options), options, wrap_sources: |queue| queue }
+    }
+}
+
+impl<T, S, W, Wrap, Src> Pipeline<T, S, W, Wrap>
 where
     T: Handler,
     S: Handler,
     W: Handler,
+    Wrap: Fn(Arc<EmbeddedQueue>) -> Arc<Src>,
     Src: MessageSource,
 {
-    let started_at = Utc::now();
-    let started = Instant::now();
-    let [ingest_dlq, subtopic_dlq, results_dlq] = &queues.dead_letters;
-
-    let topic = Arc::new(Worker::new(
-        sources(queues.ingest.clone()),
-        Arc::new(stages.topic),
-        Arc::new(ToQueue(queues.subtopic.clone())),
-        ingest_dlq.clone(),
-        options.worker.clone(),
-    ));
-    let subtopic = Arc::new(Worker::new(
-        sources(queues.subtopic.clone()),
-        Arc::new(stages.subtopic),
-        Arc::new(ToQueue(queues.results.clone())),
-        subtopic_dlq.clone(),
-        options.worker.clone(),
-    ));
-    let writer = Arc::new(Worker::new(
-        sources(queues.results.clone()),
-        Arc::new(stages.write),
-        Arc::new(ToTable(table.clone())),
-        results_dlq.clone(),
-        options.worker.clone(),
-    ));
-    let metrics = [("topic", topic.metrics()), ("subtopic", subtopic.metrics()), ("write", writer.metrics())];
-
-    // Each stage stops on its own token: when the run is interrupted, or when everything upstream of it
-    // is finished and its queue is empty.
-    let tokens = [shutdown.child_token(), shutdown.child_token(), shutdown.child_token()];
-    let topic_run = tokio::spawn(topic.run(tokens[0].clone()));
-    let subtopic_run = tokio::spawn(subtopic.run(tokens[1].clone()));
-    let writer_run = tokio::spawn(writer.run(tokens[2].clone()));
-
-    let ingested = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let ingest = tokio::spawn({
-        let queue = queues.ingest.clone();
-        let ingested = ingested.clone();
-        let shutdown = shutdown.clone();
-        async move {
-            let documents = documents.take_while(move |_| !shutdown.is_cancelled());
-            enqueue(documents, &queue, |stats| ingested.store(stats.enqueued, std::sync::atomic::Ordering::Relaxed))
-                .await
+    /// The same pipeline with each stage consuming `wrap(queue)` instead of the queue itself.
+    pub fn wrap_sources<Wrap2, Src2>(self, wrap: Wrap2) -> Pipeline<T, S, W, Wrap2>
+    where
+        Wrap2: Fn(Arc<EmbeddedQueue>) -> Arc<Src2>,
+    {
+        Pipeline {
+            stages: self.stages,
+            table: self.table,
+            queues: self.queues,
+            options: self.options,
+            wrap_sources: wrap,
         }
-    });
+    }
 
-    let progress = |on_progress: &mut dyn FnMut(Progress)| {
-        on_progress(Progress {
-            ingested: ingested.load(std::sync::atomic::Ordering::Relaxed),
-            written: metrics[2].1.snapshot().forwarded,
-            dead_lettered: metrics.iter().map(|(_, m)| m.snapshot().dead_lettered).sum(),
+    /// The queues, for sending to them directly.
+    pub fn queues(&self) -> &Queues {
+        &self.queues
+    }
+
+    /// Runs over `documents` until every one is written or dead-lettered, or until `shutdown` is
+    /// cancelled (then each stage finishes the batches it holds and the run stops early).
+    ///
+    /// # Errors
+    /// When the table cannot be read back for the summary, or a stage's task fails.
+    pub async fn run(
+        self,
+        documents: impl Iterator<Item = Result<Document, ReadError>> + Send + 'static,
+        shutdown: CancellationToken,
+        mut on_progress: impl FnMut(Progress),
+    ) -> anyhow::Result<PipelineReport> {
+        let Self { stages, table, queues, options, wrap_sources: sources } = self;
+        let options = &options;
+        let started_at = Utc::now();
+        let started = Instant::now();
+        let [ingest_dlq, subtopic_dlq, results_dlq] = &queues.dead_letters;
+
+        let topic = Arc::new(Worker::new(
+            sources(queues.ingest.clone()),
+            Arc::new(stages.topic),
+            Arc::new(ToQueue(queues.subtopic.clone())),
+            ingest_dlq.clone(),
+            options.worker.clone(),
+        ));
+        let subtopic = Arc::new(Worker::new(
+            sources(queues.subtopic.clone()),
+            Arc::new(stages.subtopic),
+            Arc::new(ToQueue(queues.results.clone())),
+            subtopic_dlq.clone(),
+            options.worker.clone(),
+        ));
+        let writer = Arc::new(Worker::new(
+            sources(queues.results.clone()),
+            Arc::new(stages.write),
+            Arc::new(ToTable(table.clone())),
+            results_dlq.clone(),
+            options.worker.clone(),
+        ));
+        let metrics = [("topic", topic.metrics()), ("subtopic", subtopic.metrics()), ("write", writer.metrics())];
+
+        // Each stage stops on its own token: when the run is interrupted, or when everything upstream of it
+        // is finished and its queue is empty.
+        let tokens = [shutdown.child_token(), shutdown.child_token(), shutdown.child_token()];
+        let topic_run = tokio::spawn(topic.run(tokens[0].clone()));
+        let subtopic_run = tokio::spawn(subtopic.run(tokens[1].clone()));
+        let writer_run = tokio::spawn(writer.run(tokens[2].clone()));
+
+        let ingested = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let ingest = tokio::spawn({
+            let queue = queues.ingest.clone();
+            let ingested = ingested.clone();
+            let shutdown = shutdown.clone();
+            async move {
+                let documents = documents.take_while(move |_| !shutdown.is_cancelled());
+                enqueue(documents, &queue, |stats| ingested.store(stats.enqueued, std::sync::atomic::Ordering::Relaxed))
+                    .await
+            }
         });
-    };
-    let mut ticker = tokio::time::interval(Duration::from_millis(100));
-    let ingest_stats: IngestStats = wait_for(ingest, &mut ticker, &mut || progress(&mut on_progress)).await?;
-    let mut upstream_done = true;
-    let pools = [(topic_run, &queues.ingest), (subtopic_run, &queues.subtopic), (writer_run, &queues.results)];
-    for ((pool, queue), token) in pools.into_iter().zip(&tokens) {
-        // Drain: once upstream is finished and this queue is empty (nothing visible, nothing in flight,
-        // no retry pending), no more work can arrive.
-        while upstream_done && !queue.is_empty() && !shutdown.is_cancelled() {
-            ticker.tick().await;
-            progress(&mut on_progress);
-        }
-        token.cancel();
-        let report = pool.await?;
-        upstream_done = !report.timed_out;
-    }
-    progress(&mut on_progress);
-    let seconds = started.elapsed().as_secs_f64();
 
-    // Keep the dead letters: the in-memory queues die with the process.
-    let mut dead_letter_reasons = BTreeMap::new();
-    let mut records = Vec::new();
-    for dlq in &queues.dead_letters {
-        for (body, attrs) in dlq.drain_visible() {
-            let get = |key: &str| attrs.get(key).cloned().unwrap_or_default();
-            let reason = get(attributes::DEAD_LETTER_REASON);
-            *dead_letter_reasons.entry(reason.clone()).or_insert(0) += 1;
-            records.push(DeadLetterRecord {
-                queue: get(attributes::DEAD_LETTER_SOURCE_QUEUE),
-                reason,
-                detail: get(attributes::DEAD_LETTER_DETAIL),
-                body,
+        let progress = |on_progress: &mut dyn FnMut(Progress)| {
+            on_progress(Progress {
+                ingested: ingested.load(std::sync::atomic::Ordering::Relaxed),
+                written: metrics[2].1.snapshot().forwarded,
+                dead_lettered: metrics.iter().map(|(_, m)| m.snapshot().dead_lettered).sum(),
             });
+        };
+        let mut ticker = tokio::time::interval(Duration::from_millis(100));
+        let ingest_stats: IngestStats = wait_for(ingest, &mut ticker, &mut || progress(&mut on_progress)).await?;
+        let mut upstream_done = true;
+        let pools = [(topic_run, &queues.ingest), (subtopic_run, &queues.subtopic), (writer_run, &queues.results)];
+        for ((pool, queue), token) in pools.into_iter().zip(&tokens) {
+            // Drain: once upstream is finished and this queue is empty (nothing visible, nothing in flight,
+            // no retry pending), no more work can arrive.
+            while upstream_done && !queue.is_empty() && !shutdown.is_cancelled() {
+                ticker.tick().await;
+                progress(&mut on_progress);
+            }
+            token.cancel();
+            let report = pool.await?;
+            upstream_done = !report.timed_out;
         }
-    }
-    let dead_lettered = records.len() as u64;
-    table.store_dead_letters(records).await?;
+        progress(&mut on_progress);
+        let seconds = started.elapsed().as_secs_f64();
 
-    let stats: RunStatistics = table.statistics_since(started_at).await?;
-    let accuracy = |correct: u64| (stats.labelled > 0).then(|| correct as f64 / stats.labelled as f64);
-    Ok(PipelineReport {
-        documents_in: ingest_stats.enqueued,
-        results_written: stats.rows,
-        dead_lettered,
-        dead_letter_reasons,
-        unreadable: ingest_stats.unreadable,
-        refused_at_ingest: ingest_stats.refused,
-        seconds,
-        docs_per_second: ingest_stats.enqueued as f64 / seconds.max(1e-9),
-        topic_accuracy: accuracy(stats.topic_correct),
-        subtopic_accuracy: accuracy(stats.subtopic_correct),
-        per_topic: stats.per_topic.into_iter().collect(),
-        interrupted: shutdown.is_cancelled(),
-        stages: metrics.iter().map(|(name, m)| (name.to_string(), m.snapshot())).collect(),
-    })
+        // Keep the dead letters: the in-memory queues die with the process.
+        let mut dead_letter_reasons = BTreeMap::new();
+        let mut records = Vec::new();
+        for dlq in &queues.dead_letters {
+            for (body, attrs) in dlq.drain_visible() {
+                let get = |key: &str| attrs.get(key).cloned().unwrap_or_default();
+                let reason = get(attributes::DEAD_LETTER_REASON);
+                *dead_letter_reasons.entry(reason.clone()).or_insert(0) += 1;
+                records.push(DeadLetterRecord {
+                    queue: get(attributes::DEAD_LETTER_SOURCE_QUEUE),
+                    reason,
+                    detail: get(attributes::DEAD_LETTER_DETAIL),
+                    body,
+                });
+            }
+        }
+        let dead_lettered = records.len() as u64;
+        table.store_dead_letters(records).await?;
+
+        let stats: RunStatistics = table.statistics_since(started_at).await?;
+        let accuracy = |correct: u64| (stats.labelled > 0).then(|| correct as f64 / stats.labelled as f64);
+        Ok(PipelineReport {
+            documents_in: ingest_stats.enqueued,
+            results_written: stats.rows,
+            dead_lettered,
+            dead_letter_reasons,
+            unreadable: ingest_stats.unreadable,
+            refused_at_ingest: ingest_stats.refused,
+            seconds,
+            docs_per_second: ingest_stats.enqueued as f64 / seconds.max(1e-9),
+            topic_accuracy: accuracy(stats.topic_correct),
+            subtopic_accuracy: accuracy(stats.subtopic_correct),
+            per_topic: stats.per_topic.into_iter().collect(),
+            interrupted: shutdown.is_cancelled(),
+            stages: metrics.iter().map(|(name, m)| (name.to_string(), m.snapshot())).collect(),
+        })
+    }
 }
 
 /// Awaits `task`, reporting progress on every tick meanwhile.

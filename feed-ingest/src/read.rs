@@ -109,7 +109,7 @@ impl Record {
     fn into_document(self, default_source: &str) -> Document {
         let id = self.id.filter(|id| !id.trim().is_empty()).unwrap_or_else(|| content_id(&self.title, &self.text));
         let labels = (self.topic.is_some() || self.subtopic.is_some())
-            .then(|| Labels { topic: self.topic, subtopic: self.subtopic });
+            .then_some(Labels { topic: self.topic, subtopic: self.subtopic });
         Document {
             id,
             title: self.title,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use adapters_embedded::SqliteTable;
-use docclass::pipeline::{self, PipelineOptions, Queues, Stages};
+use docclass::pipeline::{Pipeline, PipelineOptions, Stages};
 use subtopic_classifier::ClassifySubtopic;
 use table_writer::WriteResult;
 use text_model::{Example, Model};
@@ -75,16 +75,8 @@ pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
             subtopic: ClassifySubtopic::new(model.clone()),
             write: WriteResult,
         };
-        let report = runtime.block_on(pipeline::run(
-            documents,
-            stages,
-            table,
-            Queues::new(&options),
-            &options,
-            |queue| queue,
-            CancellationToken::new(),
-            |_| {},
-        ))?;
+        let report =
+            runtime.block_on(Pipeline::new(stages, table, options).run(documents, CancellationToken::new(), |_| {}))?;
         anyhow::ensure!(
             report.results_written == report.documents_in - report.dead_lettered,
             "bench run lost documents"

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use adapters_embedded::SqliteTable;
 use anyhow::Context;
-use docclass::pipeline::{self, PipelineOptions, PipelineReport, Queues, Stages};
+use docclass::pipeline::{Pipeline, PipelineOptions, PipelineReport, Stages};
 use docclass_types::Document;
 use feed_ingest::ReadError;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -56,23 +56,15 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
             subtopic: ClassifySubtopic::new(model.clone()),
             write: WriteResult,
         };
-        let report = pipeline::run(
-            documents,
-            stages,
-            table,
-            Queues::new(&options),
-            &options,
-            |queue| queue,
-            shutdown,
-            |progress| {
+        let report = Pipeline::new(stages, table, options)
+            .run(documents, shutdown, |progress| {
                 bar.set_message(format!(
                     "{} in, {} written, {} dead-lettered",
                     progress.ingested, progress.written, progress.dead_lettered
                 ));
                 bar.tick();
-            },
-        )
-        .await;
+            })
+            .await;
         bar.finish_and_clear();
         report
     })?;

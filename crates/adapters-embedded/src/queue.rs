@@ -214,12 +214,13 @@ impl State {
                 break;
             }
             self.hidden.pop();
-            if let Some(stored) = self.messages.get_mut(&id) {
-                if stored.delivery == delivery && stored.hidden_until == Some(until) {
-                    stored.hidden_until = None;
-                    self.visible.push_back(id);
-                    returned = true;
-                }
+            if let Some(stored) = self.messages.get_mut(&id)
+                && stored.delivery == delivery
+                && stored.hidden_until == Some(until)
+            {
+                stored.hidden_until = None;
+                self.visible.push_back(id);
+                returned = true;
             }
         }
         if returned {

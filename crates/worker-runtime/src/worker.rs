@@ -55,7 +55,7 @@ struct DeadLetter {
 
 /// Where each message of a batch stands as it moves through the steps.
 enum Disposition {
-    Forward(Envelope),
+    Forward(Box<Envelope>),
     DeadLetter(DeadLetter),
     Retry,
 }
@@ -175,7 +175,7 @@ where
                     envelope.validate(stage, &limits)?;
                     Ok(envelope)
                 }) {
-                    Ok(envelope) => Disposition::Forward(envelope),
+                    Ok(envelope) => Disposition::Forward(Box::new(envelope)),
                     Err(rejection) => rejected(&rejection),
                 }
             })
@@ -234,7 +234,7 @@ where
                     doc_id = %envelope.document.id,
                     label = tracing::field::Empty,
                 );
-                work.push((index, envelope, span));
+                work.push((index, *envelope, span));
             }
         }
         if work.is_empty() {
@@ -264,7 +264,7 @@ where
             dispositions[index] = match result {
                 Ok(envelope) => {
                     self.metrics.add_handled(1);
-                    Disposition::Forward(envelope)
+                    Disposition::Forward(Box::new(envelope))
                 }
                 Err(HandlerError::Permanent { reason, detail }) => {
                     Disposition::DeadLetter(DeadLetter { reason, detail })
@@ -283,7 +283,7 @@ where
             .iter()
             .enumerate()
             .filter_map(|(index, disposition)| match disposition {
-                Disposition::Forward(envelope) => Some((index, envelope.clone())),
+                Disposition::Forward(envelope) => Some((index, Envelope::clone(envelope))),
                 _ => None,
             })
             .unzip();
