@@ -3,44 +3,22 @@
 //! still end as exactly one row, and poison messages in the dead-letter table with their reasons.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use adapters_embedded::{EmbeddedQueue, SqliteTable};
 use docclass::pipeline::{Pipeline, PipelineOptions, Stages};
+use docclass_tests::{data_dir, read, train_model};
 use docclass_types::{
     BatchResults, Envelope, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt, ReceivedMessage, Stage,
 };
 use subtopic_classifier::ClassifySubtopic;
 use table_writer::WriteResult;
-use text_model::{Example, Model, TrainConfig};
 use tokio_util::sync::CancellationToken;
 use topic_classifier::ClassifyTopic;
 use worker_runtime::{Backoff, Handler, HandlerError, WorkerConfig};
 
 const DOCUMENTS: usize = 1_500;
-
-fn data_dir() -> PathBuf {
-    service_kit::data::find_data_dir(std::env::var_os("DOCCLASS_DATA_DIR").map(PathBuf::from).as_deref())
-        .expect("the labelled corpus (see README, 'Getting the data')")
-}
-
-fn read(path: PathBuf, limit: usize) -> Vec<docclass_types::Document> {
-    feed_ingest::read_documents(&path).unwrap().take(limit).map(Result::unwrap).collect()
-}
-
-fn train_model() -> Model {
-    let examples: Vec<Example> = read(data_dir().join(service_kit::data::TRAIN_FILE), usize::MAX)
-        .into_iter()
-        .map(|d| {
-            let labels = d.labels.unwrap();
-            Example { title: d.title, text: d.text, topic: labels.topic.unwrap(), subtopic: labels.subtopic.unwrap() }
-        })
-        .collect();
-    let config = TrainConfig { holdout_fraction: 0.0, ..TrainConfig::default() };
-    text_model::train(&examples, &config, &mut |_| {}).unwrap().0
-}
 
 /// Wraps a handler so that it fails or panics at random.
 struct Chaotic<H> {

@@ -1,1 +1,39 @@
-//! Workspace-level tests live in this package's test targets; see `embedded_pipeline.rs`.
+//! Helpers shared by the workspace-level tests: the corpus and a model trained on it.
+
+use std::path::PathBuf;
+
+use docclass_types::Document;
+use text_model::{Example, Model, TrainConfig};
+
+/// The labelled corpus folder (`DOCCLASS_DATA_DIR`, or a `shared/data` above the checkout).
+///
+/// # Panics
+/// When the corpus cannot be found: these tests need it.
+pub fn data_dir() -> PathBuf {
+    service_kit::data::find_data_dir(std::env::var_os("DOCCLASS_DATA_DIR").map(PathBuf::from).as_deref())
+        .expect("the labelled corpus (see README, 'Getting the data')")
+}
+
+/// Up to `limit` documents of a corpus file.
+///
+/// # Panics
+/// When the file cannot be read.
+pub fn read(path: PathBuf, limit: usize) -> Vec<Document> {
+    feed_ingest::read_documents(&path).unwrap().take(limit).map(Result::unwrap).collect()
+}
+
+/// A model trained on the whole train split (no hold-out, for speed).
+///
+/// # Panics
+/// When the corpus is unlabelled.
+pub fn train_model() -> Model {
+    let examples: Vec<Example> = read(data_dir().join(service_kit::data::TRAIN_FILE), usize::MAX)
+        .into_iter()
+        .map(|d| {
+            let labels = d.labels.unwrap();
+            Example { title: d.title, text: d.text, topic: labels.topic.unwrap(), subtopic: labels.subtopic.unwrap() }
+        })
+        .collect();
+    let config = TrainConfig { holdout_fraction: 0.0, ..TrainConfig::default() };
+    text_model::train(&examples, &config, &mut |_| {}).unwrap().0
+}
