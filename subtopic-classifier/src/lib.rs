@@ -29,7 +29,7 @@ impl Handler for ClassifySubtopic {
         // Validation ran before the handler: a Subtopic-stage envelope always has its topic.
         let topic = envelope.topic.as_ref().map(|t| t.label.clone()).unwrap_or_default();
         let document = &envelope.document;
-        let Some(subtopic) = self.model.classify_subtopic(&topic, &[&document.title, &document.text]) else {
+        let Some(subtopic) = self.model.classify_subtopic(&topic, &document.title, &document.text) else {
             // Another model version chose a topic this one does not know: retrying cannot help.
             return Err(HandlerError::Permanent {
                 reason: "unknown_topic",

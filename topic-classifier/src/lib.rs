@@ -27,7 +27,7 @@ impl Handler for ClassifyTopic {
 
     fn handle(&self, mut envelope: Envelope) -> Result<Envelope, HandlerError> {
         let document = &envelope.document;
-        let topic = self.model.classify_topic(&[&document.title, &document.text]);
+        let topic = self.model.classify_topic(&document.title, &document.text);
         tracing::Span::current().record("label", topic.label.as_str());
         envelope.topic = Some(Classification {
             label: topic.label,

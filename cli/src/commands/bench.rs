@@ -46,7 +46,7 @@ pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
     }
     let classify = |examples: &[Example]| {
         for e in examples {
-            std::hint::black_box(model.predict(&[&e.title, &e.text]));
+            std::hint::black_box(model.predict(&e.title, &e.text));
         }
     };
     classify(&examples);
@@ -57,7 +57,7 @@ pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
         seconds / examples.len() as f64 * 1e6
     );
     let topic_only = median((0..repeat).map(|_| {
-        timed(|| examples.iter().for_each(|e| drop(std::hint::black_box(model.classify_topic(&[&e.title, &e.text]))))).1
+        timed(|| examples.iter().for_each(|e| drop(std::hint::black_box(model.classify_topic(&e.title, &e.text))))).1
     }));
     println!("  classify, topic only, one core    {:>10.0} docs/s", examples.len() as f64 / topic_only);
 

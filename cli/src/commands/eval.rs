@@ -37,7 +37,7 @@ pub fn run(global: &Global, args: EvalArgs) -> anyhow::Result<()> {
     let model = super::model_or_default(global, args.model.as_deref())?;
     let files = super::default_dev_files(args.data, global)?;
     let examples = super::read_examples(&files)?;
-    let predictions: Vec<_> = examples.iter().map(|e| model.predict(&[&e.title, &e.text])).collect();
+    let predictions: Vec<_> = examples.iter().map(|e| model.predict(&e.title, &e.text)).collect();
     let topic: ClassMetrics =
         score(examples.iter().zip(&predictions).map(|(e, p)| (e.topic.as_str(), p.topic.label.as_str())));
     let subtopic: ClassMetrics =

@@ -19,7 +19,7 @@ use crate::Model;
 
 const MAGIC: &[u8; 8] = b"DOCCLASS";
 /// Bumped whenever the payload layout changes.
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 const HEADER_BYTES: usize = 24;
 
 /// Why a model file could not be used.

@@ -11,6 +11,7 @@
 //! and written here; linfa's confusion matrix cross-checks our metrics in the tests.
 #![warn(missing_docs)]
 
+mod feature_index;
 mod features;
 mod file;
 mod linear;

@@ -23,12 +23,6 @@ pub struct Example {
     pub subtopic: String,
 }
 
-impl Example {
-    fn parts(&self) -> [&str; 2] {
-        [&self.title, &self.text]
-    }
-}
-
 /// Training settings.
 #[derive(Debug, Clone)]
 pub struct TrainConfig {
@@ -38,6 +32,8 @@ pub struct TrainConfig {
     pub min_df: u32,
     /// Keep at most this many n-grams (the most frequent).
     pub max_features: usize,
+    /// How many times a title n-gram counts.
+    pub title_weight: u32,
     /// Share of documents held out to report accuracy and fit the score scales; 0 disables both.
     pub holdout_fraction: f64,
     /// Seed for the split and the solver.
@@ -49,9 +45,10 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
-            c: 0.5,
+            c: 1.0,
             min_df: 2,
             max_features: 200_000,
+            title_weight: 5,
             holdout_fraction: 0.1,
             seed: 20,
             threads: std::thread::available_parallelism().map_or(2, usize::from),
@@ -117,25 +114,25 @@ pub fn train(
     } else {
         progress(&format!("training on {} documents, holding out {}", kept.len(), held_out.len()));
         let trial: Vec<&Example> = kept.iter().map(|&i| &examples[i]).collect();
-        let model = fit(&trial, config, 1.0, 1.0);
+        let mut model = fit(&trial, config, 1.0, 1.0);
         let held_out: Vec<&Example> = held_out.iter().map(|&i| &examples[i]).collect();
-        let predictions: Vec<_> = held_out.iter().map(|e| model.predict(&e.parts())).collect();
+        progress("fitting score scales on the held-out documents");
+        let (mut topic_raw, mut subtopic_raw) = (Vec::new(), Vec::new());
+        for example in &held_out {
+            let Some(class) = model.subtopics.classes().iter().position(|s| *s == example.subtopic) else { continue };
+            let scores = model.raw_scores(&example.title, &example.text);
+            let range = model.range_of_class(class);
+            subtopic_raw.push((scores[range.clone()].to_vec(), class - range.start));
+            topic_raw.push((scores, class));
+        }
+        (model.topic_scale, model.subtopic_scale) = (fit_scale(&topic_raw), fit_scale(&subtopic_raw));
+        let predictions: Vec<_> = held_out.iter().map(|e| model.predict(&e.title, &e.text)).collect();
         report.holdout_topic =
             Some(score(held_out.iter().zip(&predictions).map(|(e, p)| (e.topic.as_str(), p.topic.label.as_str()))));
         report.holdout_subtopic = Some(score(
             held_out.iter().zip(&predictions).map(|(e, p)| (e.subtopic.as_str(), p.subtopic.label.as_str())),
         ));
-        progress("fitting score scales on the held-out documents");
-        let (mut topic_raw, mut subtopic_raw) = (Vec::new(), Vec::new());
-        for example in &held_out {
-            let Some(topic) = model.topics().iter().position(|t| *t == example.topic) else { continue };
-            let (topic_scores, subtopic_scores) = model.raw_scores(&example.parts(), topic);
-            topic_raw.push((topic_scores, topic));
-            if let Some(subtopic) = model.subtopics[topic].classes().iter().position(|s| *s == example.subtopic) {
-                subtopic_raw.push((subtopic_scores, subtopic));
-            }
-        }
-        (fit_scale(&topic_raw), fit_scale(&subtopic_raw))
+        (model.topic_scale, model.subtopic_scale)
     };
 
     progress(&format!("training the final model on all {} documents", examples.len()));
@@ -146,36 +143,41 @@ pub fn train(
     Ok((model, report))
 }
 
-/// Fits vocabulary, topic model and per-topic subtopic models.
+/// Fits the vocabulary and one one-vs-rest model per subtopic, classes grouped by topic.
 fn fit(examples: &[&Example], config: &TrainConfig, topic_scale: f32, subtopic_scale: f32) -> Model {
-    let vocabulary = Vocabulary::fit(examples.iter().map(|e| e.parts()), config.min_df, config.max_features);
+    let vocabulary = Vocabulary::fit(
+        examples.iter().map(|e| (e.title.as_str(), e.text.as_str())),
+        config.min_df,
+        config.max_features,
+        config.title_weight,
+    );
     let features = vectorize_all(&vocabulary, examples, config.threads);
     let solver = SolverConfig { c: config.c, tolerance: 0.1, max_passes: 100, seed: config.seed };
 
-    let topic_names: Vec<String> =
-        examples.iter().map(|e| e.topic.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    let topic_labels: Vec<u32> = examples
+    // Classes ordered by (topic, subtopic), so each topic's subtopics are one contiguous range. A
+    // subtopic filed under two topics keeps the first.
+    let pairs: BTreeSet<(&str, &str)> = examples.iter().map(|e| (e.topic.as_str(), e.subtopic.as_str())).collect();
+    let mut topics: Vec<String> = Vec::new();
+    let mut topic_ranges: Vec<(u32, u32)> = Vec::new();
+    let mut classes: Vec<String> = Vec::new();
+    for (topic, subtopic) in pairs {
+        if classes.iter().any(|c| c == subtopic) {
+            continue;
+        }
+        if topics.last().map(String::as_str) != Some(topic) {
+            topics.push(topic.to_owned());
+            topic_ranges.push((classes.len() as u32, classes.len() as u32));
+        }
+        classes.push(subtopic.to_owned());
+        // Just pushed: every topic has a range.
+        topic_ranges.last_mut().expect("range pushed with its topic").1 += 1;
+    }
+    let labels: Vec<u32> = examples
         .iter()
-        .map(|e| topic_names.binary_search(&e.topic).expect("every topic is in the set built from them") as u32)
+        .map(|e| classes.iter().position(|c| *c == e.subtopic).expect("every subtopic is a class") as u32)
         .collect();
-    let topics =
-        LinearModel::train(topic_names.clone(), &features, &topic_labels, vocabulary.len(), solver, config.threads);
-
-    let subtopics = (0..topic_names.len() as u32)
-        .map(|topic| {
-            let members: Vec<usize> = (0..examples.len()).filter(|&i| topic_labels[i] == topic).collect();
-            let names: Vec<String> =
-                members.iter().map(|&i| examples[i].subtopic.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-            let labels: Vec<u32> = members
-                .iter()
-                .map(|&i| names.binary_search(&examples[i].subtopic).expect("built from these labels") as u32)
-                .collect();
-            let member_features: Vec<SparseVector> = members.iter().map(|&i| features[i].clone()).collect();
-            LinearModel::train(names, &member_features, &labels, vocabulary.len(), solver, config.threads)
-        })
-        .collect();
-
-    Model { vocabulary, topics, subtopics, topic_scale, subtopic_scale, version: "unsaved".into() }
+    let subtopics = LinearModel::train(classes, &features, &labels, vocabulary.len(), solver, config.threads);
+    Model { vocabulary, topics, subtopics, topic_ranges, topic_scale, subtopic_scale, version: "unsaved".into() }
 }
 
 /// Vectorises every example, split across threads.
@@ -189,7 +191,7 @@ fn vectorize_all(vocabulary: &Vocabulary, examples: &[&Example], threads: usize)
                     part.iter()
                         .map(|example| {
                             let mut vector = SparseVector::default();
-                            vocabulary.vectorize(&example.parts(), &mut vector);
+                            vocabulary.vectorize(&example.title, &example.text, &mut vector);
                             vector
                         })
                         .collect::<Vec<_>>()
@@ -224,7 +226,7 @@ mod tests {
         let (mut model, report) = train(&corpus(), &config, &mut |_| {}).unwrap();
         assert_eq!(report.holdout_documents, 24);
         assert!(report.holdout_subtopic.as_ref().unwrap().accuracy > 0.99);
-        let prediction = model.predict(&["", "the patient saw a doctor"]);
+        let prediction = model.predict("", "the patient saw a doctor");
         assert_eq!((prediction.topic.label.as_str(), prediction.subtopic.label.as_str()), ("sci", "sci.med"));
         assert!(prediction.topic.score > 0.5 && prediction.topic.score <= 1.0);
 
@@ -233,9 +235,11 @@ mod tests {
         model.save(&path).unwrap();
         let loaded = Model::load(&path).unwrap();
         assert_eq!(loaded.version(), model.version());
-        assert_eq!(loaded.predict(&["", "puck and goal"]).subtopic.label, "rec.sport.hockey");
-        assert_eq!(loaded.classify_subtopic("sci", &["", "orbit of a star"]).unwrap().label, "sci.space");
-        assert!(loaded.classify_subtopic("nope", &["x"]).is_none());
+        assert_eq!(loaded.predict("", "puck and goal").subtopic.label, "rec.sport.hockey");
+        assert_eq!(loaded.classify_topic("", "puck and goal").label, "rec");
+        assert_eq!(loaded.classify_subtopic("sci", "", "orbit of a star").unwrap().label, "sci.space");
+        assert_eq!(loaded.subtopics_of("sci").unwrap(), ["sci.med", "sci.space"]);
+        assert!(loaded.classify_subtopic("nope", "", "x").is_none());
     }
 
     #[test]
