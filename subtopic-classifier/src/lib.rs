@@ -4,19 +4,27 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use docclass_types::{Classification, Envelope, Stage};
+use docclass_types::{Classification, Envelope, Stage, UNKNOWN_LABEL};
 use text_model::Model;
 use worker_runtime::{Handler, HandlerError};
 
 /// The subtopic stage's handler.
 pub struct ClassifySubtopic {
     model: Arc<Model>,
+    /// Below this end-to-end confidence (topic score × subtopic score) the subtopic is
+    /// [`UNKNOWN_LABEL`].
+    min_score: f32,
 }
 
 impl ClassifySubtopic {
-    /// A handler answering with `model`'s subtopic level.
+    /// A handler answering with `model`'s subtopic level, always naming a subtopic.
     pub fn new(model: Arc<Model>) -> Self {
-        Self { model }
+        Self { model, min_score: 0.0 }
+    }
+
+    /// Answers [`UNKNOWN_LABEL`] when topic score × subtopic score is under `min_score`.
+    pub fn with_min_score(self, min_score: f32) -> Self {
+        Self { min_score, ..self }
     }
 }
 
@@ -27,8 +35,18 @@ impl Handler for ClassifySubtopic {
 
     fn handle(&self, mut envelope: Envelope) -> Result<Envelope, HandlerError> {
         // Validation ran before the handler: a Subtopic-stage envelope always has its topic.
-        let topic = envelope.topic.as_ref().map(|t| t.label.clone()).unwrap_or_default();
+        let (topic, topic_score) = envelope.topic.as_ref().map(|t| (t.label.clone(), t.score)).unwrap_or_default();
         let document = &envelope.document;
+        if topic == UNKNOWN_LABEL {
+            // Too unsure of the topic to choose among its subtopics.
+            envelope.subtopic = Some(Classification {
+                label: UNKNOWN_LABEL.to_owned(),
+                score: 0.0,
+                model_version: self.model.version().to_owned(),
+                classified_at: Utc::now(),
+            });
+            return Ok(envelope);
+        }
         let Some(subtopic) = self.model.classify_subtopic(&topic, &document.title, &document.text) else {
             // Another model version chose a topic this one does not know: retrying cannot help.
             return Err(HandlerError::Permanent {
@@ -40,13 +58,74 @@ impl Handler for ClassifySubtopic {
                 ),
             });
         };
-        tracing::Span::current().record("label", subtopic.label.as_str());
+        let label =
+            if topic_score * subtopic.score < self.min_score { UNKNOWN_LABEL.to_owned() } else { subtopic.label };
+        tracing::Span::current().record("label", label.as_str());
         envelope.subtopic = Some(Classification {
-            label: subtopic.label,
+            label,
             score: subtopic.score,
             model_version: self.model.version().to_owned(),
             classified_at: Utc::now(),
         });
         Ok(envelope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use docclass_types::Document;
+    use text_model::{Example, TrainConfig};
+
+    use super::*;
+
+    fn model() -> Arc<Model> {
+        let mut examples = Vec::new();
+        for (topic, subtopic, words) in [
+            ("sci", "sci.space", "orbit rocket star"),
+            ("sci", "sci.med", "doctor patient"),
+            ("rec", "rec.autos", "car engine"),
+        ] {
+            for i in 0..20 {
+                examples.push(Example {
+                    title: String::new(),
+                    text: format!("{words} {i}"),
+                    topic: topic.into(),
+                    subtopic: subtopic.into(),
+                });
+            }
+        }
+        Arc::new(text_model::train(&examples, &TrainConfig::default(), &mut |_| {}).unwrap().0)
+    }
+
+    fn envelope(topic: &str, score: f32) -> Envelope {
+        let mut envelope = Envelope::new(Document {
+            id: "d".into(),
+            title: String::new(),
+            text: "the doctor saw a patient".into(),
+            source: "test".into(),
+            url: None,
+            published: None,
+            ingested_at: Utc::now(),
+            labels: None,
+        });
+        envelope.topic =
+            Some(Classification { label: topic.into(), score, model_version: "m".into(), classified_at: Utc::now() });
+        envelope
+    }
+
+    #[test]
+    fn routes_low_confidence_to_unknown() {
+        let model = model();
+        let confident = ClassifySubtopic::new(model.clone()).handle(envelope("sci", 1.0)).unwrap();
+        assert_eq!(confident.subtopic.unwrap().label, "sci.med");
+
+        let picky = ClassifySubtopic::new(model.clone()).with_min_score(1.01).handle(envelope("sci", 1.0)).unwrap();
+        assert_eq!(picky.subtopic.unwrap().label, UNKNOWN_LABEL);
+
+        let unknown_topic = ClassifySubtopic::new(model.clone()).handle(envelope(UNKNOWN_LABEL, 0.2)).unwrap();
+        assert_eq!(unknown_topic.subtopic.unwrap().label, UNKNOWN_LABEL);
+
+        let foreign = ClassifySubtopic::new(model).handle(envelope("talk", 1.0)).unwrap_err();
+        assert!(matches!(foreign, HandlerError::Permanent { reason: "unknown_topic", .. }));
     }
 }

@@ -4,19 +4,26 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use docclass_types::{Classification, Envelope, Stage};
+use docclass_types::{Classification, Envelope, Stage, UNKNOWN_LABEL};
 use text_model::Model;
 use worker_runtime::{Handler, HandlerError};
 
 /// The topic stage's handler.
 pub struct ClassifyTopic {
     model: Arc<Model>,
+    /// Below this score the topic is [`UNKNOWN_LABEL`].
+    min_score: f32,
 }
 
 impl ClassifyTopic {
-    /// A handler answering with `model`'s topic level.
+    /// A handler answering with `model`'s topic level, always naming a topic.
     pub fn new(model: Arc<Model>) -> Self {
-        Self { model }
+        Self { model, min_score: 0.0 }
+    }
+
+    /// Answers [`UNKNOWN_LABEL`] when the topic's score is under `min_score`.
+    pub fn with_min_score(self, min_score: f32) -> Self {
+        Self { min_score, ..self }
     }
 }
 
@@ -28,9 +35,10 @@ impl Handler for ClassifyTopic {
     fn handle(&self, mut envelope: Envelope) -> Result<Envelope, HandlerError> {
         let document = &envelope.document;
         let topic = self.model.classify_topic(&document.title, &document.text);
-        tracing::Span::current().record("label", topic.label.as_str());
+        let label = if topic.score < self.min_score { UNKNOWN_LABEL.to_owned() } else { topic.label };
+        tracing::Span::current().record("label", label.as_str());
         envelope.topic = Some(Classification {
-            label: topic.label,
+            label,
             score: topic.score,
             model_version: self.model.version().to_owned(),
             classified_at: Utc::now(),

@@ -18,6 +18,9 @@ struct Args {
     /// Where the default model is cached.
     #[arg(long, env = "DOCCLASS_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// Below this confidence, answer `unknown` instead of a guess (see `docclass eval --min-score`).
+    #[arg(long, env = "DOCCLASS_MIN_SCORE", default_value_t = 0.0)]
+    min_score: f32,
     #[command(flatten)]
     service: ServiceArgs,
 }
@@ -26,6 +29,12 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let model = Arc::new(load_model(args.model.as_deref(), args.cache_dir.as_deref())?);
-    serve_stdio("topic-classifier", ClassifyTopic::new(model), ToQueue(StdoutSink::default()), &args.service).await?;
+    serve_stdio(
+        "topic-classifier",
+        ClassifyTopic::new(model).with_min_score(args.min_score),
+        ToQueue(StdoutSink::default()),
+        &args.service,
+    )
+    .await?;
     Ok(())
 }

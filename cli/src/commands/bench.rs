@@ -8,7 +8,7 @@ use adapters_embedded::SqliteTable;
 use docclass::pipeline::{Pipeline, PipelineOptions, Stages};
 use subtopic_classifier::ClassifySubtopic;
 use table_writer::WriteResult;
-use text_model::{Example, Model};
+use text_model::{Example, Model, TrainConfig};
 use tokio_util::sync::CancellationToken;
 use topic_classifier::ClassifyTopic;
 
@@ -32,18 +32,50 @@ pub struct BenchArgs {
 }
 
 pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
-    let model_path = args.model.clone();
-    let model = Arc::new(super::model_or_default(global, model_path.as_deref())?);
+    let repeat = args.repeat.max(1);
     let files = super::default_dev_files(args.data.clone(), global)?;
     let examples = super::read_examples(&files)?;
-    let repeat = args.repeat.max(1);
     let bytes: usize = examples.iter().map(|e| e.title.len() + e.text.len()).sum();
-    println!("docclass bench: {} documents ({:.1} MB) from {}", examples.len(), bytes as f64 / 1e6, files[0].display());
+    let mut lengths: Vec<usize> = examples.iter().map(|e| e.title.len() + e.text.len()).collect();
+    lengths.sort_unstable();
+    println!(
+        "docclass bench: {} documents ({:.1} MB, median {} bytes) from {}",
+        examples.len(),
+        bytes as f64 / 1e6,
+        lengths[lengths.len() / 2],
+        files[0].display()
+    );
 
-    if let Some(path) = &model_path {
-        let load = median((0..repeat).map(|_| timed(|| Model::load(path).map(drop)).1));
-        println!("  model load                        {:>10.1} ms", load * 1e3);
-    }
+    // Training: the default configuration on the train split, as `docclass train` runs it.
+    let dir = tempfile::tempdir()?;
+    let model_path = match &args.model {
+        Some(path) => path.clone(),
+        None => {
+            let train_examples = super::read_examples(&super::default_train_files(Vec::new(), global)?)?;
+            let config = TrainConfig::default();
+            let runs: Vec<(Model, f64)> = (0..repeat.min(3))
+                .map(|_| timed(|| text_model::train(&train_examples, &config, &mut |_| {}).map(|(model, _)| model)))
+                .map(|(model, seconds)| model.map(|model| (model, seconds)))
+                .collect::<Result<_, _>>()?;
+            println!(
+                "  train ({} documents, {} threads)     {:>8.2} s",
+                train_examples.len(),
+                config.threads,
+                median(runs.iter().map(|(_, seconds)| *seconds))
+            );
+            let path = dir.path().join("bench.model");
+            let (mut model, _) = runs.into_iter().next().expect("at least one training run");
+            model.save(&path)?;
+            path
+        }
+    };
+    let file_bytes = std::fs::metadata(&model_path)?.len();
+    let load = median((0..repeat).map(|_| timed(|| Model::load(&model_path).map(drop)).1));
+    let model = Arc::new(Model::load(&model_path)?);
+    println!("  model file                        {:>10.1} MB", file_bytes as f64 / 1e6);
+    println!("  model load                        {:>10.1} ms", load * 1e3);
+    println!("  model memory (heap, loaded)       {:>10.1} MB", model.heap_bytes() as f64 / 1e6);
+
     let classify = |examples: &[Example]| {
         for e in examples {
             std::hint::black_box(model.predict(&e.title, &e.text));
@@ -89,7 +121,18 @@ pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(1, usize::from),
         median(end_to_end.into_iter())
     );
+    if let Some(peak) = peak_rss_bytes() {
+        println!("  peak RSS of this process          {:>10.1} MB", peak as f64 / 1e6);
+    }
     Ok(())
+}
+
+/// The process's peak resident set (`VmHWM` in `/proc/self/status`), where Linux reports it.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 fn timed<T>(work: impl FnOnce() -> T) -> (T, f64) {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use serde::Serialize;
-use text_model::metrics::{ClassMetrics, ClassReport, score};
+use text_model::metrics::{ClassMetrics, ClassReport, Selective, expected_calibration_error, score, selective};
 
 use crate::Global;
 
@@ -16,10 +16,17 @@ pub struct EvalArgs {
     /// Labelled JSON Lines files [default: the corpus's 20ng/dev.jsonl.gz].
     #[arg(long, num_args = 1..)]
     data: Vec<PathBuf>,
+    /// Also report coverage and accuracy when predictions whose confidence (topic score × subtopic
+    /// score) is below this are routed to `unknown`, as `run --min-score` does.
+    #[arg(long, default_value_t = 0.0)]
+    min_score: f32,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
 }
+
+/// Bins of the calibration error: the usual choice in the literature (Guo et al., 2017).
+const CALIBRATION_BINS: usize = 15;
 
 #[derive(Serialize)]
 struct Evaluation {
@@ -29,6 +36,12 @@ struct Evaluation {
     topic_f1_macro: f64,
     subtopic_accuracy: f64,
     subtopic_macro_f1: f64,
+    /// Of the end-to-end confidence (topic score × subtopic score) against the subtopic being right.
+    expected_calibration_error: f64,
+    /// Of the topic score against the topic being right.
+    topic_expected_calibration_error: f64,
+    /// Coverage and accuracy under `--min-score`.
+    selective: Selective,
     topics: Vec<ClassReport>,
     subtopics: Vec<ClassReport>,
 }
@@ -42,7 +55,16 @@ pub fn run(global: &Global, args: EvalArgs) -> anyhow::Result<()> {
         score(examples.iter().zip(&predictions).map(|(e, p)| (e.topic.as_str(), p.topic.label.as_str())));
     let subtopic: ClassMetrics =
         score(examples.iter().zip(&predictions).map(|(e, p)| (e.subtopic.as_str(), p.subtopic.label.as_str())));
+    let end_to_end: Vec<(f32, bool)> = examples
+        .iter()
+        .zip(&predictions)
+        .map(|(e, p)| (p.topic.score * p.subtopic.score, p.subtopic.label == e.subtopic))
+        .collect();
+    let topic_confidence = examples.iter().zip(&predictions).map(|(e, p)| (p.topic.score, p.topic.label == e.topic));
     let evaluation = Evaluation {
+        expected_calibration_error: expected_calibration_error(end_to_end.iter().copied(), CALIBRATION_BINS),
+        topic_expected_calibration_error: expected_calibration_error(topic_confidence, CALIBRATION_BINS),
+        selective: selective(end_to_end.iter().copied(), args.min_score),
         documents: topic.documents,
         model_version: model.version().to_owned(),
         topic_accuracy: topic.accuracy,
@@ -65,6 +87,19 @@ pub fn run(global: &Global, args: EvalArgs) -> anyhow::Result<()> {
         "  subtopic accuracy  {:.4}   subtopic macro-F1  {:.4}",
         evaluation.subtopic_accuracy, evaluation.subtopic_macro_f1
     );
+    println!(
+        "  calibration error  {:.4} (topic {:.4}; 0 = a score of 0.8 is right 80 % of the time)",
+        evaluation.expected_calibration_error, evaluation.topic_expected_calibration_error
+    );
+    if args.min_score > 0.0 {
+        let kept = &evaluation.selective;
+        println!(
+            "  at --min-score {}: {:.1} % of documents classified, {:.4} of them right; the rest go to `unknown`",
+            kept.min_score,
+            kept.coverage * 100.0,
+            kept.accuracy
+        );
+    }
     for (title, classes) in [("topic", &evaluation.topics), ("subtopic", &evaluation.subtopics)] {
         println!();
         println!("  {title:<26} precision  recall     F1  support");

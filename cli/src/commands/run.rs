@@ -29,6 +29,11 @@ pub struct RunArgs {
     /// The SQLite file that receives one row per document (and the dead letters).
     #[arg(long, default_value = "docclass-results.sqlite")]
     db: PathBuf,
+    /// Route documents whose confidence (topic score × subtopic score) is below this to the `unknown`
+    /// label for review instead of filing them under a guess; `docclass eval --min-score` shows the
+    /// trade-off.
+    #[arg(long, default_value_t = 0.0)]
+    min_score: f32,
     /// Concurrent workers per stage.
     #[arg(long, default_value_t = 2)]
     workers: usize,
@@ -52,8 +57,8 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         let bar = ProgressBar::new_spinner();
         bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("static template is valid"));
         let stages = Stages {
-            topic: ClassifyTopic::new(model.clone()),
-            subtopic: ClassifySubtopic::new(model.clone()),
+            topic: ClassifyTopic::new(model.clone()).with_min_score(args.min_score),
+            subtopic: ClassifySubtopic::new(model.clone()).with_min_score(args.min_score),
             write: WriteResult,
         };
         let report = Pipeline::new(stages, table, options)

@@ -25,7 +25,9 @@ mod message;
 mod queue;
 mod table;
 
-pub use message::{Classification, Document, Envelope, Labels, Limits, Rejection, SCHEMA_VERSION, Stage};
+pub use message::{
+    Classification, Document, Envelope, Labels, Limits, Rejection, SCHEMA_VERSION, Stage, UNKNOWN_LABEL,
+};
 pub use queue::{
     BatchResults, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt, ReceivedMessage, attributes,
 };

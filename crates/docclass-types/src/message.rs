@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 /// The envelope schema this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The label a classifier gives when its confidence is under the configured minimum: the document is
+/// kept (and written) for review instead of being filed under a guess.
+pub const UNKNOWN_LABEL: &str = "unknown";
+
 /// One message on any docclass queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {

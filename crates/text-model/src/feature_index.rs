@@ -48,6 +48,11 @@ impl FeatureIndex {
         table
     }
 
+    /// Bytes held on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<u64>()
+    }
+
     /// The feature index and fixed-point IDF (see [`idf_from_fixed`]) of `hash`, if it is in the table.
     #[inline]
     pub fn get(&self, hash: u64) -> Option<(u32, u16)> {

@@ -80,6 +80,11 @@ impl Vocabulary {
         Self { index: FeatureIndex::new(&hashes, &idf), features: hashes.len(), title_weight }
     }
 
+    /// Bytes held on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.index.heap_bytes()
+    }
+
     /// Number of features.
     pub fn len(&self) -> usize {
         self.features

@@ -94,6 +94,13 @@ impl LinearModel {
         Self { classes, weights, scales, bias }
     }
 
+    /// Bytes held on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.weights.capacity()
+            + (self.scales.capacity() + self.bias.capacity()) * std::mem::size_of::<f32>()
+            + self.classes.iter().map(String::capacity).sum::<usize>()
+    }
+
     /// Class names, in score order.
     pub fn classes(&self) -> &[String] {
         &self.classes

@@ -72,6 +72,52 @@ pub fn score<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> ClassMe
     ClassMetrics { documents, accuracy: ratio(correct, documents), macro_f1, per_class }
 }
 
+/// Expected calibration error: predictions are put in `bins` equal-width bins by confidence, and the
+/// gap between each bin's mean confidence and its accuracy is averaged, weighted by the bin's size. 0
+/// means that a score of 0.8 is right 80 % of the time.
+pub fn expected_calibration_error(predictions: impl IntoIterator<Item = (f32, bool)>, bins: usize) -> f64 {
+    let bins = bins.max(1);
+    let mut confidence = vec![0f64; bins];
+    let mut correct = vec![0f64; bins];
+    let mut count = vec![0u64; bins];
+    for (score, right) in predictions {
+        let bin = ((f64::from(score.clamp(0.0, 1.0)) * bins as f64) as usize).min(bins - 1);
+        confidence[bin] += f64::from(score);
+        correct[bin] += f64::from(u8::from(right));
+        count[bin] += 1;
+    }
+    let total: u64 = count.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    (0..bins).map(|bin| (confidence[bin] - correct[bin]).abs()).sum::<f64>() / total as f64
+}
+
+/// What a confidence threshold does: the share of predictions at or above it, and their accuracy.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Selective {
+    /// The threshold.
+    pub min_score: f32,
+    /// Share of predictions kept (the rest would be routed to `unknown`).
+    pub coverage: f64,
+    /// Accuracy of the kept predictions.
+    pub accuracy: f64,
+}
+
+/// Applies a confidence threshold to `(score, correct)` predictions.
+pub fn selective(predictions: impl IntoIterator<Item = (f32, bool)>, min_score: f32) -> Selective {
+    let (mut total, mut kept, mut right) = (0u64, 0u64, 0u64);
+    for (score, correct) in predictions {
+        total += 1;
+        if score >= min_score {
+            kept += 1;
+            right += u64::from(correct);
+        }
+    }
+    let ratio = |num: u64, den: u64| if den == 0 { 0.0 } else { num as f64 / den as f64 };
+    Selective { min_score, coverage: ratio(kept, total), accuracy: ratio(right, kept) }
+}
+
 #[cfg(test)]
 mod tests {
     use linfa::prelude::ToConfusionMatrix;
@@ -99,5 +145,22 @@ mod tests {
         let a = &ours.per_class[0];
         assert_eq!((a.precision, a.recall), (2.0 / 3.0, 2.0 / 3.0));
         assert_eq!(ours.per_class[3].f1, 0.0, "class d never predicted");
+    }
+
+    #[test]
+    fn calibration_error_is_zero_when_confidence_matches_accuracy() {
+        // Ten predictions at 0.8 confidence, eight of them right: perfectly calibrated.
+        let calibrated = (0..10).map(|i| (0.8, i < 8));
+        assert!(expected_calibration_error(calibrated, 10) < 1e-9);
+        // Always 0.99 sure, right half the time: off by 0.49.
+        let overconfident = (0..10).map(|i| (0.99, i % 2 == 0));
+        assert!((expected_calibration_error(overconfident, 10) - 0.49).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_threshold_trades_coverage_for_accuracy() {
+        let predictions = [(0.9, true), (0.8, true), (0.4, false), (0.3, true)];
+        let kept = selective(predictions, 0.5);
+        assert_eq!((kept.coverage, kept.accuracy), (0.5, 1.0));
     }
 }

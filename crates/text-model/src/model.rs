@@ -89,6 +89,13 @@ impl Model {
         &self.vocabulary
     }
 
+    /// Bytes this model holds on the heap once loaded: what a classifier process pays for it.
+    pub fn heap_bytes(&self) -> usize {
+        self.vocabulary.heap_bytes()
+            + self.subtopics.heap_bytes()
+            + self.topics.iter().map(String::capacity).sum::<usize>()
+    }
+
     /// Number of features in the vocabulary.
     pub fn feature_count(&self) -> usize {
         self.vocabulary.len()
