@@ -10,6 +10,12 @@ if ! command -v cargo >/dev/null; then
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+# The AWS adapter tests talk to moto server, which they start themselves on a free 127.0.0.1 port.
+if ! python3 -c 'import moto.server, flask' >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing moto server (the AWS emulator the tests start)" >&2
+    python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

@@ -1,4 +1,8 @@
-//! Helpers shared by the workspace-level tests: the corpus and a model trained on it.
+//! Helpers shared by the workspace-level tests: the corpus, a model trained on it, the adapter contract
+//! suites and the AWS emulator.
+
+pub mod contract;
+pub mod emulator;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,11 @@
+//! Amazon DynamoDB as the result table.
+
+mod item;
+mod table;
+
+pub use table::DynamoTable;
+
+/// `BatchWriteItem` takes at most 25 put or delete requests (DynamoDB API reference).
+pub const MAX_BATCH_WRITE: usize = 25;
+/// The global secondary index for querying by topic: partition key `topic`, sort key `written_at`.
+pub const TOPIC_INDEX: &str = "by-topic";

@@ -1,0 +1,256 @@
+//! Creating (and removing) the pipeline's queues and table, idempotently: what `docclass infra up` runs.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, SseSpecification, TableStatus,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use crate::dynamodb::TOPIC_INDEX;
+use crate::error::classify;
+
+/// SQS keeps a message at most 14 days: dead letters get all of it, to leave time for a fix.
+const DEAD_LETTER_RETENTION_SECONDS: u32 = 14 * 24 * 60 * 60;
+
+/// Why provisioning failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} failed: {detail}")]
+pub struct InfraError {
+    /// What was being done.
+    pub action: String,
+    /// The cause chain.
+    pub detail: String,
+}
+
+/// How the queues behave.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// How long a received message stays hidden; longer than the slowest batch takes.
+    pub visibility_timeout_secs: u32,
+    /// Deliveries after which SQS moves a message to the dead-letter queue.
+    pub max_receive_count: u32,
+    /// Default long-poll wait of a receive (0–20 s).
+    pub receive_wait_secs: u32,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self { visibility_timeout_secs: 60, max_receive_count: 5, receive_wait_secs: 20 }
+    }
+}
+
+/// The names of one pipeline's resources, all derived from a prefix so several pipelines (or test runs)
+/// can share an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackNames {
+    /// Queue between feed-ingest and topic-classifier.
+    pub ingest: String,
+    /// Queue between topic-classifier and subtopic-classifier.
+    pub subtopic: String,
+    /// Queue between subtopic-classifier and table-writer.
+    pub results: String,
+    /// The DynamoDB table.
+    pub table: String,
+}
+
+impl StackNames {
+    /// Names under `prefix`, e.g. `docclass-ingest`, `docclass-results` (the table).
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            ingest: format!("{prefix}-ingest"),
+            subtopic: format!("{prefix}-subtopic"),
+            results: format!("{prefix}-results"),
+            table: format!("{prefix}-results"),
+        }
+    }
+
+    /// The dead-letter queue of `queue`.
+    pub fn dead_letters_of(queue: &str) -> String {
+        format!("{queue}-dlq")
+    }
+}
+
+/// The URLs of what [`up`] made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stack {
+    /// Ingest queue URL.
+    pub ingest_url: String,
+    /// Subtopic queue URL.
+    pub subtopic_url: String,
+    /// Results queue URL.
+    pub results_url: String,
+    /// Dead-letter queue URLs, in the order of the three queues.
+    pub dead_letter_urls: [String; 3],
+    /// The table's name.
+    pub table: String,
+}
+
+/// Creates the three queues, each with its dead-letter queue and redrive policy, and the table, or
+/// finds them if they exist.
+///
+/// # Errors
+/// When a resource cannot be created or described.
+pub async fn up(
+    sqs: &aws_sdk_sqs::Client,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    names: &StackNames,
+    settings: &QueueSettings,
+) -> Result<Stack, InfraError> {
+    let mut urls = Vec::new();
+    let mut dead_letter_urls = Vec::new();
+    for queue in [&names.ingest, &names.subtopic, &names.results] {
+        let (url, dead_letter_url) = ensure_queue_with_dead_letters(sqs, queue, settings).await?;
+        urls.push(url);
+        dead_letter_urls.push(dead_letter_url);
+    }
+    ensure_table(dynamodb, &names.table).await?;
+    let [ingest_url, subtopic_url, results_url]: [String; 3] = urls.try_into().expect("three queues");
+    Ok(Stack {
+        ingest_url,
+        subtopic_url,
+        results_url,
+        dead_letter_urls: dead_letter_urls.try_into().expect("three dead-letter queues"),
+        table: names.table.clone(),
+    })
+}
+
+/// Deletes what [`up`] made; resources already gone are fine.
+///
+/// # Errors
+/// When a resource exists and cannot be deleted.
+pub async fn down(
+    sqs: &aws_sdk_sqs::Client,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    names: &StackNames,
+) -> Result<(), InfraError> {
+    for queue in [&names.ingest, &names.subtopic, &names.results] {
+        for name in [queue.clone(), StackNames::dead_letters_of(queue)] {
+            if let Ok(found) = sqs.get_queue_url().queue_name(&name).send().await
+                && let Some(url) = found.queue_url()
+            {
+                sqs.delete_queue()
+                    .queue_url(url)
+                    .send()
+                    .await
+                    .map_err(|e| failed(&format!("deleting queue {name}"), &e))?;
+            }
+        }
+    }
+    match dynamodb.delete_table().table_name(&names.table).send().await {
+        Ok(_) => Ok(()),
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
+        Err(error) => Err(failed(&format!("deleting table {}", names.table), &error)),
+    }
+}
+
+fn failed<E>(
+    action: &str,
+    error: &aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+) -> InfraError
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    InfraError { action: action.to_owned(), detail: classify(error).detail }
+}
+
+/// Creates `name` and `name-dlq` with the redrive policy between them; answers both URLs.
+async fn ensure_queue_with_dead_letters(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    settings: &QueueSettings,
+) -> Result<(String, String), InfraError> {
+    let dead_letter_name = StackNames::dead_letters_of(name);
+    let dead_letter_url = sqs
+        .create_queue()
+        .queue_name(&dead_letter_name)
+        .attributes(QueueAttributeName::MessageRetentionPeriod, DEAD_LETTER_RETENTION_SECONDS.to_string())
+        .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
+        .send()
+        .await
+        .map_err(|e| failed(&format!("creating queue {dead_letter_name}"), &e))?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dead_letter_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| failed(&format!("describing queue {dead_letter_name}"), &e))?
+        .attributes()
+        .and_then(|attributes| attributes.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or_else(|| InfraError {
+            action: format!("describing queue {dead_letter_name}"),
+            detail: "no QueueArn".into(),
+        })?;
+    let redrive = serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": settings.max_receive_count });
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::VisibilityTimeout, settings.visibility_timeout_secs.to_string())
+        .attributes(QueueAttributeName::ReceiveMessageWaitTimeSeconds, settings.receive_wait_secs.to_string())
+        .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .send()
+        .await
+        .map_err(|e| failed(&format!("creating queue {name}"), &e))?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    Ok((url, dead_letter_url))
+}
+
+/// Creates the result table (on-demand billing, encrypted, with the `by-topic` index) unless it exists,
+/// and waits until it is active.
+async fn ensure_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), InfraError> {
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("name and type are set")
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("name and type are set")
+    };
+    let index = GlobalSecondaryIndex::builder()
+        .index_name(TOPIC_INDEX)
+        .key_schema(key("topic", KeyType::Hash))
+        .key_schema(key("written_at", KeyType::Range))
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .expect("name, keys and projection are set");
+    let created = dynamodb
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(attribute("id"))
+        .attribute_definitions(attribute("topic"))
+        .attribute_definitions(attribute("written_at"))
+        .key_schema(key("id", KeyType::Hash))
+        .global_secondary_indexes(index)
+        .billing_mode(BillingMode::PayPerRequest)
+        .sse_specification(SseSpecification::builder().enabled(true).build())
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(error) => return Err(failed(&format!("creating table {name}"), &error)),
+    }
+    for _ in 0..120 {
+        let described = dynamodb
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(|e| failed(&format!("describing table {name}"), &e))?;
+        if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(InfraError { action: format!("waiting for table {name}"), detail: "not active after 60 s".into() })
+}

@@ -1,0 +1,48 @@
+//! An AWS emulator for the tests: moto server on 127.0.0.1, started once per test process.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The endpoint of a running emulator: `DOCCLASS_TEST_AWS_ENDPOINT` if set, else a moto server this
+/// process starts on a free port. The server stops when this process exits: it runs under a shell that
+/// waits on a pipe from us and kills it when the pipe closes.
+///
+/// # Panics
+/// When moto server is not installed (`pip install 'moto[server]'`; `scripts/test.sh` does it) or does
+/// not answer within 60 s.
+pub fn endpoint() -> String {
+    static EMULATOR: OnceLock<(String, Mutex<Option<Child>>)> = OnceLock::new();
+    EMULATOR
+        .get_or_init(|| {
+            if let Some(endpoint) = std::env::var_os("DOCCLASS_TEST_AWS_ENDPOINT") {
+                return (endpoint.to_string_lossy().into_owned(), Mutex::new(None));
+            }
+            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let script =
+                format!("python3 -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid");
+            let mut child =
+                Command::new("sh").args(["-c", &script]).stdin(Stdio::piped()).spawn().expect("sh starts moto_server");
+            let started = Instant::now();
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "moto server did not answer on port {port}; install it with pip install 'moto[server]' \
+                     (scripts/test.sh does)"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            // Keep the pipe open for the life of the process.
+            let _ = child.stdin.as_mut().map(|stdin| stdin.flush());
+            (format!("http://127.0.0.1:{port}"), Mutex::new(Some(child)))
+        })
+        .0
+        .clone()
+}
+
+/// A name no other test run uses, for queues and tables.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), fastrand::u32(..))
+}
