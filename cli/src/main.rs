@@ -42,6 +42,8 @@ enum Command {
     Run(commands::run::RunArgs),
     /// Measure classification and end-to-end throughput.
     Bench(commands::bench::BenchArgs),
+    /// Create or delete the SQS queues and DynamoDB table of a pipeline.
+    Infra(commands::infra::InfraArgs),
 }
 
 fn parse_log_format(value: &str) -> Result<LogFormat, String> {
@@ -60,6 +62,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => commands::eval::run(&cli.global, args),
         Command::Run(args) => commands::run::run(&cli.global, args),
         Command::Bench(args) => commands::bench::run(&cli.global, args),
+        Command::Infra(args) => commands::infra::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,20 +1,33 @@
-//! `table-writer`: reads classified envelopes on stdin and stores one row per document.
+//! `table-writer`: stores one row per classified document — in DynamoDB when given the results queue
+//! URL (the `export` lines of `docclass infra up`), else in SQLite from envelopes on stdin.
 
 use std::path::PathBuf;
 
 use adapters_embedded::SqliteTable;
+use anyhow::Context;
 use clap::Parser;
-use service_kit::{ServiceArgs, serve_stdio};
+use service_kit::{AwsArgs, Destination, ServiceArgs, serve_sqs, serve_stdio};
 use table_writer::WriteResult;
 use worker_runtime::ToTable;
 
-/// Stores each classified document (envelopes as JSON lines on stdin) as one row of a SQLite table.
+/// Stores each classified document as one row of the result table.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// The SQLite file holding the `results` table.
+    /// SQS queue of classified documents; without it, envelopes are read on stdin and written to --db.
+    #[arg(long, env = "DOCCLASS_RESULTS_QUEUE_URL")]
+    input_queue_url: Option<String>,
+    /// The DynamoDB table (needed with --input-queue-url).
+    #[arg(long, env = "DOCCLASS_TABLE")]
+    table: Option<String>,
+    /// SQS dead-letter queue of the results queue (needed with --input-queue-url).
+    #[arg(long, env = "DOCCLASS_RESULTS_DLQ_URL")]
+    dead_letter_queue_url: Option<String>,
+    /// The SQLite file holding the `results` table (stdin mode).
     #[arg(long, env = "DOCCLASS_DB", default_value = "docclass-results.sqlite")]
     db: PathBuf,
+    #[command(flatten)]
+    aws: AwsArgs,
     #[command(flatten)]
     service: ServiceArgs,
 }
@@ -22,7 +35,28 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let table = SqliteTable::open(&args.db)?;
-    serve_stdio("table-writer", WriteResult, ToTable(table), &args.service).await?;
+    match &args.input_queue_url {
+        Some(input) => {
+            let table = args.table.clone().context("--table (DOCCLASS_TABLE) is needed")?;
+            let dead_letters = args
+                .dead_letter_queue_url
+                .as_deref()
+                .context("--dead-letter-queue-url (DOCCLASS_RESULTS_DLQ_URL) is needed")?;
+            serve_sqs(
+                "table-writer",
+                WriteResult,
+                input,
+                Destination::Table(table),
+                dead_letters,
+                &args.aws,
+                &args.service,
+            )
+            .await?;
+        }
+        None => {
+            let table = SqliteTable::open(&args.db)?;
+            serve_stdio("table-writer", WriteResult, ToTable(table), &args.service).await?;
+        }
+    }
     Ok(())
 }

@@ -1,14 +1,16 @@
-//! `topic-classifier`: reads envelopes on stdin, adds each document's topic, writes them to stdout.
+//! `topic-classifier`: adds each document's topic. On SQS when given queue URLs (the `export` lines of
+//! `docclass infra up`), else over stdin → stdout.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context;
 use clap::Parser;
-use service_kit::{ServiceArgs, StdoutSink, load_model, serve_stdio};
+use service_kit::{AwsArgs, Destination, ServiceArgs, StdoutSink, load_model, serve_sqs, serve_stdio};
 use topic_classifier::ClassifyTopic;
 use worker_runtime::ToQueue;
 
-/// Adds the top-level topic to each document (envelopes as JSON lines, stdin → stdout).
+/// Adds the top-level topic to each document.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -21,6 +23,17 @@ struct Args {
     /// Below this confidence, answer `unknown` instead of a guess (see `docclass eval --min-score`).
     #[arg(long, env = "DOCCLASS_MIN_SCORE", default_value_t = 0.0)]
     min_score: f32,
+    /// SQS queue to read documents from; without it, envelopes are read on stdin and written to stdout.
+    #[arg(long, env = "DOCCLASS_INGEST_QUEUE_URL")]
+    input_queue_url: Option<String>,
+    /// SQS queue for documents with their topic (needed with --input-queue-url).
+    #[arg(long, env = "DOCCLASS_SUBTOPIC_QUEUE_URL")]
+    output_queue_url: Option<String>,
+    /// SQS dead-letter queue of the input queue (needed with --input-queue-url).
+    #[arg(long, env = "DOCCLASS_INGEST_DLQ_URL")]
+    dead_letter_queue_url: Option<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
     #[command(flatten)]
     service: ServiceArgs,
 }
@@ -29,12 +42,21 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let model = Arc::new(load_model(args.model.as_deref(), args.cache_dir.as_deref())?);
-    serve_stdio(
-        "topic-classifier",
-        ClassifyTopic::new(model).with_min_score(args.min_score),
-        ToQueue(StdoutSink::default()),
-        &args.service,
-    )
-    .await?;
+    let handler = ClassifyTopic::new(model).with_min_score(args.min_score);
+    match &args.input_queue_url {
+        Some(input) => {
+            let output =
+                args.output_queue_url.clone().context("--output-queue-url (DOCCLASS_SUBTOPIC_QUEUE_URL) is needed")?;
+            let dead_letters = args
+                .dead_letter_queue_url
+                .as_deref()
+                .context("--dead-letter-queue-url (DOCCLASS_INGEST_DLQ_URL) is needed")?;
+            let destination = Destination::Queue(output);
+            serve_sqs("topic-classifier", handler, input, destination, dead_letters, &args.aws, &args.service).await?;
+        }
+        None => {
+            serve_stdio("topic-classifier", handler, ToQueue(StdoutSink::default()), &args.service).await?;
+        }
+    }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod eval;
+pub mod infra;
 pub mod run;
 pub mod train;
 

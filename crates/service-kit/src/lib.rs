@@ -9,9 +9,14 @@
 //!
 //! Inside each process the same worker runtime runs over an embedded queue filled from stdin, so
 //! validation, dead letters, retries and shutdown behave exactly as they do on SQS.
+//!
+//! Given queue URLs (the `export` lines of `docclass infra up`), the same services run on SQS and
+//! DynamoDB instead: [`serve_sqs`].
 #![warn(missing_docs)]
 
+mod aws;
 pub mod data;
 mod stdio;
 
+pub use aws::{AwsArgs, Destination, serve_sqs, sqs_queue};
 pub use stdio::{DeadLetterFile, ServiceArgs, StdoutSink, load_model, serve_stdio};

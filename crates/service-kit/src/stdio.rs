@@ -24,6 +24,10 @@ pub struct ServiceArgs {
     /// original `body`.
     #[arg(long, env = "DOCCLASS_DEAD_LETTERS", default_value = "dead-letters.jsonl")]
     pub dead_letters: PathBuf,
+    /// How long a received message stays hidden from other workers (SQS mode); longer than the slowest
+    /// batch takes. A crashed worker's messages come back after it.
+    #[arg(long, env = "DOCCLASS_VISIBILITY_TIMEOUT_SECS", default_value_t = 60)]
+    pub visibility_timeout_secs: u64,
     /// Log line format on stderr: text or json.
     #[arg(long, env = "DOCCLASS_LOG_FORMAT", default_value = "text", value_parser = parse_log_format)]
     pub log_format: LogFormat,

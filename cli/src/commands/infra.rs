@@ -1,0 +1,66 @@
+//! `docclass infra up|down`: the queues and table of a pipeline on AWS (or an emulator).
+
+use adapters_aws::infra::{self, QueueSettings, StackNames};
+use adapters_aws::load_sdk_config;
+use service_kit::AwsArgs;
+
+/// Arguments of `docclass infra`.
+#[derive(Debug, clap::Args)]
+pub struct InfraArgs {
+    #[command(subcommand)]
+    action: Action,
+    /// Prefix of every queue and table name, so several pipelines can share an account.
+    #[arg(long, env = "DOCCLASS_STACK", default_value = "docclass", global = true)]
+    stack: String,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// Create the three queues (each with a dead-letter queue and redrive policy, encrypted) and the
+    /// result table (on-demand, encrypted, with the `by-topic` index), or find them; print their
+    /// addresses as `export NAME=value` lines to source.
+    Up {
+        /// How long a received message stays hidden, in seconds.
+        #[arg(long, default_value_t = QueueSettings::default().visibility_timeout_secs)]
+        visibility_timeout_secs: u32,
+        /// Deliveries after which a message moves to its dead-letter queue.
+        #[arg(long, default_value_t = QueueSettings::default().max_receive_count)]
+        max_receive_count: u32,
+    },
+    /// Delete what `up` created.
+    Down,
+}
+
+pub fn run(args: InfraArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let config = load_sdk_config(&args.aws.settings()).await;
+        let (sqs, dynamodb) = (aws_sdk_sqs::Client::new(&config), aws_sdk_dynamodb::Client::new(&config));
+        let names = StackNames::new(&args.stack);
+        match args.action {
+            Action::Up { visibility_timeout_secs, max_receive_count } => {
+                let settings = QueueSettings { visibility_timeout_secs, max_receive_count, ..QueueSettings::default() };
+                let stack = infra::up(&sqs, &dynamodb, &names, &settings).await?;
+                let [ingest_dlq, subtopic_dlq, results_dlq] = &stack.dead_letter_urls;
+                for (name, value) in [
+                    ("DOCCLASS_INGEST_QUEUE_URL", &stack.ingest_url),
+                    ("DOCCLASS_SUBTOPIC_QUEUE_URL", &stack.subtopic_url),
+                    ("DOCCLASS_RESULTS_QUEUE_URL", &stack.results_url),
+                    ("DOCCLASS_INGEST_DLQ_URL", ingest_dlq),
+                    ("DOCCLASS_SUBTOPIC_DLQ_URL", subtopic_dlq),
+                    ("DOCCLASS_RESULTS_DLQ_URL", results_dlq),
+                    ("DOCCLASS_TABLE", &stack.table),
+                ] {
+                    println!("export {name}={value}");
+                }
+            }
+            Action::Down => {
+                infra::down(&sqs, &dynamodb, &names).await?;
+                eprintln!("Deleted the queues and table of stack {}.", args.stack);
+            }
+        }
+        Ok(())
+    })
+}

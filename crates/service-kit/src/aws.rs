@@ -1,0 +1,97 @@
+//! Serving one stage between SQS queues (and, for the writer, a DynamoDB table).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapters_aws::{AwsSettings, DynamoTable, SqsQueue, load_sdk_config};
+use tokio_util::sync::CancellationToken;
+use worker_runtime::telemetry;
+use worker_runtime::{Forward, Handler, RunReport, ToQueue, ToTable, Worker, WorkerConfig};
+
+use crate::ServiceArgs;
+
+/// How to reach AWS, from flags and the standard AWS environment variables.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AwsArgs {
+    /// An AWS-compatible endpoint (LocalStack, moto server); unset for AWS itself.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// The AWS region [default: the SDK's chain: AWS_REGION, profile, instance metadata].
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+}
+
+impl AwsArgs {
+    /// The SDK settings these flags describe; credentials come from the SDK's default chain
+    /// (environment, ECS task role, instance metadata).
+    pub fn settings(&self) -> AwsSettings {
+        AwsSettings { endpoint_url: self.endpoint_url.clone(), region: self.region.clone(), static_credentials: None }
+    }
+}
+
+/// Where a stage's results go on AWS.
+pub enum Destination {
+    /// The next SQS queue, by URL.
+    Queue(String),
+    /// The DynamoDB table, by name.
+    Table(String),
+}
+
+/// An SQS queue at `url`, for producers such as feed-ingest.
+pub async fn sqs_queue(aws: &AwsArgs, url: &str) -> SqsQueue {
+    let config = load_sdk_config(&aws.settings()).await;
+    SqsQueue::new(aws_sdk_sqs::Client::new(&config), url)
+}
+
+/// Runs `handler` on messages from the SQS queue `source_url` until SIGINT or SIGTERM, sending results to
+/// `destination` and dead letters to `dead_letter_url`.
+///
+/// # Errors
+/// When the run's task fails.
+pub async fn serve_sqs<H: Handler>(
+    name: &str,
+    handler: H,
+    source_url: &str,
+    destination: Destination,
+    dead_letter_url: &str,
+    aws: &AwsArgs,
+    args: &ServiceArgs,
+) -> anyhow::Result<RunReport> {
+    telemetry::init(args.log_format, "info");
+    let config = load_sdk_config(&aws.settings()).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let source = Arc::new(SqsQueue::new(sqs.clone(), source_url));
+    let dead_letters = Arc::new(SqsQueue::new(sqs.clone(), dead_letter_url));
+    let worker_config = WorkerConfig {
+        workers: args.workers.max(1),
+        visibility_timeout: Duration::from_secs(args.visibility_timeout_secs),
+        ..WorkerConfig::default()
+    };
+    let shutdown = CancellationToken::new();
+    worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
+    tracing::info!(service = name, source = source_url, "serving");
+    let report = match destination {
+        Destination::Queue(url) => {
+            let forward = ToQueue(SqsQueue::new(sqs, url));
+            run(source, handler, forward, dead_letters, worker_config, shutdown).await?
+        }
+        Destination::Table(table) => {
+            let forward = ToTable(DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table));
+            run(source, handler, forward, dead_letters, worker_config, shutdown).await?
+        }
+    };
+    tracing::info!(service = name, metrics = ?report.metrics, "stopped");
+    Ok(report)
+}
+
+async fn run<H: Handler, F: Forward>(
+    source: Arc<SqsQueue>,
+    handler: H,
+    forward: F,
+    dead_letters: Arc<SqsQueue>,
+    config: WorkerConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunReport> {
+    let worker = Arc::new(Worker::new(source, Arc::new(handler), Arc::new(forward), dead_letters, config));
+    Ok(tokio::spawn(worker.run(shutdown)).await?)
+}
