@@ -1,6 +1,7 @@
 //! Helpers shared by the workspace-level tests: the corpus, a model trained on it, the adapter contract
 //! suites and the AWS emulator.
 
+pub mod binaries;
 pub mod contract;
 pub mod emulator;
 

@@ -2,30 +2,12 @@
 //! table-writer, each a real process running the worker runtime over stdin/stdout.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use docclass_tests::binaries::binary;
 use docclass_tests::{data_dir, read, train_model};
 
 const DOCUMENTS: usize = 300;
-
-/// The service binaries, built on demand: `cargo test` builds only the binaries of the package under
-/// test, and these belong to four other packages.
-fn binary(name: &str) -> PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    BUILT.call_once(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--bins"])
-            .args(["-p", "feed-ingest", "-p", "topic-classifier", "-p", "subtopic-classifier", "-p", "table-writer"])
-            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the service binaries failed");
-    });
-    // Test executables live in target/<profile>/deps; binaries one folder up.
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join(name)
-}
 
 fn spawn(command: &mut Command) -> Child {
     command.stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("{command:?}: {e}"))

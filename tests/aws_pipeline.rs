@@ -1,0 +1,215 @@
+//! The four services as four processes, wired only through SQS queues and a DynamoDB table on moto
+//! server: 2,000 real documents in, one classifier killed with SIGKILL mid-run and restarted, poison on
+//! the ingest queue. Every document must end as exactly one item, poison in the dead-letter queue with
+//! its reason, the queues empty, and every service must stop cleanly on SIGTERM.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use adapters_aws::{AwsSettings, SqsQueue, load_sdk_config};
+use aws_sdk_dynamodb::types::Select;
+use aws_sdk_sqs::types::QueueAttributeName;
+use docclass_tests::binaries::binary;
+use docclass_tests::{data_dir, emulator, read, train_model};
+use docclass_types::{MessageSink, MessageSource, OutgoingMessage, attributes};
+
+const DOCUMENTS: usize = 2_000;
+
+/// The environment every process gets: the emulator, credentials, and what `infra up` printed.
+struct Environment {
+    variables: Vec<(String, String)>,
+}
+
+impl Environment {
+    fn get(&self, name: &str) -> &str {
+        &self.variables.iter().find(|(key, _)| key == name).unwrap_or_else(|| panic!("{name} not exported")).1
+    }
+
+    fn command(&self, name: &str) -> Command {
+        let mut command = Command::new(binary(name));
+        command.envs(self.variables.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        command
+    }
+
+    fn spawn(&self, name: &str, log: &Path) -> Child {
+        self.command(name)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log.join(format!("{name}-{}.log", fastrand::u32(..)))).unwrap())
+            .spawn()
+            .unwrap()
+    }
+}
+
+fn signal(child: &Child, signal: &str) {
+    assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+}
+
+async fn item_ids(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    let mut start = None;
+    loop {
+        let page = dynamodb
+            .scan()
+            .table_name(table)
+            .projection_expression("id")
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        ids.extend(page.items().iter().filter_map(|item| item.get("id")?.as_s().ok().cloned()));
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return ids;
+        }
+    }
+}
+
+async fn item_count(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> i32 {
+    dynamodb.scan().table_name(table).select(Select::Count).send().await.map(|o| o.count()).unwrap_or(0)
+}
+
+async fn messages_left(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap();
+    let attributes = attributes.attributes().unwrap();
+    [QueueAttributeName::ApproximateNumberOfMessages, QueueAttributeName::ApproximateNumberOfMessagesNotVisible]
+        .iter()
+        .map(|name| attributes.get(name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = emulator::endpoint();
+    let stack = emulator::unique_name("e2e");
+    let mut environment = Environment {
+        variables: [
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("DOCCLASS_STACK", stack.as_str()),
+            ("DOCCLASS_WORKERS", "2"),
+            // A killed worker's messages come back after this long.
+            ("DOCCLASS_VISIBILITY_TIMEOUT_SECS", "5"),
+            ("RUST_LOG", "info"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    };
+
+    // `docclass infra up` prints only export lines; they are all a service needs.
+    let up = environment.command("docclass").args(["infra", "up", "--visibility-timeout-secs", "5"]).output().unwrap();
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    for line in String::from_utf8(up.stdout).unwrap().lines() {
+        let (name, value) = line.strip_prefix("export ").and_then(|l| l.split_once('=')).expect("only export lines");
+        environment.variables.push((name.to_owned(), value.to_owned()));
+    }
+    let mut model = train_model();
+    let model_path = dir.path().join("model.bin");
+    model.save(&model_path).unwrap();
+    environment.variables.push(("DOCCLASS_MODEL".into(), model_path.display().to_string()));
+
+    let settings = AwsSettings {
+        endpoint_url: Some(endpoint.clone()),
+        region: Some("us-east-1".into()),
+        static_credentials: Some(("test".into(), "test".into())),
+    };
+    let config = load_sdk_config(&settings).await;
+    let (sqs, dynamodb) = (aws_sdk_sqs::Client::new(&config), aws_sdk_dynamodb::Client::new(&config));
+    let table = environment.get("DOCCLASS_TABLE").to_owned();
+
+    // Input: real documents as JSON Lines.
+    let documents = read(data_dir().join(service_kit::data::DEV_FILE), DOCUMENTS);
+    let input_ids: BTreeSet<String> = documents.iter().map(|d| d.id.clone()).collect();
+    let input = dir.path().join("input.jsonl");
+    let mut file = std::fs::File::create(&input).unwrap();
+    for document in &documents {
+        let record = serde_json::json!({"id": document.id, "title": document.title, "text": document.text});
+        writeln!(file, "{record}").unwrap();
+    }
+    drop(file);
+
+    let mut writer = environment.spawn("table-writer", dir.path());
+    let mut subtopic = environment.spawn("subtopic-classifier", dir.path());
+    let mut first_topic = environment.spawn("topic-classifier", dir.path());
+
+    // Poison, as a misbehaving producer would send it.
+    let ingest = SqsQueue::new(sqs.clone(), environment.get("DOCCLASS_INGEST_QUEUE_URL"));
+    let poison = [OutgoingMessage::new("0", "not json at all"), OutgoingMessage::new("1", r#"{"schema_version": 9}"#)];
+    assert!(ingest.send_batch(&poison).await.iter().all(Result::is_ok));
+
+    let ingested =
+        environment.command("feed-ingest").arg("--input").arg(&input).stderr(Stdio::null()).status().unwrap();
+    assert!(ingested.success());
+
+    // Kill the topic classifier mid-run, without warning, and start another.
+    let started = Instant::now();
+    while item_count(&dynamodb, &table).await < 200 {
+        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    signal(&first_topic, "-KILL");
+    assert!(!first_topic.wait().unwrap().success(), "killed, not exited");
+    let mut topic = environment.spawn("topic-classifier", dir.path());
+
+    let mut ids = BTreeSet::new();
+    while ids.len() < DOCUMENTS {
+        assert!(started.elapsed() < Duration::from_secs(300), "only {} of {DOCUMENTS} documents stored", ids.len());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        ids = item_ids(&dynamodb, &table).await;
+    }
+    assert_eq!(ids, input_ids, "every document exactly once, nothing else");
+
+    // The queues drain (moto's counts are exact; SQS's would be approximate).
+    let queues = ["DOCCLASS_INGEST_QUEUE_URL", "DOCCLASS_SUBTOPIC_QUEUE_URL", "DOCCLASS_RESULTS_QUEUE_URL"];
+    loop {
+        let mut left = 0;
+        for queue in queues {
+            left += messages_left(&sqs, environment.get(queue)).await;
+        }
+        if left == 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(360), "{left} messages still queued");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+
+    // The poison is in the ingest dead-letter queue, with its reasons.
+    let dead_letters = SqsQueue::new(sqs.clone(), environment.get("DOCCLASS_INGEST_DLQ_URL"));
+    let letters = dead_letters.receive(10, Duration::from_secs(30), Duration::from_secs(2)).await.unwrap();
+    let mut reasons: Vec<&str> =
+        letters.iter().map(|m| m.attributes[attributes::DEAD_LETTER_REASON].as_str()).collect();
+    reasons.sort_unstable();
+    assert_eq!(reasons, ["invalid_json", "unsupported_schema_version"]);
+
+    // SIGTERM: every service stops cleanly, well within ECS's 30 s stop timeout.
+    for child in [&topic, &subtopic, &writer] {
+        signal(child, "-TERM");
+    }
+    let stopping = Instant::now();
+    for child in [&mut topic, &mut subtopic, &mut writer] {
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "{status:?}");
+                break;
+            }
+            assert!(stopping.elapsed() < Duration::from_secs(25), "a service did not stop on SIGTERM");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let down = environment.command("docclass").args(["infra", "down"]).status().unwrap();
+    assert!(down.success());
+}
