@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use docclass_types::{ResultRow, ResultTable, TableError};
 
@@ -31,6 +33,18 @@ impl DynamoTable {
         Self { client, name: name.into() }
     }
 
+    fn call_failed<E>(&self, error: &SdkError<E, HttpResponse>) -> TableError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let failure = classify(error);
+        if failure.throttled {
+            TableError::Throttled { table: self.name.clone() }
+        } else {
+            self.storage(failure.detail, failure.retriable)
+        }
+    }
+
     fn storage(&self, detail: String, retriable: bool) -> TableError {
         TableError::Storage { table: self.name.clone(), detail, retriable }
     }
@@ -54,13 +68,8 @@ impl DynamoTable {
                     tracing::debug!(table = %self.name, unprocessed = pending.len(), round, "throttled; retrying the rest");
                 }
                 Err(error) => {
-                    let failure = classify(&error);
-                    if !failure.retriable || round == WRITE_ROUNDS {
-                        let error = if failure.throttled {
-                            TableError::Throttled { table: self.name.clone() }
-                        } else {
-                            self.storage(failure.detail, failure.retriable)
-                        };
+                    let error = self.call_failed(&error);
+                    if !error.is_retriable() || round == WRITE_ROUNDS {
                         return items.into_iter().map(|(id, _)| (id, error.clone())).collect();
                     }
                 }
@@ -116,10 +125,7 @@ impl ResultTable for DynamoTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|error| {
-                let failure = classify(&error);
-                self.storage(failure.detail, failure.retriable)
-            })?;
+            .map_err(|error| self.call_failed(&error))?;
         output.item().map(from_item).transpose().map_err(|detail| self.storage(detail, false))
     }
 
@@ -140,10 +146,7 @@ impl ResultTable for DynamoTable {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|error| {
-                    let failure = classify(&error);
-                    self.storage(failure.detail, failure.retriable)
-                })?;
+                .map_err(|error| self.call_failed(&error))?;
             for item in output.items() {
                 rows.push(from_item(item).map_err(|detail| self.storage(detail, false))?);
             }

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
+use aws_sdk_sqs::config::http::HttpResponse;
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
     BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
     MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
@@ -40,6 +42,23 @@ impl SqsQueue {
 
     fn transport(&self, detail: String, retriable: bool) -> QueueError {
         QueueError::Transport { queue: self.name.clone(), detail, retriable }
+    }
+
+    fn call_failed<E>(&self, error: &SdkError<E, HttpResponse>) -> QueueError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let failure = classify(error);
+        if failure.throttled {
+            QueueError::Throttled { queue: self.name.clone() }
+        } else {
+            self.transport(failure.detail, failure.retriable)
+        }
+    }
+
+    /// The failed entries of a batch call, by position (entry ids are positions).
+    fn failures(&self, failed: &[BatchResultErrorEntry]) -> Vec<(usize, QueueError)> {
+        failed.iter().filter_map(|entry| Some((entry.id().parse().ok()?, self.entry_error(entry)))).collect()
     }
 
     fn entry_error(&self, entry: &BatchResultErrorEntry) -> QueueError {
@@ -118,10 +137,7 @@ impl MessageSource for SqsQueue {
             .message_attribute_names("All")
             .send()
             .await
-            .map_err(|error| {
-                let failure = classify(&error);
-                self.transport(failure.detail, failure.retriable)
-            })?;
+            .map_err(|error| self.call_failed(&error))?;
         Ok(output
             .messages()
             .iter()
@@ -171,15 +187,8 @@ impl MessageSource for SqsQueue {
                         .set_entries(Some(entries))
                         .send()
                         .await
-                        .map_err(|error| {
-                            let failure = classify(&error);
-                            self.transport(failure.detail, failure.retriable)
-                        })?;
-                    Ok(output
-                        .failed()
-                        .iter()
-                        .filter_map(|f| Some((f.id().parse().ok()?, self.entry_error(f))))
-                        .collect())
+                        .map_err(|error| self.call_failed(&error))?;
+                    Ok(self.failures(output.failed()))
                 })
                 .await,
             );
@@ -212,15 +221,8 @@ impl MessageSource for SqsQueue {
                         .set_entries(Some(entries))
                         .send()
                         .await
-                        .map_err(|error| {
-                            let failure = classify(&error);
-                            self.transport(failure.detail, failure.retriable)
-                        })?;
-                    Ok(output
-                        .failed()
-                        .iter()
-                        .filter_map(|f| Some((f.id().parse().ok()?, self.entry_error(f))))
-                        .collect())
+                        .map_err(|error| self.call_failed(&error))?;
+                    Ok(self.failures(output.failed()))
                 })
                 .await,
             );
@@ -303,15 +305,8 @@ impl MessageSink for SqsQueue {
                             .set_entries(Some(entries))
                             .send()
                             .await
-                            .map_err(|error| {
-                                let failure = classify(&error);
-                                self.transport(failure.detail, failure.retriable)
-                            })?;
-                        Ok(output
-                            .failed()
-                            .iter()
-                            .filter_map(|f| Some((f.id().parse().ok()?, self.entry_error(f))))
-                            .collect())
+                            .map_err(|error| self.call_failed(&error))?;
+                        Ok(self.failures(output.failed()))
                     }
                 })
                 .await;
