@@ -88,6 +88,16 @@ async fn messages_left(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
         .sum()
 }
 
+/// A plain HTTP/1.0 GET, enough for the health and metrics endpoints; answers the whole response.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     let dir = tempfile::tempdir().unwrap();
@@ -104,6 +114,8 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
             // A killed worker's messages come back after this long.
             ("DOCCLASS_VISIBILITY_TIMEOUT_SECS", "5"),
             ("RUST_LOG", "info"),
+            // Any free port for /metrics unless a test names one: the defaults may be taken here.
+            ("DOCCLASS_METRICS_ADDR", "127.0.0.1:0"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -163,7 +175,15 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     }
     signal(&first_topic, "-KILL");
     assert!(!first_topic.wait().unwrap().success(), "killed, not exited");
-    let mut topic = environment.spawn("topic-classifier", dir.path());
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut topic = environment
+        .command("topic-classifier")
+        .env("DOCCLASS_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
 
     let mut ids = BTreeSet::new();
     while ids.len() < DOCUMENTS {
@@ -194,6 +214,19 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
         letters.iter().map(|m| m.attributes[attributes::DEAD_LETTER_REASON].as_str()).collect();
     reasons.sort_unstable();
     assert_eq!(reasons, ["invalid_json", "unsupported_schema_version"]);
+
+    // The replacement classifier reports itself healthy and counts what it did, in Prometheus format.
+    let health = http_get(metrics_port, "/healthz");
+    assert!(health.lines().next().is_some_and(|status| status.ends_with(" 200 OK")), "{health}");
+    assert!(health.ends_with("\r\n\r\nok\n"), "{health}");
+    let metrics = http_get(metrics_port, "/metrics");
+    let received = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("docclass_received_total "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no received counter in:\n{metrics}"));
+    assert!(received > 0.0, "{metrics}");
+    assert!(metrics.contains("docclass_processing_seconds_bucket"), "{metrics}");
 
     // SIGTERM: every service stops cleanly, well within ECS's 30 s stop timeout.
     for child in [&topic, &subtopic, &writer] {

@@ -10,7 +10,12 @@ use docclass_tests::{data_dir, read, train_model};
 const DOCUMENTS: usize = 300;
 
 fn spawn(command: &mut Command) -> Child {
-    command.stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("{command:?}: {e}"))
+    // Any free port for /metrics: the default ports may be taken on a test machine.
+    command
+        .env("DOCCLASS_METRICS_ADDR", "127.0.0.1:0")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"))
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use service_kit::{AwsArgs, Destination, ServiceArgs, StdoutSink, load_model, serve_sqs, serve_stdio};
+use service_kit::{AwsArgs, Destination, ServiceArgs, SqsStage, StdoutSink, load_model, serve_sqs, serve_stdio};
 use subtopic_classifier::ClassifySubtopic;
 use worker_runtime::ToQueue;
 
@@ -38,6 +38,10 @@ struct Args {
     service: ServiceArgs,
 }
 
+/// This service's default port for `/healthz` and `/metrics`: each service has its own, so all of them
+/// can run side by side on one host.
+const METRICS_PORT: u16 = 9102;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -52,11 +56,18 @@ async fn main() -> anyhow::Result<()> {
                 .as_deref()
                 .context("--dead-letter-queue-url (DOCCLASS_SUBTOPIC_DLQ_URL) is needed")?;
             let destination = Destination::Queue(output);
-            serve_sqs("subtopic-classifier", handler, input, destination, dead_letters, &args.aws, &args.service)
-                .await?;
+            let stage = SqsStage {
+                name: "subtopic-classifier",
+                default_metrics_port: METRICS_PORT,
+                source_url: input,
+                destination,
+                dead_letter_url: dead_letters,
+            };
+            serve_sqs(stage, handler, &args.aws, &args.service).await?;
         }
         None => {
-            serve_stdio("subtopic-classifier", handler, ToQueue(StdoutSink::default()), &args.service).await?;
+            serve_stdio("subtopic-classifier", METRICS_PORT, handler, ToQueue(StdoutSink::default()), &args.service)
+                .await?;
         }
     }
     Ok(())

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use adapters_embedded::SqliteTable;
 use anyhow::Context;
 use clap::Parser;
-use service_kit::{AwsArgs, Destination, ServiceArgs, serve_sqs, serve_stdio};
+use service_kit::{AwsArgs, Destination, ServiceArgs, SqsStage, serve_sqs, serve_stdio};
 use table_writer::WriteResult;
 use worker_runtime::ToTable;
 
@@ -32,6 +32,10 @@ struct Args {
     service: ServiceArgs,
 }
 
+/// This service's default port for `/healthz` and `/metrics`: each service has its own, so all of them
+/// can run side by side on one host.
+const METRICS_PORT: u16 = 9103;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -42,20 +46,18 @@ async fn main() -> anyhow::Result<()> {
                 .dead_letter_queue_url
                 .as_deref()
                 .context("--dead-letter-queue-url (DOCCLASS_RESULTS_DLQ_URL) is needed")?;
-            serve_sqs(
-                "table-writer",
-                WriteResult,
-                input,
-                Destination::Table(table),
-                dead_letters,
-                &args.aws,
-                &args.service,
-            )
-            .await?;
+            let stage = SqsStage {
+                name: "table-writer",
+                default_metrics_port: METRICS_PORT,
+                source_url: input,
+                destination: Destination::Table(table),
+                dead_letter_url: dead_letters,
+            };
+            serve_sqs(stage, WriteResult, &args.aws, &args.service).await?;
         }
         None => {
             let table = SqliteTable::open(&args.db)?;
-            serve_stdio("table-writer", WriteResult, ToTable(table), &args.service).await?;
+            serve_stdio("table-writer", METRICS_PORT, WriteResult, ToTable(table), &args.service).await?;
         }
     }
     Ok(())

@@ -43,20 +43,32 @@ pub async fn sqs_queue(aws: &AwsArgs, url: &str) -> SqsQueue {
     SqsQueue::new(aws_sdk_sqs::Client::new(&config), url)
 }
 
-/// Runs `handler` on messages from the SQS queue `source_url` until SIGINT or SIGTERM, sending results to
-/// `destination` and dead letters to `dead_letter_url`.
+/// One stage's place in an SQS pipeline.
+pub struct SqsStage<'a> {
+    /// The service's name, for logs.
+    pub name: &'a str,
+    /// Its own default port for `/healthz` and `/metrics`.
+    pub default_metrics_port: u16,
+    /// The queue it consumes.
+    pub source_url: &'a str,
+    /// Where its results go.
+    pub destination: Destination,
+    /// The dead-letter queue of its source.
+    pub dead_letter_url: &'a str,
+}
+
+/// Runs `handler` on messages from the stage's source queue until SIGINT or SIGTERM, sending results to
+/// its destination and dead letters to its dead-letter queue.
 ///
 /// # Errors
-/// When the run's task fails.
+/// When the metrics endpoint cannot be bound or the run's task fails.
 pub async fn serve_sqs<H: Handler>(
-    name: &str,
+    stage: SqsStage<'_>,
     handler: H,
-    source_url: &str,
-    destination: Destination,
-    dead_letter_url: &str,
     aws: &AwsArgs,
     args: &ServiceArgs,
 ) -> anyhow::Result<RunReport> {
+    let SqsStage { name, default_metrics_port, source_url, destination, dead_letter_url } = stage;
     telemetry::init(args.log_format, "info");
     let config = load_sdk_config(&aws.settings()).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
@@ -70,14 +82,15 @@ pub async fn serve_sqs<H: Handler>(
     let shutdown = CancellationToken::new();
     worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
     tracing::info!(service = name, source = source_url, "serving");
+    let metrics_addr = args.metrics_addr_or(default_metrics_port);
     let report = match destination {
         Destination::Queue(url) => {
             let forward = ToQueue(SqsQueue::new(sqs, url));
-            run(source, handler, forward, dead_letters, worker_config, shutdown).await?
+            run(source, handler, forward, dead_letters, worker_config, metrics_addr, shutdown).await?
         }
         Destination::Table(table) => {
             let forward = ToTable(DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table));
-            run(source, handler, forward, dead_letters, worker_config, shutdown).await?
+            run(source, handler, forward, dead_letters, worker_config, metrics_addr, shutdown).await?
         }
     };
     tracing::info!(service = name, metrics = ?report.metrics, "stopped");
@@ -90,8 +103,12 @@ async fn run<H: Handler, F: Forward>(
     forward: F,
     dead_letters: Arc<SqsQueue>,
     config: WorkerConfig,
+    metrics_addr: std::net::SocketAddr,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunReport> {
     let worker = Arc::new(Worker::new(source, Arc::new(handler), Arc::new(forward), dead_letters, config));
+    let mut registry = prometheus_client::registry::Registry::default();
+    worker.register_metrics(&mut registry);
+    crate::serve_health(metrics_addr, registry, shutdown.clone()).await?;
     Ok(tokio::spawn(worker.run(shutdown)).await?)
 }

@@ -16,7 +16,9 @@
 
 mod aws;
 pub mod data;
+mod health;
 mod stdio;
 
-pub use aws::{AwsArgs, Destination, serve_sqs, sqs_queue};
+pub use aws::{AwsArgs, Destination, SqsStage, serve_sqs, sqs_queue};
+pub use health::serve_health;
 pub use stdio::{DeadLetterFile, ServiceArgs, StdoutSink, load_model, serve_stdio};

@@ -31,6 +31,17 @@ pub struct ServiceArgs {
     /// Log line format on stderr: text or json.
     #[arg(long, env = "DOCCLASS_LOG_FORMAT", default_value = "text", value_parser = parse_log_format)]
     pub log_format: LogFormat,
+    /// Address of the `/healthz` and `/metrics` endpoint [default: 0.0.0.0 on the service's own port:
+    /// topic-classifier 9101, subtopic-classifier 9102, table-writer 9103].
+    #[arg(long, env = "DOCCLASS_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+impl ServiceArgs {
+    /// The metrics address, or the service's default port on all interfaces.
+    pub fn metrics_addr_or(&self, default_port: u16) -> std::net::SocketAddr {
+        self.metrics_addr.unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], default_port)))
+    }
 }
 
 fn parse_log_format(value: &str) -> Result<LogFormat, String> {
@@ -132,6 +143,7 @@ fn transport(queue: &str, error: &std::io::Error) -> docclass_types::QueueError 
 /// When the dead-letter file cannot be opened or standard input cannot be read.
 pub async fn serve_stdio<H: Handler, F: Forward>(
     name: &str,
+    default_metrics_port: u16,
     handler: H,
     forward: F,
     args: &ServiceArgs,
@@ -149,6 +161,9 @@ pub async fn serve_stdio<H: Handler, F: Forward>(
 
     let shutdown = CancellationToken::new();
     worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
+    let mut registry = prometheus_client::registry::Registry::default();
+    worker.register_metrics(&mut registry);
+    crate::serve_health(args.metrics_addr_or(default_metrics_port), registry, shutdown.clone()).await?;
     let pool = tokio::spawn(worker.run(shutdown.clone()));
 
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();

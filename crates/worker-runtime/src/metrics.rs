@@ -1,21 +1,50 @@
-//! Counters a worker pool keeps, cheap enough to bump per message.
+//! What a worker pool counts and times, cheap enough to update per message, and exported in the
+//! Prometheus text format by the services' `/metrics` endpoint.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
 
-/// Counters shared by the workers of one pool.
-#[derive(Debug, Default)]
+/// Counters and histograms shared by the workers of one pool.
+#[derive(Debug, Clone)]
 pub struct Metrics {
-    received: AtomicU64,
-    handled: AtomicU64,
-    forwarded: AtomicU64,
-    acknowledged: AtomicU64,
-    dead_lettered: AtomicU64,
-    failed: AtomicU64,
-    returned: AtomicU64,
-    worker_restarts: AtomicU64,
+    received: Counter,
+    handled: Counter,
+    forwarded: Counter,
+    acknowledged: Counter,
+    dead_lettered: Counter,
+    failed: Counter,
+    returned: Counter,
+    worker_restarts: Counter,
+    /// Messages per receive call.
+    batch_size: Histogram,
+    /// Handler time per message.
+    processing_seconds: Histogram,
+    /// Time from ingest to forward, per message; at the table writer, the end-to-end latency.
+    age_at_forward_seconds: Histogram,
 }
 
-/// A point-in-time copy of [`Metrics`].
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            received: Counter::default(),
+            handled: Counter::default(),
+            forwarded: Counter::default(),
+            acknowledged: Counter::default(),
+            dead_lettered: Counter::default(),
+            failed: Counter::default(),
+            returned: Counter::default(),
+            worker_restarts: Counter::default(),
+            batch_size: Histogram::new([1.0, 2.0, 3.0, 5.0, 8.0, 10.0]),
+            // 10 µs to about 20 s.
+            processing_seconds: Histogram::new(exponential_buckets(1e-5, 4.0, 11)),
+            // 1 ms to about 4.5 hours.
+            age_at_forward_seconds: Histogram::new(exponential_buckets(1e-3, 3.0, 17)),
+        }
+    }
+}
+
+/// A point-in-time copy of the counters of [`Metrics`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MetricsSnapshot {
     /// Deliveries received.
@@ -37,29 +66,59 @@ pub struct MetricsSnapshot {
 }
 
 macro_rules! counters {
-    ($($field:ident => $method:ident),* $(,)?) => {
+    ($($field:ident => $method:ident, $help:literal;)*) => {
         impl Metrics {
             $(
                 pub(crate) fn $method(&self, n: usize) {
-                    self.$field.fetch_add(n as u64, Ordering::Relaxed);
+                    self.$field.inc_by(n as u64);
                 }
             )*
 
             /// Reads every counter.
             pub fn snapshot(&self) -> MetricsSnapshot {
-                MetricsSnapshot { $($field: self.$field.load(Ordering::Relaxed)),* }
+                MetricsSnapshot { $($field: self.$field.get()),* }
+            }
+
+            /// Adds every metric to `registry`, named `docclass_…`.
+            pub fn register(&self, registry: &mut Registry) {
+                $(registry.register(concat!("docclass_", stringify!($field)), $help, self.$field.clone());)*
+                registry.register("docclass_batch_size", "Messages per receive call", self.batch_size.clone());
+                registry.register(
+                    "docclass_processing_seconds",
+                    "Handler time per message",
+                    self.processing_seconds.clone(),
+                );
+                registry.register(
+                    "docclass_age_at_forward_seconds",
+                    "Time from ingest to forward per message; at the table writer, the end-to-end latency",
+                    self.age_at_forward_seconds.clone(),
+                );
             }
         }
     };
 }
 
 counters! {
-    received => add_received,
-    handled => add_handled,
-    forwarded => add_forwarded,
-    acknowledged => add_acknowledged,
-    dead_lettered => add_dead_lettered,
-    failed => add_failed,
-    returned => add_returned,
-    worker_restarts => add_worker_restarts,
+    received => add_received, "Message deliveries received";
+    handled => add_handled, "Messages the handler finished";
+    forwarded => add_forwarded, "Results forwarded to the next queue or the table";
+    acknowledged => add_acknowledged, "Messages deleted from the source queue after forwarding";
+    dead_lettered => add_dead_lettered, "Messages sent to the dead-letter queue";
+    failed => add_failed, "Handler errors and panics, and failed forwards";
+    returned => add_returned, "Messages given back to the queue for a retry or at shutdown";
+    worker_restarts => add_worker_restarts, "Workers restarted after a crash";
+}
+
+impl Metrics {
+    pub(crate) fn observe_batch(&self, size: usize) {
+        self.batch_size.observe(size as f64);
+    }
+
+    pub(crate) fn observe_processing(&self, seconds: f64) {
+        self.processing_seconds.observe(seconds);
+    }
+
+    pub(crate) fn observe_age(&self, seconds: f64) {
+        self.age_at_forward_seconds.observe(seconds);
+    }
 }

@@ -77,6 +77,11 @@ where
         self.metrics.clone()
     }
 
+    /// Adds the pool's metrics to a Prometheus registry.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.metrics.register(registry);
+    }
+
     /// Runs `config.workers` receive loops until `shutdown` is cancelled, then lets each finish the batch
     /// it holds. A worker that panics outside a handler (where panics are caught per message) is
     /// restarted; its messages come back after their visibility timeout.
@@ -164,6 +169,7 @@ where
     async fn process(&self, messages: Vec<ReceivedMessage>) -> BatchOutcome {
         let received = messages.len();
         self.metrics.add_received(received);
+        self.metrics.observe_batch(received);
         let stage = self.handler.stage();
         let limits = self.config.limits;
 
@@ -241,14 +247,17 @@ where
             return;
         }
         let handler = self.handler.clone();
+        let metrics = self.metrics.clone();
         let results = tokio::task::spawn_blocking(move || {
             work.into_iter()
                 .map(|(index, envelope, span)| {
                     let _entered = span.enter();
+                    let started = std::time::Instant::now();
                     // A panicking handler fails its message, not the worker.
                     let result = catch_unwind(AssertUnwindSafe(|| handler.handle(envelope))).unwrap_or_else(|panic| {
                         Err(HandlerError::Retriable(format!("handler panicked: {}", panic_message(&panic))))
                     });
+                    metrics.observe_processing(started.elapsed().as_secs_f64());
                     (index, result)
                 })
                 .collect::<Vec<_>>()
@@ -292,9 +301,14 @@ where
         }
         let results = self.forward.forward_batch(&envelopes).await;
         let mut forwarded = 0;
+        let now = chrono::Utc::now();
         for (position, index) in indices.into_iter().enumerate() {
             match results.get(position) {
-                Some(Ok(())) => forwarded += 1,
+                Some(Ok(())) => {
+                    forwarded += 1;
+                    let age = now - envelopes[position].document.ingested_at;
+                    self.metrics.observe_age(age.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6);
+                }
                 Some(Err(error)) if !error.is_retriable() => {
                     dispositions[index] =
                         Disposition::DeadLetter(DeadLetter { reason: "forward_rejected", detail: error.to_string() });
