@@ -34,18 +34,26 @@ impl Environment {
         command
     }
 
-    fn spawn(&self, name: &str, log: &Path) -> Child {
-        self.command(name)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log.join(format!("{name}-{}.log", fastrand::u32(..)))).unwrap())
-            .spawn()
-            .unwrap()
+    fn spawn(&self, name: &str, log: &Path) -> Service {
+        let log = std::fs::File::create(log.join(format!("{name}-{}.log", fastrand::u32(..)))).unwrap();
+        Service(self.command(name).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().unwrap())
     }
 }
 
-fn signal(child: &Child, signal: &str) {
-    assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+/// A service process, killed if the test ends early so that a failure leaves nothing running.
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn signal(service: &Service, signal: &str) {
+    assert!(Command::new("kill").args([signal, &service.0.id().to_string()]).status().unwrap().success());
 }
 
 async fn item_ids(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> BTreeSet<String> {
@@ -174,16 +182,18 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     signal(&first_topic, "-KILL");
-    assert!(!first_topic.wait().unwrap().success(), "killed, not exited");
+    assert!(!first_topic.0.wait().unwrap().success(), "killed, not exited");
     let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut topic = environment
-        .command("topic-classifier")
-        .env("DOCCLASS_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut topic = Service(
+        environment
+            .command("topic-classifier")
+            .env("DOCCLASS_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
 
     let mut ids = BTreeSet::new();
     while ids.len() < DOCUMENTS {
@@ -214,6 +224,33 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
         letters.iter().map(|m| m.attributes[attributes::DEAD_LETTER_REASON].as_str()).collect();
     reasons.sort_unstable();
     assert_eq!(reasons, ["invalid_json", "unsupported_schema_version"]);
+    let receipts: Vec<_> = letters.iter().map(|m| m.receipt.clone()).collect();
+    assert!(dead_letters.change_visibility_batch(&receipts, Duration::ZERO).await.iter().all(Result::is_ok));
+
+    // The operator's view: dead letters with reasons, and results by topic.
+    let inspected = environment.command("docclass").args(["dlq", "inspect", "ingest", "--json"]).output().unwrap();
+    assert!(inspected.status.success(), "{}", String::from_utf8_lossy(&inspected.stderr));
+    let inspected: Vec<serde_json::Value> =
+        String::from_utf8(inspected.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(inspected.len(), 2);
+    assert!(inspected.iter().all(|l| l["source_queue"].as_str().unwrap().ends_with("-ingest")), "{inspected:?}");
+    let results =
+        environment.command("docclass").args(["results", "--topic", "sci", "--limit", "5", "--json"]).output().unwrap();
+    assert!(results.status.success(), "{}", String::from_utf8_lossy(&results.stderr));
+    let results: Vec<serde_json::Value> = serde_json::from_slice(&results.stdout).unwrap();
+    assert_eq!(results.len(), 5);
+    assert!(results.iter().all(|row| row["topic"] == "sci"));
+
+    // Redrive sends them back to the ingest queue; still poison, they come back with their reasons.
+    let redriven = environment.command("docclass").args(["dlq", "redrive", "ingest"]).output().unwrap();
+    assert!(redriven.status.success());
+    assert!(String::from_utf8_lossy(&redriven.stderr).contains("2 dead letters moved back"));
+    let mut returned = Vec::new();
+    while returned.len() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(420), "redriven messages did not come back");
+        returned.extend(dead_letters.receive(10, Duration::from_secs(30), Duration::from_secs(2)).await.unwrap());
+    }
+    assert!(returned.iter().all(|m| m.receive_count == 1 && m.attributes.contains_key(attributes::DEAD_LETTER_REASON)));
 
     // The replacement classifier reports itself healthy and counts what it did, in Prometheus format.
     let health = http_get(metrics_port, "/healthz");
@@ -235,7 +272,7 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     let stopping = Instant::now();
     for child in [&mut topic, &mut subtopic, &mut writer] {
         loop {
-            if let Some(status) = child.try_wait().unwrap() {
+            if let Some(status) = child.0.try_wait().unwrap() {
                 assert!(status.success(), "{status:?}");
                 break;
             }

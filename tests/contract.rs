@@ -117,4 +117,9 @@ pub async fn table_contract<T: ResultTable>(table: &T) {
     assert_eq!(table.query_by_topic("rec", 4).await.unwrap().len(), 4);
     let counts: BTreeMap<&str, usize> = [("sci", 15)].into_iter().collect();
     assert_eq!(table.query_by_topic("sci", 100).await.unwrap().len(), counts["sci"]);
+
+    // Listing: every row once, at most `limit`.
+    let all = table.list(100).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.id.as_str()).collect::<BTreeSet<_>>().len(), 30);
+    assert_eq!(table.list(7).await.unwrap().len(), 7);
 }

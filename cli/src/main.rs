@@ -44,6 +44,10 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Create or delete the SQS queues and DynamoDB table of a pipeline.
     Infra(commands::infra::InfraArgs),
+    /// Show results from the table (DynamoDB with --table or DOCCLASS_TABLE, else SQLite).
+    Results(commands::results::ResultsArgs),
+    /// Inspect dead letters, or move them back to their queue after a fix.
+    Dlq(commands::dlq::DlqArgs),
 }
 
 fn parse_log_format(value: &str) -> Result<LogFormat, String> {
@@ -63,6 +67,8 @@ fn main() -> std::process::ExitCode {
         Command::Run(args) => commands::run::run(&cli.global, args),
         Command::Bench(args) => commands::bench::run(&cli.global, args),
         Command::Infra(args) => commands::infra::run(args),
+        Command::Results(args) => commands::results::run(args),
+        Command::Dlq(args) => commands::dlq::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

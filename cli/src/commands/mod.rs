@@ -1,8 +1,10 @@
 //! One module per subcommand, and what they share: reading labelled data and getting a model.
 
 pub mod bench;
+pub mod dlq;
 pub mod eval;
 pub mod infra;
+pub mod results;
 pub mod run;
 pub mod train;
 

@@ -275,6 +275,16 @@ impl ResultTable for SqliteTable {
         .await
     }
 
+    async fn list(&self, limit: usize) -> Result<Vec<ResultRow>, TableError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.blocking(move |connection| {
+            let mut query = connection
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM results ORDER BY written_at DESC LIMIT ?1"))?;
+            query.query_map([limit], read_row)?.collect()
+        })
+        .await
+    }
+
     async fn query_by_topic(&self, topic: &str, limit: usize) -> Result<Vec<ResultRow>, TableError> {
         let topic = topic.to_owned();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

@@ -128,6 +128,9 @@ pub trait ResultTable: Send + Sync + 'static {
         topic: &str,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<ResultRow>, TableError>> + Send;
+
+    /// Up to `limit` rows of any topic, in whatever order the table keeps them (for browsing).
+    fn list(&self, limit: usize) -> impl Future<Output = Result<Vec<ResultRow>, TableError>> + Send;
 }
 
 impl<T: ResultTable> ResultTable for std::sync::Arc<T> {
@@ -149,5 +152,9 @@ impl<T: ResultTable> ResultTable for std::sync::Arc<T> {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<ResultRow>, TableError>> + Send {
         (**self).query_by_topic(topic, limit)
+    }
+
+    fn list(&self, limit: usize) -> impl Future<Output = Result<Vec<ResultRow>, TableError>> + Send {
+        (**self).list(limit)
     }
 }

@@ -129,6 +129,32 @@ impl ResultTable for DynamoTable {
         output.item().map(from_item).transpose().map_err(|detail| self.storage(detail, false))
     }
 
+    #[tracing::instrument(skip_all, fields(table = %self.name))]
+    async fn list(&self, limit: usize) -> Result<Vec<ResultRow>, TableError> {
+        let mut rows = Vec::new();
+        let mut start = None;
+        while rows.len() < limit {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.name)
+                .limit(i32::try_from(limit - rows.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|error| self.call_failed(&error))?;
+            for item in output.items() {
+                rows.push(from_item(item).map_err(|detail| self.storage(detail, false))?);
+            }
+            start = output.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        rows.truncate(limit);
+        Ok(rows)
+    }
+
     #[tracing::instrument(skip_all, fields(table = %self.name, topic))]
     async fn query_by_topic(&self, topic: &str, limit: usize) -> Result<Vec<ResultRow>, TableError> {
         let mut rows = Vec::new();

@@ -1,0 +1,72 @@
+//! `docclass results`: reading the result table, DynamoDB or the embedded SQLite file.
+
+use std::path::PathBuf;
+
+use adapters_aws::{DynamoTable, load_sdk_config};
+use adapters_embedded::SqliteTable;
+use docclass_types::{ResultRow, ResultTable};
+use service_kit::AwsArgs;
+
+/// Arguments of `docclass results`.
+#[derive(Debug, clap::Args)]
+pub struct ResultsArgs {
+    /// Only this topic, newest first (the `by-topic` index on DynamoDB).
+    #[arg(long)]
+    topic: Option<String>,
+    /// At most this many rows.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    /// Print the rows as a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// The DynamoDB table (as `docclass infra up` exports it); without it, the SQLite file --db.
+    #[arg(long, env = "DOCCLASS_TABLE")]
+    table: Option<String>,
+    /// The SQLite file `docclass run` wrote.
+    #[arg(long, default_value = "docclass-results.sqlite")]
+    db: PathBuf,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+async fn read<T: ResultTable>(table: &T, topic: Option<&str>, limit: usize) -> anyhow::Result<Vec<ResultRow>> {
+    Ok(match topic {
+        Some(topic) => table.query_by_topic(topic, limit).await?,
+        None => table.list(limit).await?,
+    })
+}
+
+pub fn run(args: ResultsArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rows = runtime.block_on(async {
+        match &args.table {
+            Some(name) => {
+                let config = load_sdk_config(&args.aws.settings()).await;
+                let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), name);
+                read(&table, args.topic.as_deref(), args.limit).await
+            }
+            None => {
+                anyhow::ensure!(
+                    args.db.is_file(),
+                    "no results at {} (run `docclass run`, pass --db, or --table for DynamoDB)",
+                    args.db.display()
+                );
+                read(&SqliteTable::open(&args.db)?, args.topic.as_deref(), args.limit).await
+            }
+        }
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!("{:<36} {:<8} {:>5}  {:<26} {:>5}  title", "id", "topic", "score", "subtopic", "score");
+    for row in &rows {
+        let title: String = row.title.chars().take(48).collect();
+        println!(
+            "{:<36} {:<8} {:>5.2}  {:<26} {:>5.2}  {title}",
+            row.id, row.topic, row.topic_score, row.subtopic, row.subtopic_score
+        );
+    }
+    println!("{} rows", rows.len());
+    Ok(())
+}
