@@ -159,6 +159,24 @@ where
         }
     }
 
+    /// Extends the messages' visibility timeout every half timeout, for as long as it is polled.
+    async fn keep_hidden(&self, messages: &[ReceivedMessage]) -> std::convert::Infallible {
+        let timeout = self.config.visibility_timeout;
+        let receipts: Vec<Receipt> = messages.iter().map(|message| message.receipt.clone()).collect();
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + timeout / 2, timeout / 2);
+        loop {
+            beat.tick().await;
+            let results = self.source.change_visibility_batch(&receipts, timeout).await;
+            let failed = results.iter().filter(|result| result.is_err()).count();
+            tracing::debug!(
+                queue = self.source.name(),
+                extended = results.len() - failed,
+                failed,
+                "visibility extended"
+            );
+        }
+    }
+
     /// Makes messages visible again at once, for another worker or another process.
     async fn give_back(&self, messages: &[ReceivedMessage]) {
         let receipts: Vec<Receipt> = messages.iter().map(|message| message.receipt.clone()).collect();
@@ -187,9 +205,17 @@ where
             })
             .collect();
 
-        self.handle(&messages, &mut dispositions).await;
-        self.forward(&mut dispositions).await;
-        self.dead_letter(&messages, &mut dispositions).await;
+        // While the batch is being worked on, keep it hidden: a slow batch must not reappear and be
+        // handled twice at once by another worker.
+        let work = async {
+            self.handle(&messages, &mut dispositions).await;
+            self.forward(&mut dispositions).await;
+            self.dead_letter(&messages, &mut dispositions).await;
+        };
+        tokio::select! {
+            () = work => {}
+            never = self.keep_hidden(&messages) => match never {},
+        }
 
         // Acknowledge what reached its destination (the next stage or the dead-letter queue); a failed
         // acknowledgement only means a redelivery, which the idempotent writes absorb.

@@ -313,3 +313,29 @@ async fn shutdown_finishes_work_in_hand_and_returns_the_rest() {
     assert_eq!(forwarded + depth.visible, total, "every message is either forwarded or back in the queue");
     assert_eq!(report.metrics.acknowledged as usize, forwarded);
 }
+
+#[tokio::test]
+async fn a_slow_batch_stays_hidden_until_it_is_done() {
+    let q = queues();
+    send(&q.input, vec![envelope("slow", "text")]).await;
+    let handler = TestHandler::with(&[("slow", Behaviour::Slow(Duration::from_millis(2_500)))]);
+    let config = WorkerConfig { visibility_timeout: Duration::from_secs(1), ..config() };
+    let worker = Arc::new(Worker::new(
+        q.input.clone(),
+        Arc::new(handler),
+        Arc::new(ToQueue(q.output.clone())),
+        q.dead_letters.clone(),
+        config,
+    ));
+    let slow = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.process_one_batch().await }
+    });
+    // Past the 1 s visibility timeout, the message is still being handled: it must not be offered again.
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    let stolen = q.input.receive(10, Duration::from_secs(30), Duration::ZERO).await.unwrap();
+    assert!(stolen.is_empty(), "a message in work reappeared: {stolen:?}");
+    assert_eq!(slow.await.unwrap().completed, 1);
+    assert_eq!(ids(&q.output), ["slow"], "handled once, forwarded once");
+    assert!(q.input.is_empty());
+}
