@@ -4,11 +4,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::Parser;
-use service_kit::{AwsArgs, Destination, ServiceArgs, SqsStage, StdoutSink, load_model, serve_sqs, serve_stdio};
+use service_kit::{AwsArgs, ClassifierQueues, ServiceArgs, load_model, serve_classifier};
 use subtopic_classifier::ClassifySubtopic;
-use worker_runtime::ToQueue;
 
 /// Adds the subtopic, within its topic, to each document.
 #[derive(Debug, Parser)]
@@ -47,28 +45,11 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let model = Arc::new(load_model(args.model.as_deref(), args.cache_dir.as_deref())?);
     let handler = ClassifySubtopic::new(model).with_min_score(args.min_score);
-    match &args.input_queue_url {
-        Some(input) => {
-            let output =
-                args.output_queue_url.clone().context("--output-queue-url (DOCCLASS_RESULTS_QUEUE_URL) is needed")?;
-            let dead_letters = args
-                .dead_letter_queue_url
-                .as_deref()
-                .context("--dead-letter-queue-url (DOCCLASS_SUBTOPIC_DLQ_URL) is needed")?;
-            let destination = Destination::Queue(output);
-            let stage = SqsStage {
-                name: "subtopic-classifier",
-                default_metrics_port: METRICS_PORT,
-                source_url: input,
-                destination,
-                dead_letter_url: dead_letters,
-            };
-            serve_sqs(stage, handler, &args.aws, &args.service).await?;
-        }
-        None => {
-            serve_stdio("subtopic-classifier", METRICS_PORT, handler, ToQueue(StdoutSink::default()), &args.service)
-                .await?;
-        }
-    }
+    let queues = ClassifierQueues {
+        input: args.input_queue_url.as_deref(),
+        output: args.output_queue_url.as_deref(),
+        dead_letters: args.dead_letter_queue_url.as_deref(),
+    };
+    serve_classifier("subtopic-classifier", METRICS_PORT, handler, queues, &args.aws, &args.service).await?;
     Ok(())
 }

@@ -112,3 +112,43 @@ async fn run<H: Handler, F: Forward>(
     crate::serve_health(metrics_addr, registry, shutdown.clone()).await?;
     Ok(tokio::spawn(worker.run(shutdown)).await?)
 }
+
+/// A classifier's queues, from its flags: all three to run on SQS, none to run over stdin/stdout.
+#[derive(Debug, Clone, Copy)]
+pub struct ClassifierQueues<'a> {
+    /// The queue it consumes.
+    pub input: Option<&'a str>,
+    /// The queue its results go to.
+    pub output: Option<&'a str>,
+    /// The dead-letter queue of its input.
+    pub dead_letters: Option<&'a str>,
+}
+
+/// Runs a classifier stage: on SQS when its input queue is given, else over stdin → stdout.
+///
+/// # Errors
+/// When the input queue is given without the other two, or the service fails.
+pub async fn serve_classifier<H: Handler>(
+    name: &str,
+    default_metrics_port: u16,
+    handler: H,
+    queues: ClassifierQueues<'_>,
+    aws: &AwsArgs,
+    args: &ServiceArgs,
+) -> anyhow::Result<RunReport> {
+    let Some(source_url) = queues.input else {
+        let forward = ToQueue(crate::StdoutSink::default());
+        return crate::serve_stdio(name, default_metrics_port, handler, forward, args).await;
+    };
+    let needed = |flag: &str| format!("--{flag} is needed with --input-queue-url (see --help for its variable)");
+    let output = queues.output.ok_or_else(|| anyhow::anyhow!(needed("output-queue-url")))?;
+    let dead_letter_url = queues.dead_letters.ok_or_else(|| anyhow::anyhow!(needed("dead-letter-queue-url")))?;
+    let stage = SqsStage {
+        name,
+        default_metrics_port,
+        source_url,
+        destination: Destination::Queue(output.to_owned()),
+        dead_letter_url,
+    };
+    serve_sqs(stage, handler, aws, args).await
+}

@@ -19,6 +19,6 @@ pub mod data;
 mod health;
 mod stdio;
 
-pub use aws::{AwsArgs, Destination, SqsStage, serve_sqs, sqs_queue};
+pub use aws::{AwsArgs, ClassifierQueues, Destination, SqsStage, serve_classifier, serve_sqs, sqs_queue};
 pub use health::serve_health;
 pub use stdio::{DeadLetterFile, ServiceArgs, StdoutSink, load_model, serve_stdio};
