@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use docclass_types::{ResultRow, ResultTable, TableError};
 
-use super::item::{from_item, to_item};
+use super::item::{Item, from_item, to_item};
 use super::{MAX_BATCH_WRITE, TOPIC_INDEX};
 use crate::error::classify;
 
@@ -43,6 +43,30 @@ impl DynamoTable {
         } else {
             self.storage(failure.detail, failure.retriable)
         }
+    }
+
+    /// Reads up to `limit` rows from a paginated Query or Scan: `page` fetches the page after `start`
+    /// (`None` for the first) with at most the given number of items, and answers its items and the key
+    /// to continue from.
+    async fn pages<F, Fut>(&self, limit: usize, mut page: F) -> Result<Vec<ResultRow>, TableError>
+    where
+        F: FnMut(Option<Item>, i32) -> Fut,
+        Fut: std::future::Future<Output = Result<(Vec<Item>, Option<Item>), TableError>>,
+    {
+        let mut rows = Vec::new();
+        let mut start = None;
+        while rows.len() < limit {
+            let (items, next) = page(start, i32::try_from(limit - rows.len()).unwrap_or(i32::MAX)).await?;
+            for item in &items {
+                rows.push(from_item(item).map_err(|detail| self.storage(detail, false))?);
+            }
+            start = next;
+            if start.is_none() {
+                break;
+            }
+        }
+        rows.truncate(limit);
+        Ok(rows)
     }
 
     fn storage(&self, detail: String, retriable: bool) -> TableError {
@@ -131,35 +155,24 @@ impl ResultTable for DynamoTable {
 
     #[tracing::instrument(skip_all, fields(table = %self.name))]
     async fn list(&self, limit: usize) -> Result<Vec<ResultRow>, TableError> {
-        let mut rows = Vec::new();
-        let mut start = None;
-        while rows.len() < limit {
+        self.pages(limit, |start, page_limit| async move {
             let output = self
                 .client
                 .scan()
                 .table_name(&self.name)
-                .limit(i32::try_from(limit - rows.len()).unwrap_or(i32::MAX))
+                .limit(page_limit)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|error| self.call_failed(&error))?;
-            for item in output.items() {
-                rows.push(from_item(item).map_err(|detail| self.storage(detail, false))?);
-            }
-            start = output.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
-        }
-        rows.truncate(limit);
-        Ok(rows)
+            Ok((output.items().to_vec(), output.last_evaluated_key().cloned()))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(table = %self.name, topic))]
     async fn query_by_topic(&self, topic: &str, limit: usize) -> Result<Vec<ResultRow>, TableError> {
-        let mut rows = Vec::new();
-        let mut start = None;
-        while rows.len() < limit {
+        self.pages(limit, |start, page_limit| async move {
             let output = self
                 .client
                 .query()
@@ -168,20 +181,13 @@ impl ResultTable for DynamoTable {
                 .key_condition_expression("topic = :topic")
                 .expression_attribute_values(":topic", AttributeValue::S(topic.to_owned()))
                 .scan_index_forward(false)
-                .limit(i32::try_from(limit - rows.len()).unwrap_or(i32::MAX))
+                .limit(page_limit)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|error| self.call_failed(&error))?;
-            for item in output.items() {
-                rows.push(from_item(item).map_err(|detail| self.storage(detail, false))?);
-            }
-            start = output.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
-        }
-        rows.truncate(limit);
-        Ok(rows)
+            Ok((output.items().to_vec(), output.last_evaluated_key().cloned()))
+        })
+        .await
     }
 }

@@ -71,9 +71,9 @@ impl SqsQueue {
         }
     }
 
-    /// Runs a batch call over `count` entries, retrying only the entries that failed retriably, and
-    /// answers one result per entry. `call` receives the positions to send and returns, per position, the
-    /// failure (if any) or the error of the whole call.
+    /// Runs a batch call over `count` entries, in calls of at most [`MAX_BATCH`], retrying only the
+    /// entries that failed retriably, and answers one result per entry. `call` receives the positions to
+    /// send and returns, per position, the failure (if any) or the error of the whole call.
     async fn batch<F, Fut>(&self, count: usize, mut call: F) -> BatchResults
     where
         F: FnMut(Vec<usize>) -> Fut,
@@ -85,10 +85,13 @@ impl SqsQueue {
             if pending.is_empty() {
                 break;
             }
-            let failures = match call(pending.clone()).await {
-                Ok(failures) => failures,
-                Err(error) => pending.iter().map(|&position| (position, error.clone())).collect(),
-            };
+            let mut failures = Vec::new();
+            for group in pending.chunks(MAX_BATCH) {
+                match call(group.to_vec()).await {
+                    Ok(failed) => failures.extend(failed),
+                    Err(error) => failures.extend(group.iter().map(|&position| (position, error.clone()))),
+                }
+            }
             pending.clear();
             for (position, error) in failures {
                 if error.is_retriable() && attempt < ATTEMPTS {
@@ -166,68 +169,56 @@ impl MessageSource for SqsQueue {
 
     #[tracing::instrument(skip_all, fields(queue = %self.name, count = receipts.len()))]
     async fn ack_batch(&self, receipts: &[Receipt]) -> BatchResults {
-        let mut results = Vec::with_capacity(receipts.len());
-        for chunk in receipts.chunks(MAX_BATCH) {
-            results.extend(
-                self.batch(chunk.len(), |positions| async move {
-                    let entries = positions
-                        .iter()
-                        .map(|&p| {
-                            DeleteMessageBatchRequestEntry::builder()
-                                .id(p.to_string())
-                                .receipt_handle(&chunk[p].0)
-                                .build()
-                                .expect("id and receipt handle are set")
-                        })
-                        .collect();
-                    let output = self
-                        .client
-                        .delete_message_batch()
-                        .queue_url(&self.url)
-                        .set_entries(Some(entries))
-                        .send()
-                        .await
-                        .map_err(|error| self.call_failed(&error))?;
-                    Ok(self.failures(output.failed()))
+        self.batch(receipts.len(), |positions| async move {
+            let entries = positions
+                .iter()
+                .map(|&p| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(p.to_string())
+                        .receipt_handle(&receipts[p].0)
+                        .build()
+                        .expect("id and receipt handle are set")
                 })
-                .await,
-            );
-        }
-        results
+                .collect();
+            let output = self
+                .client
+                .delete_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|error| self.call_failed(&error))?;
+            Ok(self.failures(output.failed()))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(queue = %self.name, count = receipts.len()))]
     async fn change_visibility_batch(&self, receipts: &[Receipt], visibility: Duration) -> BatchResults {
         let timeout = seconds(visibility, MAX_VISIBILITY_SECONDS);
-        let mut results = Vec::with_capacity(receipts.len());
-        for chunk in receipts.chunks(MAX_BATCH) {
-            results.extend(
-                self.batch(chunk.len(), |positions| async move {
-                    let entries = positions
-                        .iter()
-                        .map(|&p| {
-                            ChangeMessageVisibilityBatchRequestEntry::builder()
-                                .id(p.to_string())
-                                .receipt_handle(&chunk[p].0)
-                                .visibility_timeout(timeout)
-                                .build()
-                                .expect("id and receipt handle are set")
-                        })
-                        .collect();
-                    let output = self
-                        .client
-                        .change_message_visibility_batch()
-                        .queue_url(&self.url)
-                        .set_entries(Some(entries))
-                        .send()
-                        .await
-                        .map_err(|error| self.call_failed(&error))?;
-                    Ok(self.failures(output.failed()))
+        self.batch(receipts.len(), |positions| async move {
+            let entries = positions
+                .iter()
+                .map(|&p| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(p.to_string())
+                        .receipt_handle(&receipts[p].0)
+                        .visibility_timeout(timeout)
+                        .build()
+                        .expect("id and receipt handle are set")
                 })
-                .await,
-            );
-        }
-        results
+                .collect();
+            let output = self
+                .client
+                .change_message_visibility_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|error| self.call_failed(&error))?;
+            Ok(self.failures(output.failed()))
+        })
+        .await
     }
 }
 
