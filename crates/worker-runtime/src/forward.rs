@@ -41,6 +41,14 @@ impl ForwardError {
             ForwardError::Rejected(_) => false,
         }
     }
+
+    /// Whether the destination asked us to slow down.
+    pub fn is_throttled(&self) -> bool {
+        matches!(
+            self,
+            ForwardError::Queue(QueueError::Throttled { .. }) | ForwardError::Table(TableError::Throttled { .. })
+        )
+    }
 }
 
 /// Forwards envelopes to the next queue as JSON messages.

@@ -14,6 +14,7 @@ pub struct Metrics {
     acknowledged: Counter,
     dead_lettered: Counter,
     failed: Counter,
+    throttled: Counter,
     returned: Counter,
     worker_restarts: Counter,
     /// Messages per receive call.
@@ -33,6 +34,7 @@ impl Default for Metrics {
             acknowledged: Counter::default(),
             dead_lettered: Counter::default(),
             failed: Counter::default(),
+            throttled: Counter::default(),
             returned: Counter::default(),
             worker_restarts: Counter::default(),
             batch_size: Histogram::new([1.0, 2.0, 3.0, 5.0, 8.0, 10.0]),
@@ -59,6 +61,8 @@ pub struct MetricsSnapshot {
     pub dead_lettered: u64,
     /// Handler errors and panics, and failed forwards.
     pub failed: u64,
+    /// Forwards the destination refused for throttling; each one pauses its worker.
+    pub throttled: u64,
     /// Messages given back to the queue (for a retry, or at shutdown).
     pub returned: u64,
     /// Workers restarted after a crash.
@@ -105,6 +109,7 @@ counters! {
     acknowledged => add_acknowledged, "Messages deleted from the source queue after forwarding";
     dead_lettered => add_dead_lettered, "Messages sent to the dead-letter queue";
     failed => add_failed, "Handler errors and panics, and failed forwards";
+    throttled => add_throttled, "Forwards the destination refused for throttling";
     returned => add_returned, "Messages given back to the queue for a retry or at shutdown";
     worker_restarts => add_worker_restarts, "Workers restarted after a crash";
 }

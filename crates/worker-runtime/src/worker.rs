@@ -35,6 +35,8 @@ pub struct BatchOutcome {
     pub dead_lettered: usize,
     /// Left for another delivery.
     pub retried: usize,
+    /// Of those, refused by a throttled destination (DynamoDB or SQS asking us to slow down).
+    pub throttled: usize,
 }
 
 /// How a pool's run ended.
@@ -58,6 +60,8 @@ enum Disposition {
     Forward(Box<Envelope>),
     DeadLetter(DeadLetter),
     Retry,
+    /// Retry, and the destination asked us to slow down.
+    Throttled,
 }
 
 impl<S, H, F, D> Worker<S, H, F, D>
@@ -123,6 +127,10 @@ where
     }
 
     async fn receive_loop(self: Arc<Self>, shutdown: CancellationToken) {
+        // Batches in a row that met a throttled destination. Each pauses this worker for a growing
+        // backoff before its next receive, so a pool under throttling sends less instead of burning its
+        // messages' receive counts (SQS would move them to the dead-letter queue with no reason).
+        let mut throttled_streak = 0;
         while !shutdown.is_cancelled() {
             // Only the wait for messages is cancellable: once a batch is in hand it is finished.
             let received = tokio::select! {
@@ -134,7 +142,22 @@ where
                 self.give_back(&messages).await;
                 break;
             }
-            self.process(messages).await;
+            let outcome = self.process(messages).await;
+            if outcome.throttled == 0 {
+                throttled_streak = 0;
+                continue;
+            }
+            throttled_streak += 1;
+            let pause = self.config.retry_backoff.delay(throttled_streak);
+            tracing::info!(
+                destination = self.forward.destination(),
+                pause_ms = pause.as_millis() as u64,
+                "throttled; slowing down"
+            );
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(pause) => {}
+            }
         }
     }
 
@@ -234,6 +257,11 @@ where
                 }
                 Disposition::Retry => {
                     outcome.retried += 1;
+                    retry.push(message);
+                }
+                Disposition::Throttled => {
+                    outcome.retried += 1;
+                    outcome.throttled += 1;
                     retry.push(message);
                 }
             }
@@ -341,9 +369,13 @@ where
                 }
                 failure => {
                     self.metrics.add_failed(1);
+                    let throttled = matches!(failure, Some(Err(error)) if error.is_throttled());
+                    if throttled {
+                        self.metrics.add_throttled(1);
+                    }
                     let detail = failure.map_or_else(|| "no result for this entry".into(), |e| format!("{e:?}"));
                     tracing::debug!(destination = self.forward.destination(), %detail, "forward failed; will retry");
-                    dispositions[index] = Disposition::Retry;
+                    dispositions[index] = if throttled { Disposition::Throttled } else { Disposition::Retry };
                 }
             }
         }
