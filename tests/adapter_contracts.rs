@@ -2,12 +2,20 @@
 //! against moto server (started by the test itself, see `emulator.rs`).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use adapters_aws::infra::{self, QueueSettings, StackNames};
 use adapters_aws::{AwsSettings, DynamoTable, SqsQueue, load_sdk_config};
 use adapters_embedded::{EmbeddedQueue, QueueConfig, SqliteTable};
+use aws_sdk_sqs::types::QueueAttributeName;
 use docclass_tests::contract::{queue_contract, table_contract};
 use docclass_tests::emulator;
+use docclass_tests::throttling_proxy::{Behaviour, ThrottlingProxy};
+use docclass_types::{Classification, Document, Envelope, MessageSink, OutgoingMessage, ResultTable};
+use table_writer::WriteResult;
+use tokio_util::sync::CancellationToken;
+use worker_runtime::{Backoff, ToTable, Worker, WorkerConfig};
 
 async fn aws() -> (aws_sdk_sqs::Client, aws_sdk_dynamodb::Client) {
     let settings = AwsSettings {
@@ -77,5 +85,104 @@ async fn infra_up_is_idempotent_and_sets_the_redrive_policy() {
     assert_eq!(indexes[0].index_name(), Some(adapters_aws::dynamodb::TOPIC_INDEX));
 
     infra::down(&sqs, &dynamodb, &names).await.unwrap();
+    infra::down(&sqs, &dynamodb, &names).await.unwrap();
+}
+
+/// The table writer behind a DynamoDB that throttles: a cold start refuses every `BatchWriteItem` for a
+/// while (longer than the SDK's retries and the adapter's rounds together, so the worker itself meets
+/// the throttling), then calls are refused or half-done at random. Every result
+/// must still land exactly once, none dead-lettered, and the writer must have slowed down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn table_writer_under_throttling_loses_nothing() {
+    const RESULTS: usize = 300;
+    let (sqs, dynamodb) = aws().await;
+    let names = StackNames::new(&emulator::unique_name("throttle"));
+    let stack = infra::up(&sqs, &dynamodb, &names, &QueueSettings::default()).await.unwrap();
+    let behaviour = Behaviour { refuse_first: 80, refuse: 0.3, halve: 0.4 };
+    let proxy = ThrottlingProxy::start(&emulator::endpoint(), behaviour).await;
+    let throttled_config = load_sdk_config(&AwsSettings {
+        endpoint_url: Some(proxy.endpoint.clone()),
+        region: Some("us-east-1".into()),
+        static_credentials: Some(("test".into(), "test".into())),
+    })
+    .await;
+    let throttled_table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&throttled_config), &stack.table);
+
+    let results = SqsQueue::new(sqs.clone(), &stack.results_url);
+    let now = chrono::Utc::now();
+    let decided = |label: &str| Classification {
+        label: label.into(),
+        score: 0.9,
+        model_version: "throttle-test".into(),
+        classified_at: now,
+    };
+    let messages: Vec<OutgoingMessage> = (0..RESULTS)
+        .map(|n| {
+            let mut envelope = Envelope::new(Document {
+                id: format!("doc-{n}"),
+                title: String::new(),
+                text: format!("document {n}"),
+                source: "throttle-test".into(),
+                url: None,
+                published: None,
+                ingested_at: now,
+                labels: None,
+            });
+            envelope.topic = Some(decided("sci"));
+            envelope.subtopic = Some(decided("sci.med"));
+            OutgoingMessage::new(n.to_string(), envelope.encode())
+        })
+        .collect();
+    for chunk in messages.chunks(10) {
+        assert!(results.send_batch(chunk).await.iter().all(Result::is_ok));
+    }
+
+    let config = WorkerConfig {
+        workers: 4,
+        wait_time: Duration::from_secs(1),
+        retry_backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(2)),
+        ..WorkerConfig::default()
+    };
+    let writer = Arc::new(Worker::new(
+        Arc::new(results.clone()),
+        Arc::new(WriteResult),
+        Arc::new(ToTable(throttled_table)),
+        Arc::new(SqsQueue::new(sqs.clone(), &stack.dead_letter_urls[2])),
+        config,
+    ));
+    let metrics = writer.metrics();
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(writer.run(shutdown.clone()));
+
+    // Read back through moto directly, not through the proxy.
+    let table = DynamoTable::new(dynamodb.clone(), &stack.table);
+    let started = Instant::now();
+    while metrics.snapshot().acknowledged < RESULTS as u64 {
+        assert!(started.elapsed() < Duration::from_secs(240), "stalled: {:?} {:?}", metrics.snapshot(), proxy.counts);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    shutdown.cancel();
+    let report = run.await.unwrap();
+
+    eprintln!("writer: {:?}; proxy: {:?}", report.metrics, proxy.counts);
+    let rows = table.list(RESULTS * 2).await.unwrap();
+    let ids: std::collections::BTreeSet<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    assert_eq!((rows.len(), ids.len()), (RESULTS, RESULTS), "every result exactly once");
+    assert_eq!(report.metrics.dead_lettered, 0, "throttling is not a reason to dead-letter");
+    assert!(report.metrics.throttled > 0, "the writer met throttling itself: {:?}", report.metrics);
+    assert!(proxy.counts.refused.load(Ordering::Relaxed) >= behaviour.refuse_first);
+    assert!(proxy.counts.halved.load(Ordering::Relaxed) > 0, "{:?}", proxy.counts);
+    for queue in [&stack.results_url, &stack.dead_letter_urls[2]] {
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(queue)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap();
+        let left: u64 = attributes.attributes().unwrap().values().map(|count| count.parse::<u64>().unwrap()).sum();
+        assert_eq!(left, 0, "{queue} is empty");
+    }
     infra::down(&sqs, &dynamodb, &names).await.unwrap();
 }

@@ -1,9 +1,10 @@
 //! Helpers shared by the workspace-level tests: the corpus, a model trained on it, the adapter contract
-//! suites and the AWS emulator.
+//! suites, the AWS emulator and a throttling proxy in front of it.
 
 pub mod binaries;
 pub mod contract;
 pub mod emulator;
+pub mod throttling_proxy;
 
 use std::path::PathBuf;
 
