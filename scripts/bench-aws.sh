@@ -35,8 +35,10 @@ start=$(date +%s.%N)
 count() {
     python3 - "$DOCCLASS_TABLE" <<'PY'
 import boto3, os, sys
-d = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
-print(d.scan(TableName=sys.argv[1], Select="COUNT")["Count"])
+d = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+# A scan page stops at 1 MB: count every page.
+pages = d.get_paginator("scan").paginate(TableName=sys.argv[1], Select="COUNT")
+print(sum(page["Count"] for page in pages))
 PY
 }
 while [ "$(count 2>/dev/null || echo 0)" -lt "$documents" ]; do sleep 0.5; done
