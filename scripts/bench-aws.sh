@@ -55,7 +55,10 @@ for index in 0 1 2; do
     cpu=$(awk -v t="$ticks" '{print ($14 + $15) / t}' /proc/"$pid"/stat)
     rss=$(awk '/VmHWM/ {print $2 / 1024}' /proc/"$pid"/status)
     total_cpu=$(python3 -c "print($total_cpu + $cpu)")
-    printf '  %-20s CPU %6.2f s   peak RSS %6.1f MB\n' "$name" "$cpu" "$rss"
+    # Messages per receive call: each call costs about the same CPU whether it brings 1 message or 10.
+    port=$(grep -o 'address[^ ]*127\.0\.0\.1:[0-9]*' "$work/$name.log" | grep -o '[0-9]*$' | head -1)
+    batch=$(curl -s "127.0.0.1:$port/metrics" | awk '/^docclass_batch_size_sum/ {s=$2} /^docclass_batch_size_count/ {c=$2} END {if (c) printf "%.1f", s/c; else print "?"}')
+    printf '  %-20s CPU %6.2f s   peak RSS %6.1f MB   %s messages per receive\n' "$name" "$cpu" "$rss" "$batch"
 done
 read -r _ user system rss_kb <"$work/ingest.time"
 total_cpu=$(python3 -c "print($total_cpu + $user + $system)")
