@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use docclass_types::{Classification, Envelope, Stage, UNKNOWN_LABEL};
-use text_model::Model;
+use text_model::Classifier;
 use worker_runtime::{Handler, HandlerError};
 
 /// The subtopic stage's handler.
 pub struct ClassifySubtopic {
-    model: Arc<Model>,
+    model: Arc<dyn Classifier>,
     /// Below this end-to-end confidence (topic score × subtopic score) the subtopic is
     /// [`UNKNOWN_LABEL`].
     min_score: f32,
@@ -18,7 +18,7 @@ pub struct ClassifySubtopic {
 
 impl ClassifySubtopic {
     /// A handler answering with `model`'s subtopic level, always naming a subtopic.
-    pub fn new(model: Arc<Model>) -> Self {
+    pub fn new(model: Arc<dyn Classifier>) -> Self {
         Self { model, min_score: 0.0 }
     }
 
@@ -78,7 +78,7 @@ mod tests {
 
     use super::*;
 
-    fn model() -> Arc<Model> {
+    fn model() -> Arc<dyn Classifier> {
         let mut examples = Vec::new();
         for (topic, subtopic, words) in [
             ("sci", "sci.space", "orbit rocket star"),

@@ -5,19 +5,19 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use docclass_types::{Classification, Envelope, Stage, UNKNOWN_LABEL};
-use text_model::Model;
+use text_model::Classifier;
 use worker_runtime::{Handler, HandlerError};
 
 /// The topic stage's handler.
 pub struct ClassifyTopic {
-    model: Arc<Model>,
+    model: Arc<dyn Classifier>,
     /// Below this score the topic is [`UNKNOWN_LABEL`].
     min_score: f32,
 }
 
 impl ClassifyTopic {
     /// A handler answering with `model`'s topic level, always naming a topic.
-    pub fn new(model: Arc<Model>) -> Self {
+    pub fn new(model: Arc<dyn Classifier>) -> Self {
         Self { model, min_score: 0.0 }
     }
 

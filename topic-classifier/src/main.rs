@@ -2,7 +2,6 @@
 //! `docclass infra up`), else over stdin → stdout.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Parser;
 use service_kit::{AwsArgs, ClassifierQueues, ServiceArgs, load_model, serve_classifier};
@@ -43,7 +42,7 @@ const METRICS_PORT: u16 = 9101;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let model = Arc::new(load_model(args.model.as_deref(), args.cache_dir.as_deref())?);
+    let model = load_model(args.model.as_deref(), args.cache_dir.as_deref())?;
     let handler = ClassifyTopic::new(model).with_min_score(args.min_score);
     let queues = ClassifierQueues {
         input: args.input_queue_url.as_deref(),

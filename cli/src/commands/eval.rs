@@ -40,6 +40,9 @@ struct Evaluation {
     expected_calibration_error: f64,
     /// Of the topic score against the topic being right.
     topic_expected_calibration_error: f64,
+    /// Documents per second of the prediction pass (one thread for the linear model; libtorch's own
+    /// threads for the transformer): `docclass bench` measures the linear model properly.
+    predict_docs_per_second: f64,
     /// Coverage and accuracy under `--min-score`.
     selective: Selective,
     topics: Vec<ClassReport>,
@@ -50,7 +53,10 @@ pub fn run(global: &Global, args: EvalArgs) -> anyhow::Result<()> {
     let model = super::model_or_default(global, args.model.as_deref())?;
     let files = super::default_dev_files(args.data, global)?;
     let examples = super::read_examples(&files)?;
-    let predictions: Vec<_> = examples.iter().map(|e| model.predict(&e.title, &e.text)).collect();
+    let documents: Vec<(&str, &str)> = examples.iter().map(|e| (e.title.as_str(), e.text.as_str())).collect();
+    let started = std::time::Instant::now();
+    let predictions = model.predict_batch(&documents);
+    let predict_seconds = started.elapsed().as_secs_f64();
     let topic: ClassMetrics =
         score(examples.iter().zip(&predictions).map(|(e, p)| (e.topic.as_str(), p.topic.label.as_str())));
     let subtopic: ClassMetrics =
@@ -66,6 +72,7 @@ pub fn run(global: &Global, args: EvalArgs) -> anyhow::Result<()> {
         topic_expected_calibration_error: expected_calibration_error(topic_confidence, CALIBRATION_BINS),
         selective: selective(end_to_end.iter().copied(), args.min_score),
         documents: topic.documents,
+        predict_docs_per_second: topic.documents as f64 / predict_seconds.max(1e-9),
         model_version: model.version().to_owned(),
         topic_accuracy: topic.accuracy,
         topic_f1_macro: topic.macro_f1,
@@ -78,7 +85,10 @@ pub fn run(global: &Global, args: EvalArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&evaluation)?);
         return Ok(());
     }
-    println!("Model {} on {} documents", evaluation.model_version, evaluation.documents);
+    println!(
+        "Model {} on {} documents ({:.0} docs/s)",
+        evaluation.model_version, evaluation.documents, evaluation.predict_docs_per_second
+    );
     println!(
         "  topic accuracy     {:.4}   topic macro-F1     {:.4}",
         evaluation.topic_accuracy, evaluation.topic_f1_macro

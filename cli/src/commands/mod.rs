@@ -9,12 +9,13 @@ pub mod run;
 pub mod train;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use service_kit::data::{DEV_FILE, TRAIN_FILE, default_model_path, find_data_dir};
-use text_model::{Example, Model, TrainConfig};
+use text_model::{Classifier, Example, Model, TrainConfig};
 
 use crate::Global;
 
@@ -54,13 +55,13 @@ fn default_dev_files(files: Vec<PathBuf>, global: &Global) -> anyhow::Result<Vec
 }
 
 /// The model at `path`, or the cached default model, trained on the corpus the first time it is needed.
-fn model_or_default(global: &Global, path: Option<&Path>) -> anyhow::Result<Model> {
+fn model_or_default(global: &Global, path: Option<&Path>) -> anyhow::Result<Arc<dyn Classifier>> {
     if let Some(path) = path {
-        return Model::load(path).map_err(anyhow::Error::from);
+        return service_kit::load_model(Some(path), None);
     }
     let path = default_model_path(global.cache_dir.as_deref());
     match Model::load(&path) {
-        Ok(model) => return Ok(model),
+        Ok(model) => return Ok(Arc::new(model)),
         Err(text_model::ModelFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
         Err(error) => tracing::warn!(%error, "cached default model unusable; training it again"),
     }
@@ -80,7 +81,7 @@ fn model_or_default(global: &Global, path: Option<&Path>) -> anyhow::Result<Mode
     }
     model.save(&path)?;
     eprintln!("Trained the default model on {} documents in {:.1} s.", report.documents, report.seconds);
-    Ok(model)
+    Ok(Arc::new(model))
 }
 
 /// A spinner on stderr; invisible when stderr is not a terminal.

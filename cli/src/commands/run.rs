@@ -1,7 +1,6 @@
 //! `docclass run`: the whole pipeline in this process.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use adapters_embedded::SqliteTable;
 use anyhow::Context;
@@ -43,7 +42,7 @@ pub struct RunArgs {
 }
 
 pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
-    let model = Arc::new(super::model_or_default(global, args.model.as_deref())?);
+    let model = super::model_or_default(global, args.model.as_deref())?;
     let inputs = super::default_dev_files(args.input, global)?;
     let documents = read_all(&inputs)?;
     let table = SqliteTable::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;

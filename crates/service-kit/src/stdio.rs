@@ -8,7 +8,7 @@ use std::time::Duration;
 use adapters_embedded::{EmbeddedQueue, QueueConfig};
 use anyhow::Context;
 use docclass_types::{BatchResults, MessageSink, OutgoingMessage, attributes};
-use text_model::Model;
+use text_model::{Classifier, Model};
 use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
 use worker_runtime::telemetry::{self, LogFormat};
@@ -52,15 +52,42 @@ fn parse_log_format(value: &str) -> Result<LogFormat, String> {
     }
 }
 
-/// Loads `path`, or the default model that `docclass train`/`docclass run` cache.
+/// Loads `path`, or the default model that `docclass train`/`docclass run` cache: a linear model file,
+/// or, in a build with the `bert` feature, a transformer head file (`docclass train --backend bert`).
 ///
 /// # Errors
-/// When the file is missing, corrupt or incompatible; the message says how to get one.
-pub fn load_model(path: Option<&Path>, cache_dir: Option<&Path>) -> anyhow::Result<Model> {
+/// When the file is missing, corrupt or incompatible, or needs a feature this build lacks; the message
+/// says how to get one.
+pub fn load_model(path: Option<&Path>, cache_dir: Option<&Path>) -> anyhow::Result<Arc<dyn Classifier>> {
     let path = path.map(Path::to_owned).unwrap_or_else(|| crate::data::default_model_path(cache_dir));
-    Model::load(&path).with_context(|| {
-        format!("no usable model at {} (train one with `docclass train --out FILE`, or run `docclass run` once to cache the default)", path.display())
-    })
+    let how = || {
+        format!(
+            "no usable model at {} (train one with `docclass train --out FILE`, or run `docclass run` once to cache the default)",
+            path.display()
+        )
+    };
+    let mut start = [0_u8; 256];
+    let read = std::fs::File::open(&path).and_then(|mut file| std::io::Read::read(&mut file, &mut start));
+    if let Ok(length) = read
+        && start[..length].starts_with(b"{")
+        && String::from_utf8_lossy(&start[..length]).contains("docclass-bert-head")
+    {
+        return load_bert(&path).with_context(how);
+    }
+    Ok(Arc::new(Model::load(&path).with_context(how)?))
+}
+
+#[cfg(feature = "bert")]
+fn load_bert(path: &Path) -> anyhow::Result<Arc<dyn Classifier>> {
+    Ok(Arc::new(bert_backend::BertClassifier::load(path)?))
+}
+
+#[cfg(not(feature = "bert"))]
+fn load_bert(path: &Path) -> anyhow::Result<Arc<dyn Classifier>> {
+    anyhow::bail!(
+        "{} is a transformer (bert) model, and this build has no `bert` feature: build with `--features bert` (see the README, 'Transformer backend')",
+        path.display()
+    )
 }
 
 /// Writes each message body as one line on standard output: the next service's standard input.

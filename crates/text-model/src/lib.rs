@@ -11,6 +11,7 @@
 //! and written here; linfa's confusion matrix cross-checks our metrics in the tests.
 #![warn(missing_docs)]
 
+mod classifier;
 mod feature_index;
 mod features;
 mod file;
@@ -20,6 +21,7 @@ mod model;
 mod tokenize;
 mod train;
 
+pub use classifier::Classifier;
 pub use features::{SparseVector, Vocabulary};
 pub use file::ModelFileError;
 pub use linear::LinearModel;
