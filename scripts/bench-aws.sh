@@ -4,16 +4,29 @@
 # service's peak RSS. Prints figures; asserts nothing.
 #
 #   scripts/bench-aws.sh [JSONL_FILE]     (default: the corpus's dev split)
+#
+# DOCCLASS_BENCH_EMULATOR=ministack uses ministack (PyPI) instead: it keeps connections alive and answers
+# several times faster than moto, which closes each connection (HTTP/1.0) and so makes every call of
+# ours pay a TCP connect.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 input=${1:-../shared/data/20ng/dev.jsonl.gz}
 [ -x /usr/bin/time ] || { echo "scripts/bench-aws.sh needs GNU time (apt-get install time)" >&2; exit 1; }
-python3 -c 'import moto.server, boto3' 2>/dev/null || python3 -m pip install --quiet 'moto[server]>=5,<6'
+emulator=${DOCCLASS_BENCH_EMULATOR:-moto}
+case $emulator in
+    moto) python3 -c 'import moto.server, boto3' 2>/dev/null || python3 -m pip install --quiet 'moto[server]>=5,<6' ;;
+    ministack) python3 -c 'import ministack, boto3' 2>/dev/null || python3 -m pip install --quiet ministack boto3 ;;
+    *) echo "DOCCLASS_BENCH_EMULATOR is moto or ministack" >&2; exit 2 ;;
+esac
 cargo build --release --quiet --bins
 bin=$PWD/target/release
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 -m moto.server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+if [ "$emulator" = moto ]; then
+    python3 -m moto.server -H 127.0.0.1 -p "$port" >"$work/emulator.log" 2>&1 &
+else
+    GATEWAY_PORT=$port python3 -m ministack >"$work/emulator.log" 2>&1 &
+fi
 moto=$!
 pids=()
 cleanup() { kill "${pids[@]}" "$moto" 2>/dev/null || true; rm -rf "$work"; }
@@ -47,7 +60,7 @@ end=$(date +%s.%N)
 # CPU (user + system clock ticks) and peak RSS of each long-running service, read before stopping it.
 ticks=$(getconf CLK_TCK)
 total_cpu=0
-echo "docclass AWS benchmark on moto server: $documents documents from $input"
+echo "docclass AWS benchmark on $emulator: $documents documents from $input"
 names=(topic-classifier subtopic-classifier table-writer)
 for index in 0 1 2; do
     pid=${pids[$index]}
