@@ -114,7 +114,7 @@ impl ResultTable for DynamoTable {
         &self.name
     }
 
-    #[tracing::instrument(skip_all, fields(table = %self.name, count = rows.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.name, count = rows.len()))]
     async fn put_batch(&self, rows: &[ResultRow]) -> Vec<Result<(), TableError>> {
         // DynamoDB rejects a batch that names one key twice; the last row for an id is the one kept, so
         // the earlier duplicates count as written too.
@@ -139,7 +139,7 @@ impl ResultTable for DynamoTable {
         rows.iter().map(|row| failed.get(&row.id).map_or(Ok(()), |error| Err(error.clone()))).collect()
     }
 
-    #[tracing::instrument(skip_all, fields(table = %self.name))]
+    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.name))]
     async fn get(&self, id: &str) -> Result<Option<ResultRow>, TableError> {
         let output = self
             .client
@@ -153,7 +153,7 @@ impl ResultTable for DynamoTable {
         output.item().map(from_item).transpose().map_err(|detail| self.storage(detail, false))
     }
 
-    #[tracing::instrument(skip_all, fields(table = %self.name))]
+    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.name))]
     async fn list(&self, limit: usize) -> Result<Vec<ResultRow>, TableError> {
         self.pages(limit, |start, page_limit| async move {
             let output = self
@@ -170,7 +170,7 @@ impl ResultTable for DynamoTable {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(table = %self.name, topic))]
+    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.name, topic))]
     async fn query_by_topic(&self, topic: &str, limit: usize) -> Result<Vec<ResultRow>, TableError> {
         self.pages(limit, |start, page_limit| async move {
             let output = self

@@ -122,7 +122,7 @@ impl MessageSource for SqsQueue {
         &self.name
     }
 
-    #[tracing::instrument(skip_all, fields(queue = %self.name))]
+    #[tracing::instrument(level = "debug", skip_all, fields(queue = %self.name))]
     async fn receive(
         &self,
         max_messages: usize,
@@ -167,7 +167,7 @@ impl MessageSource for SqsQueue {
             .collect())
     }
 
-    #[tracing::instrument(skip_all, fields(queue = %self.name, count = receipts.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(queue = %self.name, count = receipts.len()))]
     async fn ack_batch(&self, receipts: &[Receipt]) -> BatchResults {
         self.batch(receipts.len(), |positions| async move {
             let entries = positions
@@ -193,7 +193,7 @@ impl MessageSource for SqsQueue {
         .await
     }
 
-    #[tracing::instrument(skip_all, fields(queue = %self.name, count = receipts.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(queue = %self.name, count = receipts.len()))]
     async fn change_visibility_batch(&self, receipts: &[Receipt], visibility: Duration) -> BatchResults {
         let timeout = seconds(visibility, MAX_VISIBILITY_SECONDS);
         self.batch(receipts.len(), |positions| async move {
@@ -227,7 +227,7 @@ impl MessageSink for SqsQueue {
         &self.name
     }
 
-    #[tracing::instrument(skip_all, fields(queue = %self.name, count = messages.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(queue = %self.name, count = messages.len()))]
     async fn send_batch(&self, messages: &[OutgoingMessage]) -> BatchResults {
         let mut results: BatchResults = vec![Ok(()); messages.len()];
         // Refuse what SQS would refuse, by name, rather than sending it.
