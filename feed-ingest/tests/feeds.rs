@@ -1,0 +1,201 @@
+//! Feeds over real HTTP: a server on 127.0.0.1 serves fixture feeds — RSS, Atom, an arXiv API answer,
+//! one with an ETag, and the bad ones (500, oversized, slow, billion laughs, malformed, a redirect to a
+//! file) — to the fetcher, the parser and the `feed-ingest --once --dry-run` binary.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use feed_ingest::feed::{FetchError, Fetched, Fetcher, FetcherConfig, Validators, parse_feed};
+
+const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Example news</title><link>https://example.org/</link>
+<item><guid>rss-1</guid><title>Rockets &amp; orbits</title><link>https://example.org/1</link>
+<description>&lt;p&gt;The &lt;b&gt;launch&lt;/b&gt; went well.&lt;/p&gt;</description>
+<pubDate>Mon, 23 Nov 2026 09:00:00 GMT</pubDate></item>
+<item><guid>rss-2</guid><title>Second</title><link>https://example.org/2</link>
+<description>Plain text body.</description></item>
+</channel></rss>"#;
+
+const ATOM: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Example</title><id>urn:feed</id>
+<updated>2026-11-23T09:00:00Z</updated>
+<entry><id>urn:atom:1</id><title>Atom one</title><link href="https://example.org/a1"/>
+<updated>2026-11-23T09:00:00Z</updated><summary>First atom entry.</summary></entry>
+<entry><id>urn:atom:2</id><title type="html">Atom &lt;i&gt;two&lt;/i&gt;</title><link href="https://example.org/a2"/>
+<updated>2026-11-23T10:00:00Z</updated><content type="html">&lt;p&gt;Second &amp;amp; last.&lt;/p&gt;</content></entry>
+</feed>"#;
+
+/// The shape of an arXiv API answer (export.arxiv.org/api/query): the primary category comes first.
+const ARXIV: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom">
+<title>ArXiv Query</title><id>http://arxiv.org/api/q</id><updated>2026-11-24T00:00:00-05:00</updated>
+<entry><id>http://arxiv.org/abs/2611.00001v1</id><updated>2026-11-23T18:00:00Z</updated>
+<published>2026-11-23T18:00:00Z</published><title>Sparse Linear Models
+  Beat Transformers on Newsgroups</title>
+<summary>  We show that a linear model with hashed n-grams is fast.
+</summary>
+<author><name>Ada Lovelace</name></author><author><name>Alan Turing</name></author>
+<link href="http://arxiv.org/abs/2611.00001v1" rel="alternate" type="text/html"/>
+<arxiv:primary_category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/>
+<category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/>
+<category term="stat.ML" scheme="http://arxiv.org/schemas/atom"/></entry>
+</feed>"#;
+
+const BILLION_LAUGHS: &str = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+ <!ENTITY xxe SYSTEM "file:///etc/passwd">
+]>
+<rss version="2.0"><channel><title>lolz</title>
+<item><guid>laugh</guid><title>&lol9;</title><description>&xxe;</description></item>
+</channel></rss>"#;
+
+async fn with_etag(headers: HeaderMap) -> Response {
+    if headers.get(header::IF_NONE_MATCH).is_some_and(|tag| tag == "\"v1\"") {
+        return StatusCode::NOT_MODIFIED.into_response();
+    }
+    ([(header::ETAG, "\"v1\""), (header::CONTENT_TYPE, "application/rss+xml")], RSS).into_response()
+}
+
+async fn serve() -> String {
+    let app = Router::new()
+        .route("/rss", get(|| async { RSS }))
+        .route("/atom", get(|| async { ATOM }))
+        .route("/arxiv", get(|| async { ARXIV }))
+        .route("/etag", get(with_etag))
+        .route("/error", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "down") }))
+        .route("/huge", get(|| async { format!("<rss>{}</rss>", "x".repeat(2 * 1024 * 1024)) }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                RSS
+            }),
+        )
+        .route("/laughs", get(|| async { BILLION_LAUGHS }))
+        .route("/malformed", get(|| async { "<rss version=\"2.0\"><channel><item><title>cut" }))
+        .route("/to-file", get(|| async { Redirect::temporary("file:///etc/passwd") }));
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+fn fetcher() -> Fetcher {
+    Fetcher::new(FetcherConfig { timeout: Duration::from_secs(1), max_bytes: 1024 * 1024, ..FetcherConfig::default() })
+        .unwrap()
+}
+
+async fn body(fetcher: &Fetcher, url: &str) -> Vec<u8> {
+    match fetcher.fetch(url, &Validators::default()).await.unwrap() {
+        Fetched::Body { bytes, .. } => bytes,
+        Fetched::NotModified => panic!("{url}: 304 without validators"),
+    }
+}
+
+#[tokio::test]
+async fn rss_atom_and_arxiv_entries_come_out_as_text() {
+    let base = serve().await;
+    let fetcher = fetcher();
+
+    let rss = parse_feed(&body(&fetcher, &format!("{base}/rss")).await, &base).unwrap();
+    let ids: Vec<&str> = rss.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["rss-1", "rss-2"]);
+    assert_eq!(rss[0].title, "Rockets & orbits");
+    assert_eq!(rss[0].text, "The launch went well.", "HTML in a summary is cleaned to text");
+    assert!(rss[0].published.is_some() && rss[1].published.is_none());
+
+    let atom = parse_feed(&body(&fetcher, &format!("{base}/atom")).await, &base).unwrap();
+    assert_eq!(atom.len(), 2);
+    assert_eq!((atom[1].title.as_str(), atom[1].text.as_str()), ("Atom two", "Second & last."));
+    assert_eq!(atom[1].url.as_deref(), Some("https://example.org/a2"));
+
+    let arxiv = parse_feed(&body(&fetcher, &format!("{base}/arxiv")).await, &base).unwrap();
+    let paper = &arxiv[0];
+    assert_eq!(paper.id, "http://arxiv.org/abs/2611.00001v1");
+    assert_eq!(paper.title, "Sparse Linear Models Beat Transformers on Newsgroups");
+    assert!(paper.text.starts_with("We show that a linear model"));
+    assert!(paper.text.ends_with("Authors: Ada Lovelace, Alan Turing"));
+    assert_eq!((paper.topic.as_deref(), paper.subtopic.as_deref()), (Some("cs"), Some("cs.LG")));
+    assert!(paper.published.is_some());
+}
+
+#[tokio::test]
+async fn an_unchanged_feed_answers_not_modified() {
+    let base = serve().await;
+    let fetcher = fetcher();
+    let url = format!("{base}/etag");
+    let Fetched::Body { validators, .. } = fetcher.fetch(&url, &Validators::default()).await.unwrap() else {
+        panic!("first fetch has a body")
+    };
+    assert_eq!(validators.etag.as_deref(), Some("\"v1\""));
+    assert!(matches!(fetcher.fetch(&url, &validators).await.unwrap(), Fetched::NotModified));
+}
+
+#[tokio::test]
+async fn bad_feeds_fail_by_name() {
+    let base = serve().await;
+    let fetcher = fetcher();
+    let kind = |result: Result<Fetched, FetchError>| result.err().map(|error| error.kind());
+    assert_eq!(kind(fetcher.fetch(&format!("{base}/error"), &Validators::default()).await), Some("status"));
+    assert_eq!(kind(fetcher.fetch(&format!("{base}/huge"), &Validators::default()).await), Some("too_large"));
+    assert_eq!(kind(fetcher.fetch(&format!("{base}/slow"), &Validators::default()).await), Some("timeout"));
+    assert_eq!(kind(fetcher.fetch(&format!("{base}/to-file"), &Validators::default()).await), Some("transport"));
+    assert_eq!(kind(fetcher.fetch("file:///etc/passwd", &Validators::default()).await), Some("scheme"));
+    assert_eq!(kind(fetcher.fetch("ftp://example.org/feed", &Validators::default()).await), Some("scheme"));
+    assert!(parse_feed(&body(&fetcher, &format!("{base}/malformed")).await, &base).is_err());
+}
+
+#[tokio::test]
+async fn entities_are_never_expanded() {
+    let base = serve().await;
+    let bytes = body(&fetcher(), &format!("{base}/laughs")).await;
+    // Refused or read without expansion; either way nothing grows beyond the document's own size and no
+    // local file is read.
+    if let Ok(entries) = parse_feed(&bytes, &base) {
+        for entry in entries {
+            assert!(entry.title.len() + entry.text.len() < bytes.len(), "no entity expanded: {entry:?}");
+            assert!(!entry.text.contains("root:"), "no external entity read");
+        }
+    }
+}
+
+/// `--once --dry-run`: no queue, one JSON object per entry on stdout, a failing feed on stderr, exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_prints_entries_and_reports_bad_feeds() {
+    let base = serve().await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_feed-ingest"))
+        .args(["--once", "--dry-run"])
+        .args(["--feed", &format!("{base}/rss"), "--feed", &format!("{base}/error")])
+        .args(["--feed", &format!("{base}/arxiv"), "--feed", &format!("{base}/malformed")])
+        .env_remove("DOCCLASS_INGEST_QUEUE_URL")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "two RSS items and one paper: {lines:?}");
+    for line in &lines {
+        for key in ["id", "title", "text", "url"] {
+            assert!(line[key].is_string(), "{key} in {line}");
+        }
+    }
+    assert_eq!(lines[2]["subtopic"], "cs.LG");
+    assert_eq!(lines[2]["topic"], "cs");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("/error: ") && stderr.contains("HTTP 500"), "{stderr}");
+    assert!(stderr.contains("/malformed: "), "{stderr}");
+}
