@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use adapters_aws::infra::{self, QueueSettings, StackNames};
 use adapters_aws::{AwsSettings, DynamoTable, SqsQueue, load_sdk_config};
 use adapters_embedded::{EmbeddedQueue, QueueConfig, SqliteTable};
-use aws_sdk_sqs::types::QueueAttributeName;
 use docclass_tests::contract::{queue_contract, table_contract};
 use docclass_tests::emulator;
 use docclass_tests::throttling_proxy::{Behaviour, ThrottlingProxy};
@@ -173,16 +172,7 @@ async fn table_writer_under_throttling_loses_nothing() {
     assert!(proxy.counts.refused.load(Ordering::Relaxed) >= behaviour.refuse_first);
     assert!(proxy.counts.halved.load(Ordering::Relaxed) > 0, "{:?}", proxy.counts);
     for queue in [&stack.results_url, &stack.dead_letter_urls[2]] {
-        let attributes = sqs
-            .get_queue_attributes()
-            .queue_url(queue)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .send()
-            .await
-            .unwrap();
-        let left: u64 = attributes.attributes().unwrap().values().map(|count| count.parse::<u64>().unwrap()).sum();
-        assert_eq!(left, 0, "{queue} is empty");
+        assert_eq!(emulator::messages_left(&sqs, queue).await, 0, "{queue} is empty");
     }
     infra::down(&sqs, &dynamodb, &names).await.unwrap();
 }

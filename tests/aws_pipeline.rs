@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use adapters_aws::{AwsSettings, SqsQueue, load_sdk_config};
 use aws_sdk_dynamodb::types::Select;
-use aws_sdk_sqs::types::QueueAttributeName;
 use docclass_tests::binaries::binary;
 use docclass_tests::{data_dir, emulator, read, train_model};
 use docclass_types::{MessageSink, MessageSource, OutgoingMessage, attributes};
@@ -78,22 +77,6 @@ async fn item_ids(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> BTreeSet<
 
 async fn item_count(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> i32 {
     dynamodb.scan().table_name(table).select(Select::Count).send().await.map(|o| o.count()).unwrap_or(0)
-}
-
-async fn messages_left(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .unwrap();
-    let attributes = attributes.attributes().unwrap();
-    [QueueAttributeName::ApproximateNumberOfMessages, QueueAttributeName::ApproximateNumberOfMessagesNotVisible]
-        .iter()
-        .map(|name| attributes.get(name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))
-        .sum()
 }
 
 /// A plain HTTP/1.0 GET, enough for the health and metrics endpoints; answers the whole response.
@@ -208,7 +191,7 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     loop {
         let mut left = 0;
         for queue in queues {
-            left += messages_left(&sqs, environment.get(queue)).await;
+            left += emulator::messages_left(&sqs, environment.get(queue)).await;
         }
         if left == 0 {
             break;
