@@ -165,11 +165,6 @@ pub struct BertClassifier {
 }
 
 impl BertClassifier {
-    /// Whether `bytes` (the start of a model file) look like a head file of this backend.
-    pub fn is_head_file(bytes: &[u8]) -> bool {
-        bytes.starts_with(b"{") && String::from_utf8_lossy(bytes).contains(HEAD_FORMAT)
-    }
-
     /// Loads a head file and the encoder it names.
     ///
     /// # Errors

@@ -66,6 +66,8 @@ pub fn load_model(path: Option<&Path>, cache_dir: Option<&Path>) -> anyhow::Resu
             path.display()
         )
     };
+    // A transformer head file is JSON naming its format (`bert_backend::HEAD_FORMAT`, which a build
+    // without the feature cannot name); a linear model file starts with its binary magic.
     let mut start = [0_u8; 256];
     let read = std::fs::File::open(&path).and_then(|mut file| std::io::Read::read(&mut file, &mut start));
     if let Ok(length) = read
