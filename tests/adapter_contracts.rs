@@ -16,14 +16,19 @@ use table_writer::WriteResult;
 use tokio_util::sync::CancellationToken;
 use worker_runtime::{Backoff, ToTable, Worker, WorkerConfig};
 
-async fn aws() -> (aws_sdk_sqs::Client, aws_sdk_dynamodb::Client) {
-    let settings = AwsSettings {
-        endpoint_url: Some(emulator::endpoint()),
+/// Clients of an emulator (or of a proxy in front of one) at `endpoint`.
+async fn clients(endpoint: String) -> (aws_sdk_sqs::Client, aws_sdk_dynamodb::Client) {
+    let config = load_sdk_config(&AwsSettings {
+        endpoint_url: Some(endpoint),
         region: Some("us-east-1".into()),
         static_credentials: Some(("test".into(), "test".into())),
-    };
-    let config = load_sdk_config(&settings).await;
+    })
+    .await;
     (aws_sdk_sqs::Client::new(&config), aws_sdk_dynamodb::Client::new(&config))
+}
+
+async fn aws() -> (aws_sdk_sqs::Client, aws_sdk_dynamodb::Client) {
+    clients(emulator::endpoint()).await
 }
 
 #[tokio::test]
@@ -99,13 +104,8 @@ async fn table_writer_under_throttling_loses_nothing() {
     let stack = infra::up(&sqs, &dynamodb, &names, &QueueSettings::default()).await.unwrap();
     let behaviour = Behaviour { refuse_first: 80, refuse: 0.3, halve: 0.4 };
     let proxy = ThrottlingProxy::start(&emulator::endpoint(), behaviour).await;
-    let throttled_config = load_sdk_config(&AwsSettings {
-        endpoint_url: Some(proxy.endpoint.clone()),
-        region: Some("us-east-1".into()),
-        static_credentials: Some(("test".into(), "test".into())),
-    })
-    .await;
-    let throttled_table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&throttled_config), &stack.table);
+    let (_, throttled_dynamodb) = clients(proxy.endpoint.clone()).await;
+    let throttled_table = DynamoTable::new(throttled_dynamodb, &stack.table);
 
     let results = SqsQueue::new(sqs.clone(), &stack.results_url);
     let now = chrono::Utc::now();

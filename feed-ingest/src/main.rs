@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use docclass_types::Document;
+use feed_ingest::ReadError;
 use feed_ingest::feed::{Fetcher, FetcherConfig};
 use service_kit::{AwsArgs, StdoutSink, sqs_queue};
 use worker_runtime::telemetry::{self, LogFormat};
@@ -56,11 +58,7 @@ async fn main() -> anyhow::Result<()> {
     for input in &args.input {
         sources.push(feed_ingest::read_documents(input).with_context(|| format!("reading {}", input.display()))?);
     }
-    let documents = sources.into_iter().flatten();
-    let stats = match &args.queue_url {
-        Some(url) => feed_ingest::enqueue(documents, &sqs_queue(&args.aws, url).await, |_| {}).await,
-        None => feed_ingest::enqueue(documents, &StdoutSink::default(), |_| {}).await,
-    };
+    let stats = enqueue(&args, sources.into_iter().flatten()).await;
     tracing::info!(
         enqueued = stats.enqueued,
         unreadable = stats.unreadable,
@@ -68,6 +66,17 @@ async fn main() -> anyhow::Result<()> {
         "feed-ingest finished"
     );
     Ok(())
+}
+
+/// Enqueues on the SQS ingest queue when its URL is given, else on stdout.
+async fn enqueue(
+    args: &Args,
+    documents: impl Iterator<Item = Result<Document, ReadError>>,
+) -> feed_ingest::IngestStats {
+    match &args.queue_url {
+        Some(url) => feed_ingest::enqueue(documents, &sqs_queue(&args.aws, url).await, |_| {}).await,
+        None => feed_ingest::enqueue(documents, &StdoutSink::default(), |_| {}).await,
+    }
 }
 
 /// `--feed … --once [--dry-run]`: every feed fetched once, concurrently; a feed that fails is reported on
@@ -99,10 +108,7 @@ async fn feeds_once(args: &Args) -> anyhow::Result<()> {
     if args.dry_run {
         return Ok(());
     }
-    let stats = match &args.queue_url {
-        Some(url) => feed_ingest::enqueue(documents.into_iter(), &sqs_queue(&args.aws, url).await, |_| {}).await,
-        None => feed_ingest::enqueue(documents.into_iter(), &StdoutSink::default(), |_| {}).await,
-    };
+    let stats = enqueue(args, documents.into_iter()).await;
     tracing::info!(enqueued = stats.enqueued, refused = stats.refused, "feed-ingest finished");
     Ok(())
 }
