@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use adapters_aws::infra::{self, QueueSettings, StackNames};
-use adapters_aws::{AwsSettings, DynamoTable, SqsQueue, load_sdk_config};
-use adapters_embedded::{EmbeddedQueue, QueueConfig, SqliteTable};
-use docclass_tests::contract::{queue_contract, table_contract};
+use adapters_aws::{AwsSettings, DynamoSeen, DynamoTable, SqsQueue, load_sdk_config};
+use adapters_embedded::{EmbeddedQueue, QueueConfig, SqliteSeen, SqliteTable};
+use docclass_tests::contract::{queue_contract, seen_contract, table_contract};
 use docclass_tests::emulator;
 use docclass_tests::throttling_proxy::{Behaviour, ThrottlingProxy};
 use docclass_types::{Classification, Document, Envelope, MessageSink, OutgoingMessage, ResultTable};
@@ -42,6 +42,23 @@ async fn embedded_queue_keeps_the_contract() {
 async fn sqlite_table_keeps_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     table_contract(&SqliteTable::open(&dir.path().join("contract.sqlite")).unwrap()).await;
+}
+
+#[tokio::test]
+async fn sqlite_seen_store_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    seen_contract(&SqliteSeen::open(&dir.path().join("seen.sqlite")).unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_seen_store_keeps_the_contract() {
+    let (sqs, dynamodb) = aws().await;
+    let names = StackNames::new(&emulator::unique_name("seen"));
+    let stack = infra::up(&sqs, &dynamodb, &names, &QueueSettings::default()).await.unwrap();
+    seen_contract(&DynamoSeen::new(dynamodb.clone(), &stack.seen_table)).await;
+    infra::down(&sqs, &dynamodb, &names).await.unwrap();
+    let tables = dynamodb.list_tables().send().await.unwrap();
+    assert!(!tables.table_names().contains(&stack.seen_table), "infra down removes the seen table too");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,4 @@
-//! The contract every queue and table adapter must keep, run against each of them: what the worker
+//! The contract every queue, table and de-duplication store adapter must keep, run against each of them: what the worker
 //! runtime relies on, stated once.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{SubsecRound, Utc};
 use docclass_types::{
     Labels, MessageSink, MessageSource, OutgoingMessage, QueueError, ReceivedMessage, ResultRow, ResultTable,
+    SeenDocuments,
 };
 
 /// Receives until `count` messages arrived or `deadline` passed.
@@ -122,4 +123,40 @@ pub async fn table_contract<T: ResultTable>(table: &T) {
     let all = table.list(100).await.unwrap();
     assert_eq!(all.iter().map(|r| r.id.as_str()).collect::<BTreeSet<_>>().len(), 30);
     assert_eq!(table.list(7).await.unwrap().len(), 7);
+}
+
+/// The de-duplication store contract (feed-ingest's claim, then confirm). `store` must be empty.
+///
+/// # Panics
+/// When the store breaks the contract.
+pub async fn seen_contract<S: SeenDocuments>(store: &S) {
+    let ids = |names: &[&str]| names.iter().map(|name| (*name).to_owned()).collect::<Vec<_>>();
+    let lease = Duration::from_secs(60);
+    assert_eq!(store.claim(&ids(&["a", "b"]), lease).await.unwrap(), [true, true], "new ids are won");
+    assert_eq!(
+        store.claim(&ids(&["a", "b", "c"]), lease).await.unwrap(),
+        [false, false, true],
+        "an id under a running lease is not won again"
+    );
+    store.confirm(&ids(&["a"])).await.unwrap();
+    // A claimant that died before enqueueing: its (zero) lease is over, so the id is won again; an
+    // enqueued id never is, whatever the lease.
+    assert_eq!(store.claim(&ids(&["lost"]), Duration::ZERO).await.unwrap(), [true]);
+    assert_eq!(store.claim(&ids(&["lost", "a"]), Duration::ZERO).await.unwrap(), [true, false]);
+    store.confirm(&ids(&["lost"])).await.unwrap();
+    assert_eq!(store.claim(&ids(&["lost"]), Duration::ZERO).await.unwrap(), [false]);
+
+    // Four claimants racing for the same ids: each id is won by exactly one of them.
+    let race: Vec<String> = (0..30).map(|i| format!("race-{i}")).collect();
+    let (one, two, three, four) = tokio::join!(
+        store.claim(&race, lease),
+        store.claim(&race, lease),
+        store.claim(&race, lease),
+        store.claim(&race, lease)
+    );
+    let answers = [one.unwrap(), two.unwrap(), three.unwrap(), four.unwrap()];
+    for (i, id) in race.iter().enumerate() {
+        let winners = answers.iter().filter(|won| won[i]).count();
+        assert_eq!(winners, 1, "{id} won by {winners} claimants");
+    }
 }

@@ -19,7 +19,8 @@ pub struct InfraArgs {
 #[derive(Debug, clap::Subcommand)]
 enum Action {
     /// Create the three queues (each with a dead-letter queue and redrive policy, encrypted) and the
-    /// result table (on-demand, encrypted, with the `by-topic` index), or find them; print their
+    /// result table (on-demand, encrypted, with the `by-topic` index) and feed-ingest's de-duplication
+    /// table, or find them; print their
     /// addresses as `export NAME=value` lines to source.
     Up {
         /// How long a received message stays hidden, in seconds.
@@ -52,13 +53,14 @@ pub fn run(args: InfraArgs) -> anyhow::Result<()> {
                     ("DOCCLASS_SUBTOPIC_DLQ_URL", subtopic_dlq),
                     ("DOCCLASS_RESULTS_DLQ_URL", results_dlq),
                     ("DOCCLASS_TABLE", &stack.table),
+                    ("DOCCLASS_SEEN_TABLE", &stack.seen_table),
                 ] {
                     println!("export {name}={value}");
                 }
             }
             Action::Down => {
                 infra::down(&sqs, &dynamodb, &names).await?;
-                eprintln!("Deleted the queues and table of stack {}.", args.stack);
+                eprintln!("Deleted the queues and tables of stack {}.", args.stack);
             }
         }
         Ok(())

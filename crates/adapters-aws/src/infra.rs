@@ -53,6 +53,8 @@ pub struct StackNames {
     pub results: String,
     /// The DynamoDB table.
     pub table: String,
+    /// The DynamoDB table of document ids feed-ingest has enqueued (its de-duplication store).
+    pub seen_table: String,
 }
 
 impl StackNames {
@@ -63,6 +65,7 @@ impl StackNames {
             subtopic: format!("{prefix}-subtopic"),
             results: format!("{prefix}-results"),
             table: format!("{prefix}-results"),
+            seen_table: format!("{prefix}-seen"),
         }
     }
 
@@ -85,6 +88,8 @@ pub struct Stack {
     pub dead_letter_urls: [String; 3],
     /// The table's name.
     pub table: String,
+    /// The de-duplication table's name.
+    pub seen_table: String,
 }
 
 /// Creates the three queues, each with its dead-letter queue and redrive policy, and the table, or
@@ -105,7 +110,8 @@ pub async fn up(
         urls.push(url);
         dead_letter_urls.push(dead_letter_url);
     }
-    ensure_table(dynamodb, &names.table).await?;
+    ensure_table(dynamodb, &names.table, TableKind::Results).await?;
+    ensure_table(dynamodb, &names.seen_table, TableKind::Seen).await?;
     let [ingest_url, subtopic_url, results_url]: [String; 3] = urls.try_into().expect("three queues");
     Ok(Stack {
         ingest_url,
@@ -113,6 +119,7 @@ pub async fn up(
         results_url,
         dead_letter_urls: dead_letter_urls.try_into().expect("three dead-letter queues"),
         table: names.table.clone(),
+        seen_table: names.seen_table.clone(),
     })
 }
 
@@ -138,11 +145,14 @@ pub async fn down(
             }
         }
     }
-    match dynamodb.delete_table().table_name(&names.table).send().await {
-        Ok(_) => Ok(()),
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
-        Err(error) => Err(failed(&format!("deleting table {}", names.table), &error)),
+    for table in [&names.table, &names.seen_table] {
+        match dynamodb.delete_table().table_name(table).send().await {
+            Ok(_) => {}
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {}
+            Err(error) => return Err(failed(&format!("deleting table {table}"), &error)),
+        }
     }
+    Ok(())
 }
 
 fn failed<E>(
@@ -203,9 +213,18 @@ async fn ensure_queue_with_dead_letters(
     Ok((url, dead_letter_url))
 }
 
-/// Creates the result table (on-demand billing, encrypted, with the `by-topic` index) unless it exists,
-/// and waits until it is active.
-async fn ensure_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), InfraError> {
+/// The two tables `up` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TableKind {
+    /// Results, with the `by-topic` index.
+    Results,
+    /// feed-ingest's de-duplication store: the key alone.
+    Seen,
+}
+
+/// Creates a table (on-demand billing, encrypted, keyed by `id`; the result table with the `by-topic`
+/// index) unless it exists, and waits until it is active.
+async fn ensure_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str, kind: TableKind) -> Result<(), InfraError> {
     let attribute = |name: &str| {
         AttributeDefinition::builder()
             .attribute_name(name)
@@ -216,25 +235,27 @@ async fn ensure_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) -> Result
     let key = |name: &str, kind: KeyType| {
         KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("name and type are set")
     };
-    let index = GlobalSecondaryIndex::builder()
-        .index_name(TOPIC_INDEX)
-        .key_schema(key("topic", KeyType::Hash))
-        .key_schema(key("written_at", KeyType::Range))
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()
-        .expect("name, keys and projection are set");
-    let created = dynamodb
+    let mut create = dynamodb
         .create_table()
         .table_name(name)
         .attribute_definitions(attribute("id"))
-        .attribute_definitions(attribute("topic"))
-        .attribute_definitions(attribute("written_at"))
         .key_schema(key("id", KeyType::Hash))
-        .global_secondary_indexes(index)
         .billing_mode(BillingMode::PayPerRequest)
-        .sse_specification(SseSpecification::builder().enabled(true).build())
-        .send()
-        .await;
+        .sse_specification(SseSpecification::builder().enabled(true).build());
+    if kind == TableKind::Results {
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(TOPIC_INDEX)
+            .key_schema(key("topic", KeyType::Hash))
+            .key_schema(key("written_at", KeyType::Range))
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .expect("name, keys and projection are set");
+        create = create
+            .attribute_definitions(attribute("topic"))
+            .attribute_definitions(attribute("written_at"))
+            .global_secondary_indexes(index);
+    }
+    let created = create.send().await;
     match created {
         Ok(_) => {}
         Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}

@@ -6,6 +6,7 @@
 //!   times, the others are not sent again), receive counts, visibility changes.
 //! - [`DynamoTable`]: `BatchWriteItem` in chunks of 25 with unprocessed items retried under backoff,
 //!   one item per document id, a `by-topic` index for querying.
+//! - [`DynamoSeen`]: feed-ingest's de-duplication store, claimed by conditional puts.
 //! - [`infra`]: creating the queues (with dead-letter queues and redrive) and the table, idempotently.
 #![warn(missing_docs)]
 
@@ -16,5 +17,5 @@ pub mod infra;
 pub mod sqs;
 
 pub use config::{AwsSettings, load_sdk_config};
-pub use dynamodb::DynamoTable;
+pub use dynamodb::{DynamoSeen, DynamoTable};
 pub use sqs::SqsQueue;

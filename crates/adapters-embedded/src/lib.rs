@@ -5,10 +5,13 @@
 //!   dead-letter queue after a maximum receive count), so the worker runtime behaves the same on it as on
 //!   SQS and tests of at-least-once delivery mean something.
 //! - [`SqliteTable`] stores one row per document id in a SQLite file a user can open with `sqlite3`.
+//! - [`SqliteSeen`] remembers which documents feed-ingest has enqueued, across restarts.
 #![warn(missing_docs)]
 
 mod queue;
+mod seen;
 mod sqlite;
 
 pub use queue::{EmbeddedQueue, QueueConfig, QueueDepth};
+pub use seen::SqliteSeen;
 pub use sqlite::{DeadLetterRecord, RunStatistics, SqliteTable};

@@ -85,13 +85,7 @@ impl SqliteTable {
     /// When the file cannot be opened or the schema cannot be created.
     pub fn open(path: &Path) -> Result<Self, TableError> {
         let name = path.display().to_string();
-        let storage = |error: rusqlite::Error| storage_error(&name, error);
-        let connection = Connection::open(path).map_err(storage)?;
-        // WAL lets a user read the file with `sqlite3` while the pipeline writes.
-        connection.pragma_update(None, "journal_mode", "WAL").map_err(storage)?;
-        connection.pragma_update(None, "synchronous", "NORMAL").map_err(storage)?;
-        connection.busy_timeout(std::time::Duration::from_secs(5)).map_err(storage)?;
-        connection.execute_batch(SCHEMA).map_err(storage)?;
+        let connection = open_connection(path, SCHEMA)?;
         Ok(Self { name, connection: Arc::new(Mutex::new(connection)) })
     }
 
@@ -156,25 +150,45 @@ impl SqliteTable {
         .await
     }
 
-    /// Runs `work` on the connection, off the async threads.
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, TableError> {
-        let connection = self.connection.clone();
-        let name = self.name.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            // A panic inside `work` would poison the lock; rusqlite leaves the connection usable, so
-            // recover it rather than failing every later call.
-            let mut connection = connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            work(&mut connection)
-        })
-        .await;
-        match result {
-            Ok(result) => result.map_err(|error| storage_error(&name, error)),
-            Err(join_error) => {
-                Err(TableError::Storage { table: name, detail: join_error.to_string(), retriable: true })
-            }
+        run_blocking(&self.connection, &self.name, work).await
+    }
+}
+
+/// Opens (creating if needed) the SQLite file at `path` and creates `schema` in it.
+pub(crate) fn open_connection(path: &Path, schema: &str) -> Result<Connection, TableError> {
+    let name = path.display().to_string();
+    let storage = |error: rusqlite::Error| storage_error(&name, error);
+    let connection = Connection::open(path).map_err(storage)?;
+    // WAL lets a user read the file with `sqlite3` while the pipeline writes.
+    connection.pragma_update(None, "journal_mode", "WAL").map_err(storage)?;
+    connection.pragma_update(None, "synchronous", "NORMAL").map_err(storage)?;
+    connection.busy_timeout(std::time::Duration::from_secs(5)).map_err(storage)?;
+    connection.execute_batch(schema).map_err(storage)?;
+    Ok(connection)
+}
+
+/// Runs `work` on the connection, off the async threads.
+pub(crate) async fn run_blocking<T: Send + 'static>(
+    connection: &Arc<Mutex<Connection>>,
+    name: &str,
+    work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> Result<T, TableError> {
+    let connection = connection.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        // A panic inside `work` would poison the lock; rusqlite leaves the connection usable, so
+        // recover it rather than failing every later call.
+        let mut connection = connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        work(&mut connection)
+    })
+    .await;
+    match result {
+        Ok(result) => result.map_err(|error| storage_error(name, error)),
+        Err(join_error) => {
+            Err(TableError::Storage { table: name.to_owned(), detail: join_error.to_string(), retriable: true })
         }
     }
 }

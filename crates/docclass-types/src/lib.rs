@@ -23,6 +23,7 @@
 
 mod message;
 mod queue;
+mod seen;
 mod table;
 
 pub use message::{
@@ -31,4 +32,5 @@ pub use message::{
 pub use queue::{
     BatchResults, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt, ReceivedMessage, attributes,
 };
+pub use seen::SeenDocuments;
 pub use table::{ResultRow, ResultTable, TableError};

@@ -1,8 +1,10 @@
-//! Amazon DynamoDB as the result table.
+//! Amazon DynamoDB as the result table, and as feed-ingest's de-duplication store.
 
 mod item;
+mod seen;
 mod table;
 
+pub use seen::DynamoSeen;
 pub use table::DynamoTable;
 
 /// `BatchWriteItem` takes at most 25 put or delete requests (DynamoDB API reference).
