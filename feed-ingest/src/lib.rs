@@ -12,19 +12,18 @@ mod read;
 pub use enqueue::{IngestStats, enqueue};
 pub use read::{ReadError, read_documents};
 
-/// Fetches and parses every feed in `urls` once, concurrently; each answers on its own, so one bad feed
-/// costs the others nothing. Answers in the order of `urls`.
+/// Fetches and parses every feed once, concurrently and without conditional GET; each answers on its
+/// own, so one bad feed costs the others nothing. Answers in the order of `feeds`.
 pub async fn fetch_feeds_once(
     fetcher: &feed::Fetcher,
-    urls: &[String],
-) -> Vec<(String, anyhow::Result<Vec<feed::FeedEntry>>)> {
-    let fetches = urls.iter().map(|url| async move {
-        let entries = match fetcher.fetch(url, &feed::Validators::default()).await {
-            Ok(feed::Fetched::Body { bytes, .. }) => feed::parse_feed(&bytes, url).map_err(anyhow::Error::from),
+    feeds: &[feed::FeedSpec],
+) -> Vec<anyhow::Result<Vec<feed::FeedEntry>>> {
+    let fetches = feeds.iter().map(|feed| async move {
+        match fetcher.fetch(&feed.url, &feed::Validators::default()).await {
+            Ok(feed::Fetched::Body { bytes, .. }) => feed::parse_feed(&bytes, &feed.url).map_err(anyhow::Error::from),
             Ok(feed::Fetched::NotModified) => Ok(Vec::new()),
             Err(error) => Err(error.into()),
-        };
-        (url.clone(), entries)
+        }
     });
     futures_util::future::join_all(fetches).await
 }

@@ -1,42 +1,70 @@
 //! `feed-ingest`: reads documents and enqueues them — on the SQS ingest queue when given its URL (the
 //! `export` lines of `docclass infra up`), else as envelopes, one JSON object per line, on stdout.
 //!
-//! `--feed URL --once` fetches RSS/Atom feeds once; with `--dry-run` it prints each entry that would be
-//! enqueued and needs no queue.
+//! Files (`--input`) are read once. Feeds (`--feed URL`, or a feed list with `--config`) are polled until
+//! the process is stopped, each document enqueued once (the de-duplication store: `--seen-db` or
+//! `--seen-table`); `--once` polls each feed once and exits, `--dry-run` prints what would be enqueued.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use docclass_types::Document;
+use docclass_types::{Document, Limits, MessageSink};
 use feed_ingest::ReadError;
-use feed_ingest::feed::{Fetcher, FetcherConfig};
+use feed_ingest::feed::{
+    FeedDefaults, FeedList, FeedMetrics, FeedPoller, FeedSpec, FeedState, Fetcher, FetcherConfig, PollOutcome,
+    PollSettings, SeenStore,
+};
 use service_kit::{AwsArgs, StdoutSink, sqs_queue};
+use tokio_util::sync::CancellationToken;
 use worker_runtime::telemetry::{self, LogFormat};
+
+/// The default port of `/healthz`, `/metrics` and `/feeds` (the classifiers and writer use 9101–9103).
+const METRICS_PORT: u16 = 9100;
 
 /// Reads RSS/Atom feeds, JSON Lines files (gzipped or not), folders of text files, or - for stdin, and
 /// enqueues them.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Inputs to read, in order.
-    #[arg(long, num_args = 1.., required_unless_present = "feed")]
+    /// Inputs to read once, in order.
+    #[arg(long, num_args = 1.., required_unless_present_any = ["feed", "config"])]
     input: Vec<PathBuf>,
-    /// RSS or Atom feeds to fetch (http or https); repeat for several.
+    /// RSS or Atom feeds to poll (http or https); repeat for several.
     #[arg(long)]
     feed: Vec<String>,
-    /// Fetch each feed once and exit (continuous polling is not there yet).
-    #[arg(long, requires = "feed")]
+    /// A feed list (TOML: URLs, intervals, label mappings; see the README).
+    #[arg(long, env = "DOCCLASS_FEEDS")]
+    config: Option<PathBuf>,
+    /// How often each `--feed` is polled (the feed list sets its own), e.g. "15m", "1h".
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "15m")]
+    interval: Duration,
+    /// Poll each feed once and exit.
+    #[arg(long)]
     once: bool,
-    /// Print each feed entry that would be enqueued, one JSON object per line, and enqueue nothing.
-    #[arg(long, requires = "feed")]
+    /// With --once: print each entry that would be enqueued, one JSON object per line, and enqueue nothing.
+    #[arg(long, requires = "once")]
     dry_run: bool,
+    /// Remember enqueued documents in this SQLite file, so no poll or restart enqueues one twice.
+    #[arg(long, env = "DOCCLASS_SEEN_DB", conflicts_with = "seen_table")]
+    seen_db: Option<PathBuf>,
+    /// Remember enqueued documents in this DynamoDB table (`docclass infra up` makes `<stack>-seen`).
+    #[arg(long, env = "DOCCLASS_SEEN_TABLE")]
+    seen_table: Option<String>,
     /// The largest feed response accepted, in bytes.
     #[arg(long, default_value_t = FetcherConfig::default().max_bytes)]
     max_feed_bytes: usize,
+    /// The largest document (title + text) enqueued, in bytes; larger ones are counted and left out.
+    #[arg(long, default_value_t = Limits::DEFAULT_MAX_TEXT_BYTES)]
+    max_document_bytes: usize,
     /// Seconds a feed may take to answer in full.
     #[arg(long, default_value_t = FetcherConfig::default().timeout.as_secs_f64())]
     feed_timeout_secs: f64,
+    /// Address of `/healthz`, `/metrics` and `/feeds` while polling [default: 0.0.0.0:9100].
+    #[arg(long, env = "DOCCLASS_METRICS_ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
     /// The SQS ingest queue; without it, envelopes go to stdout.
     #[arg(long, env = "DOCCLASS_INGEST_QUEUE_URL")]
     queue_url: Option<String>,
@@ -51,14 +79,17 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     telemetry::init(LogFormat::Text, "info");
-    if !args.feed.is_empty() {
-        return feeds_once(&args).await;
+    if !args.feed.is_empty() || args.config.is_some() {
+        return feeds(&args).await;
     }
     let mut sources = Vec::new();
     for input in &args.input {
         sources.push(feed_ingest::read_documents(input).with_context(|| format!("reading {}", input.display()))?);
     }
-    let stats = enqueue(&args, sources.into_iter().flatten()).await;
+    let stats = match &args.queue_url {
+        Some(url) => enqueue(sources.into_iter().flatten(), &sqs_queue(&args.aws, url).await).await,
+        None => enqueue(sources.into_iter().flatten(), &StdoutSink::default()).await,
+    };
     tracing::info!(
         enqueued = stats.enqueued,
         unreadable = stats.unreadable,
@@ -68,47 +99,111 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Enqueues on the SQS ingest queue when its URL is given, else on stdout.
-async fn enqueue(
-    args: &Args,
+async fn enqueue<S: MessageSink>(
     documents: impl Iterator<Item = Result<Document, ReadError>>,
+    sink: &S,
 ) -> feed_ingest::IngestStats {
+    feed_ingest::enqueue(documents, sink, |_| {}).await
+}
+
+/// The feeds of the list and of `--feed`, and how to poll them.
+fn feed_specs(args: &Args) -> anyhow::Result<(Vec<FeedSpec>, PollSettings)> {
+    let (mut feeds, defaults) = match &args.config {
+        Some(path) => {
+            let list = FeedList::load(path)?;
+            (list.feeds(), list.defaults)
+        }
+        None => (Vec::new(), FeedDefaults::default()),
+    };
+    feeds.extend(args.feed.iter().map(|url| FeedSpec::new(url, args.interval)));
+    anyhow::ensure!(!feeds.is_empty(), "the feed list names no feeds");
+    let settings =
+        PollSettings { limits: Limits { max_text_bytes: args.max_document_bytes }, ..PollSettings::from(&defaults) };
+    Ok((feeds, settings))
+}
+
+async fn feeds(args: &Args) -> anyhow::Result<()> {
+    let (feeds, settings) = feed_specs(args)?;
+    let fetcher = Fetcher::new(FetcherConfig {
+        max_bytes: args.max_feed_bytes,
+        timeout: Duration::from_secs_f64(args.feed_timeout_secs),
+        ..FetcherConfig::default()
+    })?;
+    if args.dry_run {
+        return dry_run(&fetcher, &feeds).await;
+    }
+    let seen = seen_store(args).await?;
+    anyhow::ensure!(
+        args.once || !matches!(seen, SeenStore::Nothing),
+        "polling needs a de-duplication store, or every poll would enqueue each feed again: \
+         give --seen-db FILE (SQLite) or --seen-table NAME (DynamoDB), or poll just --once"
+    );
     match &args.queue_url {
-        Some(url) => feed_ingest::enqueue(documents, &sqs_queue(&args.aws, url).await, |_| {}).await,
-        None => feed_ingest::enqueue(documents, &StdoutSink::default(), |_| {}).await,
+        Some(url) => poll(args, feeds, settings, fetcher, sqs_queue(&args.aws, url).await, seen).await,
+        None => poll(args, feeds, settings, fetcher, StdoutSink::default(), seen).await,
     }
 }
 
-/// `--feed … --once [--dry-run]`: every feed fetched once, concurrently; a feed that fails is reported on
-/// stderr and the others still go through; the exit status is 0 either way, as for a poll.
-async fn feeds_once(args: &Args) -> anyhow::Result<()> {
-    anyhow::ensure!(args.once, "--feed needs --once: continuous polling of feeds is not there yet");
-    let config = FetcherConfig {
-        max_bytes: args.max_feed_bytes,
-        timeout: std::time::Duration::from_secs_f64(args.feed_timeout_secs),
-        ..FetcherConfig::default()
-    };
-    let fetcher = Fetcher::new(config)?;
-    let mut documents = Vec::new();
-    for (url, entries) in feed_ingest::fetch_feeds_once(&fetcher, &args.feed).await {
-        match entries {
-            Ok(entries) => {
-                tracing::info!(feed = %url, entries = entries.len(), "feed read");
-                for entry in entries {
-                    if args.dry_run {
-                        println!("{}", serde_json::to_string(&entry)?);
-                    } else {
-                        documents.push(Ok(entry.into_document(&url)));
-                    }
-                }
-            }
-            Err(error) => eprintln!("feed-ingest: {url}: {error:#}"),
-        }
+async fn seen_store(args: &Args) -> anyhow::Result<SeenStore> {
+    if let Some(table) = &args.seen_table {
+        let config = adapters_aws::load_sdk_config(&args.aws.settings()).await;
+        return Ok(SeenStore::Dynamo(adapters_aws::DynamoSeen::new(aws_sdk_dynamodb::Client::new(&config), table)));
     }
-    if args.dry_run {
+    match &args.seen_db {
+        Some(path) => Ok(SeenStore::Sqlite(adapters_embedded::SqliteSeen::open(path)?)),
+        None => Ok(SeenStore::Nothing),
+    }
+}
+
+/// `--once`: every feed polled once, concurrently; a feed that fails is reported on stderr and the others
+/// still go through; the exit status is 0 either way. Otherwise: polling until SIGTERM or Ctrl-C.
+async fn poll<S: MessageSink>(
+    args: &Args,
+    feeds: Vec<FeedSpec>,
+    settings: PollSettings,
+    fetcher: Fetcher,
+    sink: S,
+    seen: SeenStore,
+) -> anyhow::Result<()> {
+    let metrics = FeedMetrics::default();
+    let poller = Arc::new(FeedPoller::new(fetcher, sink, seen, metrics.clone(), settings));
+    if args.once {
+        let polls = feeds.iter().map(|feed| {
+            let poller = poller.clone();
+            async move { (feed, poller.poll_once(feed, &mut FeedState::default()).await) }
+        });
+        for (feed, outcome) in futures_util::future::join_all(polls).await {
+            if let PollOutcome::Failed { kind, detail } = outcome {
+                eprintln!("feed-ingest: {} ({kind}): {detail}", feed.url);
+            }
+        }
         return Ok(());
     }
-    let stats = enqueue(args, documents.into_iter()).await;
-    tracing::info!(enqueued = stats.enqueued, refused = stats.refused, "feed-ingest finished");
+    let shutdown = CancellationToken::new();
+    worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
+    let mut registry = prometheus_client::registry::Registry::default();
+    metrics.register(&mut registry);
+    let address = args.metrics_addr.unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], METRICS_PORT)));
+    service_kit::serve_health_with(address, registry, metrics.router(), shutdown.clone()).await?;
+    tracing::info!(feeds = feeds.len(), "polling");
+    poller.run(feeds, shutdown).await;
+    tracing::info!("feed-ingest stopped");
+    Ok(())
+}
+
+/// `--once --dry-run`: prints each entry that would be enqueued (relabelled as the feed list says); a
+/// feed that fails is reported on stderr and the others still print.
+async fn dry_run(fetcher: &Fetcher, feeds: &[FeedSpec]) -> anyhow::Result<()> {
+    for (feed, entries) in feeds.iter().zip(feed_ingest::fetch_feeds_once(fetcher, feeds).await) {
+        match entries {
+            Ok(entries) => {
+                for mut entry in entries {
+                    feed.labels.apply(&mut entry);
+                    println!("{}", serde_json::to_string(&entry)?);
+                }
+            }
+            Err(error) => eprintln!("feed-ingest: {}: {error:#}", feed.url),
+        }
+    }
     Ok(())
 }

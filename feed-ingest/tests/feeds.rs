@@ -45,22 +45,7 @@ const ARXIV: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <category term="stat.ML" scheme="http://arxiv.org/schemas/atom"/></entry>
 </feed>"#;
 
-const BILLION_LAUGHS: &str = r#"<?xml version="1.0"?>
-<!DOCTYPE lolz [
- <!ENTITY lol "lol">
- <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
- <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
- <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
- <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
- <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
- <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
- <!ENTITY xxe SYSTEM "file:///etc/passwd">
-]>
-<rss version="2.0"><channel><title>lolz</title>
-<item><guid>laugh</guid><title>&lol9;</title><description>&xxe;</description></item>
-</channel></rss>"#;
+const BILLION_LAUGHS: &str = include_str!("fixtures/billion-laughs.xml");
 
 async fn with_etag(headers: HeaderMap) -> Response {
     if headers.get(header::IF_NONE_MATCH).is_some_and(|tag| tag == "\"v1\"") {

@@ -31,12 +31,26 @@ pub async fn serve_health(
     registry: Registry,
     shutdown: CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
+    serve_health_with(address, registry, Router::new(), shutdown).await
+}
+
+/// [`serve_health`] with more endpoints beside the two, such as feed-ingest's `/feeds`.
+///
+/// # Errors
+/// When the address cannot be bound.
+pub async fn serve_health_with(
+    address: SocketAddr,
+    registry: Registry,
+    routes: Router,
+    shutdown: CancellationToken,
+) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("binding the health/metrics endpoint to {address}"))?;
     let bound = listener.local_addr()?;
     let service = Service { registry: Arc::new(registry), shutdown: shutdown.clone() };
-    let app = Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics)).with_state(service);
+    let app =
+        Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics)).with_state(service).merge(routes);
     tokio::spawn(async move {
         let server = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await });
         if let Err(error) = server.await {

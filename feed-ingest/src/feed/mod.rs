@@ -1,10 +1,20 @@
-//! Feeds: fetching RSS and Atom documents over HTTP safely, and turning their entries into documents.
+//! Feeds: fetching RSS and Atom documents over HTTP safely, turning their entries into documents, and
+//! polling them into the queue, each document once.
 //!
 //! One job each: [`fetch`] knows HTTP (timeouts, size caps, redirects, conditional GET), [`parse`] knows
-//! feed formats (RSS 0.9–2.0, Atom, arXiv's listing and API feeds), and neither knows queues.
+//! feed formats (RSS 0.9–2.0, Atom, arXiv's listing and API feeds), [`config`] the feed list,
+//! [`poll`] schedules and de-duplicates, [`status`] counts, [`seen`] picks the de-duplication store.
 
+pub mod config;
 pub mod fetch;
 pub mod parse;
+pub mod poll;
+pub mod seen;
+pub mod status;
 
+pub use config::{FeedDefaults, FeedList, FeedSpec, LabelMap, Unmapped};
 pub use fetch::{FetchError, Fetched, Fetcher, FetcherConfig, Validators};
 pub use parse::{FeedEntry, ParseError, parse_feed};
+pub use poll::{FeedPoller, FeedState, PollSettings, next_wait};
+pub use seen::SeenStore;
+pub use status::{FeedMetrics, FeedStatus, PollOutcome, PollReport};

@@ -3,10 +3,17 @@
 //! feed-rs reads RSS 0.9/1.0/2.0, Atom and JSON Feed through quick-xml, which resolves only XML's five
 //! predefined entities and character references: an internal DTD's entities (billion laughs) and
 //! external entities are never expanded, so a hostile feed costs no more than its own bytes.
+//!
+//! Document ids must be stable across polls, or every poll would enqueue the feed again: the entry's
+//! GUID or Atom id as given, else its link made canonical, else a hash of its title and text. (feed-rs's
+//! own fallback ends in a random UUID, so it is replaced.)
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use docclass_types::{Document, Labels};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 /// Why a feed could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -16,8 +23,8 @@ pub struct ParseError(String);
 /// One entry of a feed, as text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeedEntry {
-    /// The entry's GUID or Atom id; feed-rs derives a stable one from the link and title when the feed
-    /// gives none.
+    /// The entry's GUID or Atom id; else its canonical link; else `sha256:` and a hash of the title and
+    /// text.
     pub id: String,
     /// The title, as plain text.
     pub title: String,
@@ -62,10 +69,37 @@ impl FeedEntry {
 pub fn parse_feed(bytes: &[u8], feed_url: &str) -> Result<Vec<FeedEntry>, ParseError> {
     let feed = feed_rs::parser::Builder::new()
         .base_uri(Some(feed_url))
+        // Left empty here, filled in by `entry` from what is stable.
+        .id_generator(|_, _, _| String::new())
         .build()
-        .parse(bytes)
+        .parse(utf8_cleaned(bytes).as_ref())
         .map_err(|error| ParseError(error.to_string()))?;
     Ok(feed.entries.into_iter().map(entry).collect())
+}
+
+/// A feed that says (or implies) UTF-8 but holds invalid sequences is common in the wild (one
+/// mis-encoded title); quick-xml would refuse the whole feed. Such bytes become U+FFFD instead. Feeds
+/// declaring another encoding are left to the parser, which decodes them.
+fn utf8_cleaned(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if std::str::from_utf8(bytes).is_ok() || declares_other_encoding(bytes) {
+        return Cow::Borrowed(bytes);
+    }
+    Cow::Owned(String::from_utf8_lossy(bytes).into_owned().into_bytes())
+}
+
+fn declares_other_encoding(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(200)];
+    let head = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let Some(declaration) = head.strip_prefix("<?xml").and_then(|rest| rest.split("?>").next()) else {
+        return false;
+    };
+    match declaration.split_once("encoding=") {
+        Some((_, value)) => {
+            let name = value.trim_start_matches(['"', '\'']).split(['"', '\'']).next().unwrap_or_default();
+            !matches!(name, "utf-8" | "utf8")
+        }
+        None => false,
+    }
 }
 
 fn entry(entry: feed_rs::model::Entry) -> FeedEntry {
@@ -86,15 +120,42 @@ fn entry(entry: feed_rs::model::Entry) -> FeedEntry {
         },
         None => (None, None),
     };
-    FeedEntry {
-        id: entry.id,
-        title,
-        text: text.trim().to_owned(),
-        url: entry.links.first().map(|link| link.href.clone()),
-        published: entry.published.or(entry.updated),
-        topic,
-        subtopic,
+    let text = text.trim().to_owned();
+    let url = entry.links.first().map(|link| link.href.clone());
+    let id = match entry.id.trim() {
+        "" => url.as_deref().and_then(canonical_url).unwrap_or_else(|| content_id(&title, &text)),
+        given => given.to_owned(),
+    };
+    FeedEntry { id, title, text, url, published: entry.published.or(entry.updated), topic, subtopic }
+}
+
+/// A link as an id: fragment and tracking parameters (`utm_*`) dropped, scheme and host lower-cased
+/// (by the `url` crate's parsing), so the same page reached through two campaigns is one document.
+fn canonical_url(link: &str) -> Option<String> {
+    let mut url = url::Url::parse(link).ok()?;
+    url.set_fragment(None);
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(name, _)| !name.starts_with("utm_"))
+        .map(|(n, v)| (n.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
     }
+    Some(url.into())
+}
+
+/// The last resort: the same title and text always give the same id.
+fn content_id(title: &str, text: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(title.as_bytes());
+    hash.update([0]);
+    hash.update(text.as_bytes());
+    let digest = hash.finalize();
+    let hex: String = digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 /// HTML (or plain text) to plain text: tags dropped, entities decoded, whitespace collapsed. RSS
@@ -125,6 +186,30 @@ mod tests {
         assert_eq!(entry.url.as_deref(), Some("https://example.org/1"));
         assert_eq!((entry.topic.as_deref(), entry.subtopic.as_deref()), (Some("cs"), Some("cs.LG")));
         assert!(entry.published.is_some());
+    }
+
+    #[test]
+    fn entries_without_guid_get_ids_that_do_not_change_between_polls() {
+        let rss = br#"<rss version="2.0"><channel><title>t</title>
+            <item><title>Linked</title><link>https://Example.org/a?utm_source=x&amp;p=1#top</link></item>
+            <item><title>Bare</title><description>Only words</description></item>
+            </channel></rss>"#;
+        let first = parse_feed(rss, "https://example.org/feed").unwrap();
+        let second = parse_feed(rss, "https://example.org/feed").unwrap();
+        assert_eq!(first, second);
+        assert_eq!(first[0].id, "https://example.org/a?p=1");
+        assert!(first[1].id.starts_with("sha256:"), "{}", first[1].id);
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_fatal() {
+        let mut rss = b"<rss version=\"2.0\"><channel><title>t</title><item><guid>g</guid><title>caf".to_vec();
+        rss.extend_from_slice(&[0xE9, 0xFF]);
+        rss.extend_from_slice(b"</title></item></channel></rss>");
+        let entries = parse_feed(&rss, "https://example.org/feed").unwrap();
+        assert_eq!(entries[0].title, "caf\u{FFFD}\u{FFFD}");
+        let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss version=\"2.0\"><channel><title>t</title><item><guid>g</guid><title>caf\xE9</title></item></channel></rss>";
+        assert_eq!(parse_feed(latin1, "https://example.org/feed").unwrap()[0].title, "caf\u{e9}");
     }
 
     #[test]
