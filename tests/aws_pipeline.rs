@@ -5,55 +5,16 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use adapters_aws::{AwsSettings, SqsQueue, load_sdk_config};
 use aws_sdk_dynamodb::types::Select;
-use docclass_tests::binaries::binary;
+use docclass_tests::processes::{Environment, Service, http_get, signal, terminate};
 use docclass_tests::{data_dir, emulator, read, train_model};
 use docclass_types::{MessageSink, MessageSource, OutgoingMessage, attributes};
 
 const DOCUMENTS: usize = 2_000;
-
-/// The environment every process gets: the emulator, credentials, and what `infra up` printed.
-struct Environment {
-    variables: Vec<(String, String)>,
-}
-
-impl Environment {
-    fn get(&self, name: &str) -> &str {
-        &self.variables.iter().find(|(key, _)| key == name).unwrap_or_else(|| panic!("{name} not exported")).1
-    }
-
-    fn command(&self, name: &str) -> Command {
-        let mut command = Command::new(binary(name));
-        command.envs(self.variables.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        command
-    }
-
-    fn spawn(&self, name: &str, log: &Path) -> Service {
-        let log = std::fs::File::create(log.join(format!("{name}-{}.log", fastrand::u32(..)))).unwrap();
-        Service(self.command(name).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().unwrap())
-    }
-}
-
-/// A service process, killed if the test ends early so that a failure leaves nothing running.
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn signal(service: &Service, signal: &str) {
-    assert!(Command::new("kill").args([signal, &service.0.id().to_string()]).status().unwrap().success());
-}
 
 async fn item_ids(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> BTreeSet<String> {
     let mut ids = BTreeSet::new();
@@ -79,51 +40,20 @@ async fn item_count(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> i32 {
     dynamodb.scan().table_name(table).select(Select::Count).send().await.map(|o| o.count()).unwrap_or(0)
 }
 
-/// A plain HTTP/1.0 GET, enough for the health and metrics endpoints; answers the whole response.
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::Read;
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     let dir = tempfile::tempdir().unwrap();
     let endpoint = emulator::endpoint();
     let stack = emulator::unique_name("e2e");
-    let mut environment = Environment {
-        variables: [
-            ("AWS_ENDPOINT_URL", endpoint.as_str()),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("DOCCLASS_STACK", stack.as_str()),
-            ("DOCCLASS_WORKERS", "2"),
-            // A killed worker's messages come back after this long.
-            ("DOCCLASS_VISIBILITY_TIMEOUT_SECS", "5"),
-            ("RUST_LOG", "info"),
-            // Any free port for /metrics unless a test names one: the defaults may be taken here.
-            ("DOCCLASS_METRICS_ADDR", "127.0.0.1:0"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect(),
-    };
-
-    // `docclass infra up` prints only export lines; they are all a service needs.
-    let up = environment.command("docclass").args(["infra", "up", "--visibility-timeout-secs", "5"]).output().unwrap();
-    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
-    for line in String::from_utf8(up.stdout).unwrap().lines() {
-        let (name, value) = line.strip_prefix("export ").and_then(|l| l.split_once('=')).expect("only export lines");
-        environment.variables.push((name.to_owned(), value.to_owned()));
-    }
+    let mut environment = Environment::on_emulator(&endpoint, &stack);
+    environment.set("DOCCLASS_WORKERS", "2");
+    // A killed worker's messages come back after this long.
+    environment.set("DOCCLASS_VISIBILITY_TIMEOUT_SECS", "5");
+    environment.infra_up(&["--visibility-timeout-secs", "5"]);
     let mut model = train_model();
     let model_path = dir.path().join("model.bin");
     model.save(&model_path).unwrap();
-    environment.variables.push(("DOCCLASS_MODEL".into(), model_path.display().to_string()));
+    environment.set("DOCCLASS_MODEL", &model_path.display().to_string());
 
     let settings = AwsSettings {
         endpoint_url: Some(endpoint.clone()),
@@ -249,20 +179,9 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     assert!(metrics.contains("docclass_processing_seconds_bucket"), "{metrics}");
 
     // SIGTERM: every service stops cleanly, well within ECS's 30 s stop timeout.
-    for child in [&topic, &subtopic, &writer] {
-        signal(child, "-TERM");
-    }
-    let stopping = Instant::now();
     for child in [&mut topic, &mut subtopic, &mut writer] {
-        loop {
-            if let Some(status) = child.0.try_wait().unwrap() {
-                assert!(status.success(), "{status:?}");
-                break;
-            }
-            assert!(stopping.elapsed() < Duration::from_secs(25), "a service did not stop on SIGTERM");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let status = terminate(child, Duration::from_secs(25)).await;
+        assert!(status.success(), "{status:?}");
     }
-    let down = environment.command("docclass").args(["infra", "down"]).status().unwrap();
-    assert!(down.success());
+    environment.infra_down();
 }

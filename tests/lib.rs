@@ -1,9 +1,10 @@
 //! Helpers shared by the workspace-level tests: the corpus, a model trained on it, the adapter contract
-//! suites, the AWS emulator and a throttling proxy in front of it.
+//! suites, the AWS emulator, the binaries as processes and a throttling proxy in front of the emulator.
 
 pub mod binaries;
 pub mod contract;
 pub mod emulator;
+pub mod processes;
 pub mod throttling_proxy;
 
 use std::path::PathBuf;
