@@ -48,6 +48,8 @@ enum Command {
     Results(commands::results::ResultsArgs),
     /// Inspect dead letters, or move them back to their queue after a fix.
     Dlq(commands::dlq::DlqArgs),
+    /// See what a running feed-ingest's feeds are doing.
+    Feeds(commands::feeds::FeedsArgs),
 }
 
 fn parse_log_format(value: &str) -> Result<LogFormat, String> {
@@ -69,6 +71,7 @@ fn main() -> std::process::ExitCode {
         Command::Infra(args) => commands::infra::run(args),
         Command::Results(args) => commands::results::run(args),
         Command::Dlq(args) => commands::dlq::run(args),
+        Command::Feeds(args) => commands::feeds::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod dlq;
 pub mod eval;
+pub mod feeds;
 pub mod infra;
 pub mod results;
 pub mod run;
