@@ -1,0 +1,12 @@
+//! `deploy`: the docclass pipeline on Amazon ECS, from one stack file.
+//!
+//! - [`stack`]: the stack file (TOML) and the names and ARNs that follow from it;
+//! - [`render`]: task definitions, IAM policies and scaling policies as the AWS APIs' JSON;
+//! - [`scaling`]: desired tasks from a queue's backlog — the one algorithm behind both scalers.
+#![warn(missing_docs)]
+
+pub mod render;
+pub mod scaling;
+pub mod stack;
+
+pub use stack::{SERVICES, Service, Stack};

@@ -1,0 +1,414 @@
+//! The stack file: one description of a deployment, from which task definitions, IAM policies,
+//! scaling policies and the `apply` plan all follow. See `deploy/stack.example.toml`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+use serde::Deserialize;
+
+use crate::scaling::ScalingPolicy;
+
+/// The four services, in pipeline order.
+pub const SERVICES: [Service; 4] =
+    [Service::FeedIngest, Service::TopicClassifier, Service::SubtopicClassifier, Service::TableWriter];
+
+/// One of the pipeline's services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Service {
+    /// Reads feeds into the ingest queue.
+    FeedIngest,
+    /// Ingest queue → subtopic queue.
+    TopicClassifier,
+    /// Subtopic queue → results queue.
+    SubtopicClassifier,
+    /// Results queue → the table.
+    TableWriter,
+}
+
+impl Service {
+    /// Its binary's (and container's, and image's) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::FeedIngest => "feed-ingest",
+            Service::TopicClassifier => "topic-classifier",
+            Service::SubtopicClassifier => "subtopic-classifier",
+            Service::TableWriter => "table-writer",
+        }
+    }
+
+    /// The port of its `/healthz` and `/metrics`.
+    pub fn metrics_port(self) -> u16 {
+        match self {
+            Service::FeedIngest => 9100,
+            Service::TopicClassifier => 9101,
+            Service::SubtopicClassifier => 9102,
+            Service::TableWriter => 9103,
+        }
+    }
+
+    /// The queue whose backlog it works off, if it scales by one.
+    pub fn input_queue(self) -> Option<Queue> {
+        match self {
+            Service::FeedIngest => None,
+            Service::TopicClassifier => Some(Queue::Ingest),
+            Service::SubtopicClassifier => Some(Queue::Subtopic),
+            Service::TableWriter => Some(Queue::Results),
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        SERVICES.into_iter().find(|service| service.name() == name)
+    }
+}
+
+/// The pipeline's three queues (each with a dead-letter queue `<name>-dlq`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// feed-ingest → topic-classifier.
+    Ingest,
+    /// topic-classifier → subtopic-classifier.
+    Subtopic,
+    /// subtopic-classifier → table-writer.
+    Results,
+}
+
+impl Queue {
+    /// Its name's suffix, as `docclass infra up` makes it.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Queue::Ingest => "ingest",
+            Queue::Subtopic => "subtopic",
+            Queue::Results => "results",
+        }
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stack {
+    /// Prefix of every resource name (queues, tables, services, roles), as `docclass infra up --stack`.
+    pub name: String,
+    /// AWS region.
+    pub region: String,
+    /// The account the stack lives in (for ARNs and queue URLs).
+    pub account_id: String,
+    /// ECS cluster name.
+    pub cluster: String,
+    /// Image registry, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com`; each service's image is
+    /// `<registry>/docclass-<service>:<tag>` unless it names its own.
+    pub registry: String,
+    /// Image tag.
+    pub tag: String,
+    /// Where tasks run.
+    pub network: Network,
+    /// Logging.
+    #[serde(default)]
+    pub logs: Logs,
+    /// Per service, by its name.
+    services: BTreeMap<String, ServiceSpec>,
+}
+
+/// `[network]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// `FARGATE` (default) or `EC2`.
+    #[serde(default)]
+    pub launch_type: LaunchType,
+    /// Subnets of the tasks' network interfaces (awsvpc).
+    pub subnets: Vec<String>,
+    /// Their security groups.
+    pub security_groups: Vec<String>,
+    /// Whether tasks get a public IP (needed in public subnets without a NAT to reach ECR and SQS).
+    #[serde(default)]
+    pub assign_public_ip: bool,
+}
+
+/// Where tasks run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum LaunchType {
+    /// Serverless; awsvpc networking.
+    #[default]
+    #[serde(rename = "FARGATE")]
+    Fargate,
+    /// On the cluster's EC2 container instances; awsvpc networking too, so security groups apply per task.
+    #[serde(rename = "EC2")]
+    Ec2,
+}
+
+impl LaunchType {
+    /// As the ECS API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaunchType::Fargate => "FARGATE",
+            LaunchType::Ec2 => "EC2",
+        }
+    }
+}
+
+/// `[logs]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Logs {
+    /// CloudWatch Logs group; each service writes streams under its own prefix.
+    pub group: String,
+    /// Days logs are kept.
+    pub retention_days: u32,
+}
+
+impl Default for Logs {
+    fn default() -> Self {
+        Self { group: "/ecs/docclass".into(), retention_days: 30 }
+    }
+}
+
+/// `[services.<name>]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// CPU units (1024 = one vCPU).
+    pub cpu: u32,
+    /// Memory, MiB.
+    pub memory: u32,
+    /// Fewest tasks.
+    #[serde(default = "one")]
+    pub min_tasks: u32,
+    /// Most tasks.
+    #[serde(default = "one")]
+    pub max_tasks: u32,
+    /// Messages one task should have waiting; or give `target_latency` and `seconds_per_message`.
+    pub target_backlog_per_task: Option<u32>,
+    /// How long a message may wait…
+    #[serde(default, with = "humantime_serde")]
+    pub target_latency: Option<Duration>,
+    /// …when a task takes this long for each (measured: `docclass bench`, or the service's
+    /// `docclass_processing_seconds`).
+    pub seconds_per_message: Option<f64>,
+    /// How long a lower backlog must last before the pool shrinks.
+    #[serde(default = "five_minutes", with = "humantime_serde")]
+    pub scale_in_window: Duration,
+    /// Seconds ECS waits after SIGTERM before killing the container; the service drains in that time.
+    #[serde(default = "thirty")]
+    pub stop_timeout_secs: u32,
+    /// This service's image, instead of `<registry>/docclass-<service>:<tag>`.
+    pub image: Option<String>,
+    /// Extra environment (e.g. `DOCCLASS_FEEDS` for feed-ingest, `DOCCLASS_MIN_SCORE`).
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn five_minutes() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn thirty() -> u32 {
+    30
+}
+
+/// Fargate's CPU units and the memory (MiB) each allows: (cpu, min, max, step).
+const FARGATE_SIZES: [(u32, u32, u32, u32); 5] = [
+    (256, 512, 2048, 512),
+    (512, 1024, 4096, 1024),
+    (1024, 2048, 8192, 1024),
+    (2048, 4096, 16384, 1024),
+    (4096, 8192, 30720, 1024),
+];
+
+impl Stack {
+    /// Reads and checks the stack file at `path`.
+    ///
+    /// # Errors
+    /// When it cannot be read or parsed, or [`Stack::parse`] refuses it.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in the stack file {}", path.display()))
+    }
+
+    /// Parses and checks a stack file: every service named exactly once, sizes Fargate accepts, sane
+    /// task bounds, a way to compute each scaling pool's target.
+    ///
+    /// # Errors
+    /// The first problem found, by field.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let stack: Stack = toml::from_str(text)?;
+        ensure!(
+            !stack.name.is_empty() && stack.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "name {:?}: letters, digits and '-' only (it prefixes queue, table and role names)",
+            stack.name
+        );
+        ensure!(
+            stack.account_id.len() == 12 && stack.account_id.chars().all(|c| c.is_ascii_digit()),
+            "account_id must be 12 digits"
+        );
+        ensure!(!stack.network.subnets.is_empty(), "network.subnets: at least one subnet");
+        for name in stack.services.keys() {
+            if Service::from_name(name).is_none() {
+                bail!(
+                    "services.{name}: not a docclass service (feed-ingest, topic-classifier, subtopic-classifier, table-writer)"
+                );
+            }
+        }
+        for service in SERVICES {
+            let spec = stack
+                .services
+                .get(service.name())
+                .with_context(|| format!("services.{} is missing", service.name()))?;
+            let field = |what: &str| format!("services.{}.{what}", service.name());
+            ensure!(spec.min_tasks <= spec.max_tasks, "{}: min_tasks above max_tasks", field("min_tasks"));
+            ensure!(spec.max_tasks >= 1, "{} must be at least 1", field("max_tasks"));
+            if stack.network.launch_type == LaunchType::Fargate {
+                let fits = FARGATE_SIZES.iter().any(|&(cpu, low, high, step)| {
+                    spec.cpu == cpu && (low..=high).contains(&spec.memory) && (spec.memory - low) % step == 0
+                });
+                ensure!(
+                    fits,
+                    "{}: cpu {} with memory {} MiB is not a Fargate size",
+                    field("cpu"),
+                    spec.cpu,
+                    spec.memory
+                );
+            }
+            if service == Service::FeedIngest {
+                // Polling twice from two tasks is safe (the seen table) but pointless.
+                ensure!(spec.max_tasks == 1, "{}: feed-ingest runs as one task", field("max_tasks"));
+            } else {
+                stack.scaling_policy(service)?;
+            }
+        }
+        Ok(stack)
+    }
+
+    /// A service's settings (present: [`Stack::parse`] checked).
+    pub fn service(&self, service: Service) -> &ServiceSpec {
+        &self.services[service.name()]
+    }
+
+    /// The scaling policy of a classifier or writer pool.
+    ///
+    /// # Errors
+    /// When neither a backlog target nor latency and seconds per message are given.
+    pub fn scaling_policy(&self, service: Service) -> anyhow::Result<ScalingPolicy> {
+        let spec = self.service(service);
+        let target = match (spec.target_backlog_per_task, spec.target_latency, spec.seconds_per_message) {
+            (Some(target), _, _) => target.max(1),
+            (None, Some(latency), Some(seconds)) if seconds > 0.0 => {
+                ScalingPolicy::target_from_latency(latency, seconds)
+            }
+            _ => bail!(
+                "services.{}: give target_backlog_per_task, or target_latency and seconds_per_message",
+                service.name()
+            ),
+        };
+        Ok(ScalingPolicy {
+            min_tasks: spec.min_tasks,
+            max_tasks: spec.max_tasks,
+            target_backlog_per_task: target,
+            scale_in_window: spec.scale_in_window,
+            noise_backlog: 2,
+            noise_persistence: Duration::from_secs(60),
+        })
+    }
+
+    /// A queue's name (`Some(true)`: its dead-letter queue).
+    pub fn queue_name(&self, queue: Queue, dead_letters: bool) -> String {
+        let name = format!("{}-{}", self.name, queue.suffix());
+        if dead_letters { format!("{name}-dlq") } else { name }
+    }
+
+    /// A queue's URL.
+    pub fn queue_url(&self, queue: Queue, dead_letters: bool) -> String {
+        format!(
+            "https://sqs.{}.amazonaws.com/{}/{}",
+            self.region,
+            self.account_id,
+            self.queue_name(queue, dead_letters)
+        )
+    }
+
+    /// A queue's ARN.
+    pub fn queue_arn(&self, queue: Queue, dead_letters: bool) -> String {
+        format!("arn:aws:sqs:{}:{}:{}", self.region, self.account_id, self.queue_name(queue, dead_letters))
+    }
+
+    /// The result table's name.
+    pub fn table_name(&self) -> String {
+        format!("{}-results", self.name)
+    }
+
+    /// feed-ingest's de-duplication table's name.
+    pub fn seen_table_name(&self) -> String {
+        format!("{}-seen", self.name)
+    }
+
+    /// A table's ARN.
+    pub fn table_arn(&self, table: &str) -> String {
+        format!("arn:aws:dynamodb:{}:{}:table/{table}", self.region, self.account_id)
+    }
+
+    /// The ECS service's (and task definition family's) name.
+    pub fn ecs_name(&self, service: Service) -> String {
+        format!("{}-{}", self.name, service.name())
+    }
+
+    /// The service's task role.
+    pub fn task_role_name(&self, service: Service) -> String {
+        format!("{}-{}-task", self.name, service.name())
+    }
+
+    /// The execution role every task definition shares (image pulls, logs).
+    pub fn execution_role_name(&self) -> String {
+        format!("{}-execution", self.name)
+    }
+
+    /// A role's ARN.
+    pub fn role_arn(&self, role: &str) -> String {
+        format!("arn:aws:iam::{}:role/{role}", self.account_id)
+    }
+
+    /// The service's image.
+    pub fn image(&self, service: Service) -> String {
+        self.service(service)
+            .image
+            .clone()
+            .unwrap_or_else(|| format!("{}/docclass-{}:{}", self.registry, service.name(), self.tag))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../stack.example.toml");
+
+    #[test]
+    fn the_example_is_valid() {
+        let stack = Stack::parse(EXAMPLE).unwrap();
+        let topic = stack.scaling_policy(Service::TopicClassifier).unwrap();
+        assert!(topic.max_tasks > topic.min_tasks);
+        assert_eq!(
+            stack.queue_url(Queue::Ingest, false),
+            "https://sqs.us-east-1.amazonaws.com/123456789012/docclass-ingest"
+        );
+    }
+
+    #[test]
+    fn refuses_what_would_fail_at_deploy_time() {
+        for (change, expected) in [
+            (("cpu = 512", "cpu = 300"), "not a Fargate size"),
+            (("min_tasks = 1\nmax_tasks = 8", "min_tasks = 9\nmax_tasks = 8"), "min_tasks above max_tasks"),
+            (("[services.table-writer]", "[services.tabel-writer]"), "not a docclass service"),
+            (("account_id = \"123456789012\"", "account_id = \"12\""), "12 digits"),
+        ] {
+            assert!(EXAMPLE.contains(change.0), "the example has {:?}", change.0);
+            let error = format!("{:#}", Stack::parse(&EXAMPLE.replacen(change.0, change.1, 1)).unwrap_err());
+            assert!(error.contains(expected), "{change:?}: {error}");
+        }
+    }
+}
