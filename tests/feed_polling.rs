@@ -114,8 +114,18 @@ async fn polling_into_sqs_enqueues_each_entry_once_across_a_restart() {
         metrics.contains(&format!("docclass_feed_errors_total{{feed=\"{down_url}\",kind=\"status\"}}")),
         "{metrics}"
     );
+    // The container health check: the binary asks its own /healthz.
+    let healthcheck = |port: u16| {
+        environment
+            .command("feed-ingest")
+            .args(["--healthcheck", "--metrics-addr", &format!("127.0.0.1:{port}")])
+            .status()
+            .unwrap()
+    };
+    assert!(healthcheck(port).success());
     let stopped = terminate(&mut first, Duration::from_secs(20)).await;
     assert!(stopped.success(), "{stopped:?}");
+    assert!(!healthcheck(port).success(), "unhealthy once stopped");
 
     // Started again, with nothing in memory: the seen table keeps it from enqueueing anything twice.
     let port = free_port();

@@ -30,7 +30,7 @@ const METRICS_PORT: u16 = 9100;
 #[command(version, about)]
 struct Args {
     /// Inputs to read once, in order.
-    #[arg(long, num_args = 1.., required_unless_present_any = ["feed", "config"])]
+    #[arg(long, num_args = 1.., required_unless_present_any = ["feed", "config", "healthcheck"])]
     input: Vec<PathBuf>,
     /// RSS or Atom feeds to poll (http or https); repeat for several.
     #[arg(long)]
@@ -65,6 +65,10 @@ struct Args {
     /// Address of `/healthz`, `/metrics` and `/feeds` while polling [default: 0.0.0.0:9100].
     #[arg(long, env = "DOCCLASS_METRICS_ADDR")]
     metrics_addr: Option<std::net::SocketAddr>,
+    /// Ask the running service's `/healthz` and exit 0 if it is healthy, else 1 (the container health
+    /// check; the image has no shell or curl).
+    #[arg(long)]
+    healthcheck: bool,
     /// The SQS ingest queue; without it, envelopes go to stdout.
     #[arg(long, env = "DOCCLASS_INGEST_QUEUE_URL")]
     queue_url: Option<String>,
@@ -78,6 +82,7 @@ struct Args {
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    service_kit::exit_if_healthcheck(args.healthcheck, metrics_address(&args));
     telemetry::init(LogFormat::Text, "info");
     if !args.feed.is_empty() || args.config.is_some() {
         return feeds(&args).await;
@@ -183,12 +188,15 @@ async fn poll<S: MessageSink>(
     worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
     let mut registry = prometheus_client::registry::Registry::default();
     metrics.register(&mut registry);
-    let address = args.metrics_addr.unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], METRICS_PORT)));
-    service_kit::serve_health_with(address, registry, metrics.router(), shutdown.clone()).await?;
+    service_kit::serve_health_with(metrics_address(args), registry, metrics.router(), shutdown.clone()).await?;
     tracing::info!(feeds = feeds.len(), "polling");
     poller.run(feeds, shutdown).await;
     tracing::info!("feed-ingest stopped");
     Ok(())
+}
+
+fn metrics_address(args: &Args) -> std::net::SocketAddr {
+    args.metrics_addr.unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], METRICS_PORT)))
 }
 
 /// `--once --dry-run`: prints each entry that would be enqueued (relabelled as the feed list says); a

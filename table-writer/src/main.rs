@@ -42,6 +42,7 @@ const METRICS_PORT: u16 = 9103;
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    args.service.exit_if_healthcheck(METRICS_PORT);
     match &args.input_queue_url {
         Some(input) => {
             let table = args.table.clone().context("--table (DOCCLASS_TABLE) is needed")?;

@@ -80,3 +80,52 @@ async fn metrics(State(service): State<Service>) -> impl IntoResponse {
         Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/plain")], error.to_string()),
     }
 }
+
+/// Whether the service whose endpoint is bound to `address` answers `GET /healthz` with 200 — what
+/// `<service> --healthcheck` runs for Docker's `HEALTHCHECK` and ECS's container `healthCheck`: the
+/// images are FROM scratch, with no shell or curl to do it. A wildcard address is asked on loopback.
+pub fn is_healthy(address: SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    let address = if address.ip().is_unspecified() {
+        SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, address.port()))
+    } else {
+        address
+    };
+    let timeout = std::time::Duration::from_secs(3);
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&address, timeout) else { return false };
+    let _ = stream.set_read_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(Some(timeout));
+    if stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut response = Vec::new();
+    let _ = stream.take(4096).read_to_end(&mut response);
+    let status_line = response.split(|byte| *byte == b'\n').next().unwrap_or_default();
+    status_line.starts_with(b"HTTP/1.") && status_line.get(8..13) == Some(b" 200 ")
+}
+
+/// For `--healthcheck`: exits 0 if the service at `address` is healthy, else 1; returns only when
+/// `requested` is false.
+pub fn exit_if_healthcheck(requested: bool, address: SocketAddr) {
+    if requested {
+        std::process::exit(if is_healthy(address) { 0 } else { 1 });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_healthcheck_sees_a_running_service_and_a_stopping_one() {
+        let shutdown = CancellationToken::new();
+        let address =
+            serve_health(SocketAddr::from(([127, 0, 0, 1], 0)), Registry::default(), shutdown.clone()).await.unwrap();
+        assert!(tokio::task::spawn_blocking(move || is_healthy(address)).await.unwrap());
+        // Once shutdown begins the endpoint answers 503 (and soon nothing at all).
+        shutdown.cancel();
+        assert!(!tokio::task::spawn_blocking(move || is_healthy(address)).await.unwrap());
+        let nothing_there = SocketAddr::from(([127, 0, 0, 1], 9));
+        assert!(!tokio::task::spawn_blocking(move || is_healthy(nothing_there)).await.unwrap());
+    }
+}

@@ -35,9 +35,18 @@ pub struct ServiceArgs {
     /// topic-classifier 9101, subtopic-classifier 9102, table-writer 9103].
     #[arg(long, env = "DOCCLASS_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Ask the running service's `/healthz` (at the metrics address) and exit 0 if it is healthy, else
+    /// 1: the container health check of images that have no shell or curl.
+    #[arg(long)]
+    pub healthcheck: bool,
 }
 
 impl ServiceArgs {
+    /// With `--healthcheck`, checks the service on its metrics address and exits; else returns.
+    pub fn exit_if_healthcheck(&self, default_port: u16) {
+        crate::health::exit_if_healthcheck(self.healthcheck, self.metrics_addr_or(default_port));
+    }
+
     /// The metrics address, or the service's default port on all interfaces.
     pub fn metrics_addr_or(&self, default_port: u16) -> std::net::SocketAddr {
         self.metrics_addr.unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], default_port)))
