@@ -159,10 +159,25 @@ fn content_id(title: &str, text: &str) -> String {
 }
 
 /// HTML (or plain text) to plain text: tags dropped, entities decoded, whitespace collapsed. RSS
-/// summaries are often HTML; the classifier wants words.
+/// summaries are often HTML; the classifier wants words. Text with no tag and no complete entity
+/// reference is left as it is: HTML's legacy entities without `;` would otherwise turn a plain
+/// "&lE" into "≦" (found by the property tests).
 fn plain_text(html: &str) -> String {
-    let text = if html.contains('<') || html.contains('&') { nanohtml2text::html2text(html) } else { html.to_owned() };
+    let text = if html.contains('<') || has_entity_reference(html) {
+        nanohtml2text::html2text(html)
+    } else {
+        html.to_owned()
+    };
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether `text` holds `&name;` or `&#number;`.
+fn has_entity_reference(text: &str) -> bool {
+    text.match_indices('&').any(|(at, _)| {
+        let rest = &text[at + 1..];
+        let name_length = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '#')).unwrap_or(rest.len());
+        name_length > 0 && rest[name_length..].starts_with(';')
+    })
 }
 
 #[cfg(test)]
