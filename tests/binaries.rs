@@ -14,7 +14,7 @@ pub fn binary(name: &str) -> PathBuf {
         let status = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "--bins"])
             .args(["-p", "feed-ingest", "-p", "topic-classifier", "-p", "subtopic-classifier", "-p", "table-writer"])
-            .args(["-p", "docclass"])
+            .args(["-p", "docclass", "-p", "deploy"])
             .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root"))
             .status()
             .expect("cargo runs");

@@ -50,6 +50,8 @@ enum Command {
     Dlq(commands::dlq::DlqArgs),
     /// See what a running feed-ingest's feeds are doing.
     Feeds(commands::feeds::FeedsArgs),
+    /// Deploy to Amazon ECS from a stack file (the same commands as the `deploy` binary).
+    Deploy(deploy::cli::DeployArgs),
 }
 
 fn parse_log_format(value: &str) -> Result<LogFormat, String> {
@@ -72,6 +74,7 @@ fn main() -> std::process::ExitCode {
         Command::Results(args) => commands::results::run(args),
         Command::Dlq(args) => commands::dlq::run(args),
         Command::Feeds(args) => commands::feeds::run(args),
+        Command::Deploy(args) => deploy::cli::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

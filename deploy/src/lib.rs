@@ -2,9 +2,13 @@
 //!
 //! - [`stack`]: the stack file (TOML) and the names and ARNs that follow from it;
 //! - [`render`]: task definitions, IAM policies and scaling policies as the AWS APIs' JSON;
-//! - [`scaling`]: desired tasks from a queue's backlog — the one algorithm behind both scalers.
+//! - [`scaling`]: desired tasks from a queue's backlog — the one algorithm behind both scalers;
+//! - [`aws`]: plan, apply, status, destroy and the watch-mode scaler, through the official SDK;
+//! - [`cli`]: the command line of `deploy` and `docclass deploy`.
 #![warn(missing_docs)]
 
+pub mod aws;
+pub mod cli;
 pub mod render;
 pub mod scaling;
 pub mod stack;

@@ -163,11 +163,8 @@ fn content_id(title: &str, text: &str) -> String {
 /// reference is left as it is: HTML's legacy entities without `;` would otherwise turn a plain
 /// "&lE" into "≦" (found by the property tests).
 fn plain_text(html: &str) -> String {
-    let text = if html.contains('<') || has_entity_reference(html) {
-        nanohtml2text::html2text(html)
-    } else {
-        html.to_owned()
-    };
+    let text =
+        if html.contains('<') || has_entity_reference(html) { nanohtml2text::html2text(html) } else { html.to_owned() };
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

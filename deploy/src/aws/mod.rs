@@ -1,0 +1,157 @@
+//! The stack on AWS, through the official SDK: `plan` compares what the stack file renders with what
+//! exists, `apply` makes them agree, `status` reports, `destroy` removes what `apply` made.
+//!
+//! What `apply` creates it tags `docclass:stack = <name>`, and `destroy` removes only what carries that
+//! tag (plus the queues and tables `infra up` names, unless `--keep-data`): a role, log group or cluster
+//! someone else made under the same name is left alone. Task definitions carry the SHA-256 of their
+//! rendered JSON as a tag, so "changed?" is one comparison and a second `apply` registers nothing.
+
+mod apply;
+mod scale;
+mod status;
+
+use std::fmt;
+
+use adapters_aws::AwsSettings;
+
+pub use apply::{apply, destroy, plan, policy_document, wait_until_steady};
+pub use scale::{ScaleTarget, observe, scale_once};
+pub use status::{ServiceStatus, status};
+
+use crate::stack::Service;
+
+/// The tag on everything `apply` creates.
+pub const STACK_TAG: &str = "docclass:stack";
+/// The tag on task definitions: the SHA-256 of the rendered JSON they were registered from.
+pub const RENDER_TAG: &str = "docclass:render-sha256";
+/// The inline policy name on each role.
+pub const POLICY_NAME: &str = "docclass";
+
+/// The SDK clients `deploy` uses.
+#[derive(Clone)]
+pub struct Clients {
+    /// Amazon ECS.
+    pub ecs: aws_sdk_ecs::Client,
+    /// IAM.
+    pub iam: aws_sdk_iam::Client,
+    /// Application Auto Scaling.
+    pub autoscaling: aws_sdk_applicationautoscaling::Client,
+    /// CloudWatch Logs.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// SQS.
+    pub sqs: aws_sdk_sqs::Client,
+    /// DynamoDB.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+impl Clients {
+    /// Clients for `settings` (the stack's region; an emulator's endpoint if given).
+    pub async fn new(settings: &AwsSettings) -> Self {
+        let config = adapters_aws::load_sdk_config(settings).await;
+        Self {
+            ecs: aws_sdk_ecs::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            autoscaling: aws_sdk_applicationautoscaling::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+        }
+    }
+}
+
+/// One thing the stack is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// The three queues, their dead-letter queues, the result and seen tables (`docclass infra up`).
+    QueuesAndTables,
+    /// The CloudWatch Logs group.
+    LogGroup,
+    /// The execution role (image pulls, logs).
+    ExecutionRole,
+    /// A service's task role.
+    TaskRole(Service),
+    /// The ECS cluster.
+    Cluster,
+    /// A service's task definition.
+    TaskDefinition(Service),
+    /// The ECS service.
+    EcsService(Service),
+    /// A pool's scalable target and target-tracking policy.
+    Scaling(Service),
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Resource::QueuesAndTables => write!(f, "queues and tables"),
+            Resource::LogGroup => write!(f, "log group"),
+            Resource::ExecutionRole => write!(f, "execution role"),
+            Resource::TaskRole(service) => write!(f, "task role of {}", service.name()),
+            Resource::Cluster => write!(f, "cluster"),
+            Resource::TaskDefinition(service) => write!(f, "task definition of {}", service.name()),
+            Resource::EcsService(service) => write!(f, "ECS service {}", service.name()),
+            Resource::Scaling(service) => write!(f, "scaling of {}", service.name()),
+        }
+    }
+}
+
+/// What `apply` would do to a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// It does not exist.
+    Create,
+    /// It exists and differs: why.
+    Update(String),
+    /// It is as the stack file says.
+    Unchanged,
+}
+
+/// A resource and its change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// What.
+    pub resource: Resource,
+    /// How.
+    pub change: Change,
+}
+
+/// The steps from what exists to what the stack file says, in the order `apply` takes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Every resource, changed or not.
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// Whether `apply` would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.steps.iter().all(|step| step.change == Change::Unchanged)
+    }
+
+    /// The steps that change something.
+    pub fn changes(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|step| step.change != Change::Unchanged)
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return writeln!(f, "No changes: the stack is as the stack file describes it.");
+        }
+        for step in &self.steps {
+            match &step.change {
+                Change::Create => writeln!(f, "+ create {}", step.resource)?,
+                Change::Update(why) => writeln!(f, "~ update {} ({why})", step.resource)?,
+                Change::Unchanged => writeln!(f, "  unchanged {}", step.resource)?,
+            }
+        }
+        let changes = self.changes().count();
+        writeln!(f, "{changes} to change, {} unchanged.", self.steps.len() - changes)
+    }
+}
+
+/// An SDK error as text with its causes.
+pub(crate) fn sdk_error<E: std::error::Error>(error: E) -> anyhow::Error {
+    anyhow::anyhow!("{}", aws_smithy_types::error::display::DisplayErrorContext(error))
+}

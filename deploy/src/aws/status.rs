@@ -1,0 +1,100 @@
+//! `deploy status`: each service's tasks, deployment and backlog.
+
+use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde::Serialize;
+
+use super::{Clients, sdk_error};
+use crate::stack::{SERVICES, Stack};
+
+/// One service as AWS reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ServiceStatus {
+    /// The service's name.
+    pub service: String,
+    /// Whether ECS knows it.
+    pub exists: bool,
+    /// Tasks wanted, running, starting.
+    pub desired: i32,
+    /// Tasks running.
+    pub running: i32,
+    /// Tasks starting.
+    pub pending: i32,
+    /// `family:revision` of the task definition it runs.
+    pub task_definition: String,
+    /// The primary deployment's rollout state (`IN_PROGRESS`, `COMPLETED`, `FAILED`).
+    pub rollout: String,
+    /// Deployments under way (more than one while a new revision rolls out).
+    pub deployments: usize,
+    /// The scalable target's bounds, if the pool scales.
+    pub min_max: Option<(i32, i32)>,
+    /// Its input queue's visible and in-flight messages, if it has one.
+    pub backlog: Option<(u64, u64)>,
+}
+
+/// Every service of `stack`.
+///
+/// # Errors
+/// When AWS cannot be asked.
+pub async fn status(stack: &Stack, clients: &Clients) -> anyhow::Result<Vec<ServiceStatus>> {
+    let mut statuses = Vec::new();
+    for service in SERVICES {
+        let name = stack.ecs_name(service);
+        let mut status = ServiceStatus { service: name.clone(), ..ServiceStatus::default() };
+        if let Ok(found) = clients.ecs.describe_services().cluster(&stack.cluster).services(&name).send().await
+            && let Some(ecs) = found.services().iter().find(|s| s.status() == Some("ACTIVE"))
+        {
+            status.exists = true;
+            status.desired = ecs.desired_count();
+            status.running = ecs.running_count();
+            status.pending = ecs.pending_count();
+            status.task_definition =
+                ecs.task_definition().and_then(|arn| arn.rsplit('/').next()).unwrap_or_default().to_owned();
+            status.deployments = ecs.deployments().len();
+            status.rollout = ecs
+                .deployments()
+                .iter()
+                .find(|d| d.status() == Some("PRIMARY"))
+                .and_then(|d| d.rollout_state())
+                .map(|state| state.as_str().to_owned())
+                .unwrap_or_default();
+        }
+        if let Some(queue) = service.input_queue() {
+            let targets = clients
+                .autoscaling
+                .describe_scalable_targets()
+                .service_namespace(ServiceNamespace::Ecs)
+                .resource_ids(format!("service/{}/{name}", stack.cluster))
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            status.min_max = targets.scalable_targets().first().map(|t| (t.min_capacity(), t.max_capacity()));
+            if let Ok(url) = clients.sqs.get_queue_url().queue_name(stack.queue_name(queue, false)).send().await
+                && let Some(url) = url.queue_url()
+            {
+                let attributes = clients
+                    .sqs
+                    .get_queue_attributes()
+                    .queue_url(url)
+                    .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                    .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                let count = |name: QueueAttributeName| {
+                    attributes
+                        .attributes()
+                        .and_then(|all| all.get(&name))
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0)
+                };
+                status.backlog = Some((
+                    count(QueueAttributeName::ApproximateNumberOfMessages),
+                    count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+                ));
+            }
+        }
+        statuses.push(status);
+    }
+    Ok(statuses)
+}

@@ -1,0 +1,209 @@
+//! `deploy` against moto server (ECS, Application Auto Scaling, IAM, CloudWatch Logs, SQS, DynamoDB):
+//! plan → apply → plan again (nothing) → a changed stack updates exactly what changed → the scaler
+//! raises a pool's desired count for a backlog and lowers it only after the window → status → destroy
+//! removes what apply made and nothing else.
+//!
+//! moto 5.2 records what the API is told but runs no task: a service's running count is whatever its
+//! desired count says. So this asserts on what ECS records (definitions, services, counts, tags), not
+//! on containers; `apply --no-wait` skips the wait for a steady state, which moto cannot reach honestly.
+
+use std::time::Duration;
+
+use adapters_aws::AwsSettings;
+use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use deploy::aws::{self, Change, Clients, Resource, ScaleTarget};
+use deploy::{SERVICES, Service, Stack};
+use docclass_tests::emulator;
+use docclass_tests::processes::Environment;
+
+/// The example stack under a unique name, in a network moto knows.
+fn stack_file(endpoint: &str, name: &str) -> String {
+    let vpc = emulator::ec2(endpoint, "Action=CreateVpc&CidrBlock=10.9.0.0/16", "vpcId");
+    let subnet = emulator::ec2(endpoint, &format!("Action=CreateSubnet&VpcId={vpc}&CidrBlock=10.9.1.0/24"), "subnetId");
+    let group = emulator::ec2(
+        endpoint,
+        &format!("Action=CreateSecurityGroup&VpcId={vpc}&GroupName={name}&GroupDescription=docclass"),
+        "groupId",
+    );
+    let example = include_str!("../deploy/stack.example.toml");
+    let network_start = example.find("subnets = ").unwrap();
+    let network_end = example[network_start..].find("assign_public_ip").unwrap() + network_start;
+    format!(
+        "{}subnets = [\"{subnet}\"]\nsecurity_groups = [\"{group}\"]\n{}",
+        &example[..network_start],
+        &example[network_end..]
+    )
+    .replace("name = \"docclass\"", &format!("name = \"{name}\""))
+    .replace("cluster = \"docclass\"", &format!("cluster = \"{name}\""))
+    .replace("group = \"/ecs/docclass\"", &format!("group = \"/ecs/{name}\""))
+    // A target small enough for a test's backlog: 20 messages per topic task.
+    .replace("target_latency = \"30s\"\nseconds_per_message = 0.002", "target_backlog_per_task = 20")
+}
+
+fn changes(plan: &aws::Plan) -> Vec<(Resource, Change)> {
+    plan.changes().map(|step| (step.resource, step.change.clone())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_apply_scale_status_and_destroy_on_moto() {
+    let endpoint = emulator::endpoint();
+    let name = emulator::unique_name("deploy");
+    let dir = tempfile::tempdir().unwrap();
+    let stack_path = dir.path().join("stack.toml");
+    let text = stack_file(&endpoint, &name);
+    std::fs::write(&stack_path, &text).unwrap();
+    let stack = Stack::parse(&text).unwrap();
+    let settings = AwsSettings {
+        endpoint_url: Some(endpoint.clone()),
+        region: Some("us-east-1".into()),
+        static_credentials: Some(("test".into(), "test".into())),
+    };
+    let clients = Clients::new(&settings).await;
+
+    // Someone else's log group under our name: apply may use it, destroy must leave it.
+    clients.logs.create_log_group().log_group_name(&stack.logs.group).send().await.unwrap();
+
+    let plan = aws::plan(&stack, &clients).await.unwrap();
+    assert_eq!(plan.changes().filter(|s| s.change == Change::Create).count(), 1 + 1 + 4 + 1 + 4 + 4 + 3, "{plan}");
+    assert!(matches!(plan.steps[1].change, Change::Update(_)), "the existing log group is adopted: {plan}");
+    aws::apply(&stack, &clients, &plan, |_| {}).await.unwrap();
+
+    // Idempotent: the plan is empty, and so is `deploy apply` run as a user runs it.
+    assert!(aws::plan(&stack, &clients).await.unwrap().is_empty());
+    let mut environment = Environment::on_emulator(&endpoint, &name);
+    environment.set("AWS_REGION", "us-east-1");
+    let again =
+        environment.command("deploy").args(["apply", "--no-wait", "--stack"]).arg(&stack_path).output().unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("No changes"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+
+    // What apply made, as the APIs record it.
+    for service in SERVICES {
+        let described = clients
+            .ecs
+            .describe_services()
+            .cluster(&stack.cluster)
+            .services(stack.ecs_name(service))
+            .send()
+            .await
+            .unwrap();
+        let ecs = &described.services()[0];
+        assert_eq!(ecs.desired_count(), stack.service(service).min_tasks as i32);
+        assert!(ecs.task_definition().unwrap().ends_with(&format!("{}:1", stack.ecs_name(service))));
+        let definition =
+            clients.ecs.describe_task_definition().task_definition(stack.ecs_name(service)).send().await.unwrap();
+        let container = &definition.task_definition().unwrap().container_definitions()[0];
+        assert_eq!((container.readonly_root_filesystem(), container.user()), (Some(true), Some("65532:65532")));
+        assert!(container.health_check().unwrap().command().iter().any(|part| part == "--healthcheck"));
+        let policy = clients
+            .iam
+            .get_role_policy()
+            .role_name(stack.task_role_name(service))
+            .policy_name(aws::POLICY_NAME)
+            .send()
+            .await
+            .unwrap();
+        let granted = aws::policy_document(policy.policy_document());
+        assert_eq!(granted, Some(deploy::render::task_role_policy(&stack, service)), "{}", service.name());
+    }
+    let topic_target = format!("service/{}/{}", stack.cluster, stack.ecs_name(Service::TopicClassifier));
+    let targets = clients
+        .autoscaling
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_ids(&topic_target)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((targets.scalable_targets()[0].min_capacity(), targets.scalable_targets()[0].max_capacity()), (1, 8));
+
+    // A changed stack: the topic pool gets bigger tasks and a lower ceiling. Exactly its definition,
+    // service and scaling change; the rest is left alone.
+    let changed_text = text.replacen(
+        "cpu = 512\nmemory = 1024\nmin_tasks = 1\nmax_tasks = 8",
+        "cpu = 1024\nmemory = 2048\nmin_tasks = 1\nmax_tasks = 6",
+        1,
+    );
+    assert_ne!(changed_text, text);
+    let changed = Stack::parse(&changed_text).unwrap();
+    let plan = aws::plan(&changed, &clients).await.unwrap();
+    let resources: Vec<Resource> = changes(&plan).into_iter().map(|(resource, _)| resource).collect();
+    assert_eq!(
+        resources,
+        [
+            Resource::TaskDefinition(Service::TopicClassifier),
+            Resource::EcsService(Service::TopicClassifier),
+            Resource::Scaling(Service::TopicClassifier)
+        ],
+        "{plan}"
+    );
+    aws::apply(&changed, &clients, &plan, |_| {}).await.unwrap();
+    assert!(aws::plan(&changed, &clients).await.unwrap().is_empty());
+    let topic = clients
+        .ecs
+        .describe_services()
+        .cluster(&stack.cluster)
+        .services(stack.ecs_name(Service::TopicClassifier))
+        .send()
+        .await
+        .unwrap();
+    assert!(topic.services()[0].task_definition().unwrap().ends_with(":2"), "rolled onto revision 2");
+
+    // The scaler: 200 messages on the ingest queue at 20 per task → 6 tasks (the new ceiling) at once;
+    // drained, it holds until the 5-minute window has passed, then falls to the minimum.
+    let mut targets = ScaleTarget::all(&changed, &clients).await.unwrap();
+    let ingest = targets.iter().find(|t| t.service == Service::TopicClassifier).unwrap().queue_url.clone();
+    for batch in 0..20 {
+        let entries: Vec<SendMessageBatchRequestEntry> = (0..10)
+            .map(|i| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(format!("m{batch}-{i}"))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        clients.sqs.send_message_batch().queue_url(&ingest).set_entries(Some(entries)).send().await.unwrap();
+    }
+    let desired = |round: Vec<(Service, deploy::scaling::Observation, deploy::scaling::Decision)>| {
+        round.into_iter().find(|(service, _, _)| *service == Service::TopicClassifier).map(|(_, o, d)| (o, d)).unwrap()
+    };
+    let (observed, decision) =
+        desired(aws::scale_once(&changed, &clients, &mut targets, Duration::ZERO).await.unwrap());
+    assert_eq!((observed.visible, decision.desired), (200, 6), "{decision:?}");
+    let recorded = clients
+        .ecs
+        .describe_services()
+        .cluster(&stack.cluster)
+        .services(stack.ecs_name(Service::TopicClassifier))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(recorded.services()[0].desired_count(), 6, "UpdateService applied it");
+    clients.sqs.purge_queue().queue_url(&ingest).send().await.unwrap();
+    let (_, held) = desired(aws::scale_once(&changed, &clients, &mut targets, Duration::from_secs(60)).await.unwrap());
+    assert_eq!(held.desired, 6, "drained, but inside the window: {held:?}");
+    let (_, fell) = desired(aws::scale_once(&changed, &clients, &mut targets, Duration::from_secs(400)).await.unwrap());
+    assert_eq!(fell.desired, 1, "after the window: {fell:?}");
+
+    let statuses = aws::status(&changed, &clients).await.unwrap();
+    assert!(statuses.iter().all(|s| s.exists), "{statuses:?}");
+    let topic_status = statuses.iter().find(|s| s.service.ends_with("topic-classifier")).unwrap();
+    assert_eq!((topic_status.desired, topic_status.min_max, topic_status.backlog), (1, Some((1, 6)), Some((0, 0))));
+
+    let removed = aws::destroy(&changed, &clients, false).await.unwrap();
+    assert!(removed.iter().any(|r| r.starts_with("cluster")), "{removed:?}");
+    assert!(removed.iter().filter(|r| r.starts_with("role")).count() == 5, "{removed:?}");
+    assert!(!removed.iter().any(|r| r.starts_with("log group")), "the log group was not ours: {removed:?}");
+    let groups = clients.logs.describe_log_groups().log_group_name_prefix(&stack.logs.group).send().await.unwrap();
+    assert_eq!(groups.log_groups().len(), 1, "someone else's log group is still there");
+    assert!(clients.iam.get_role().role_name(stack.execution_role_name()).send().await.is_err());
+    assert!(clients.sqs.get_queue_url().queue_name(format!("{name}-ingest")).send().await.is_err());
+    let plan = aws::plan(&changed, &clients).await.unwrap();
+    assert_eq!(plan.changes().filter(|s| s.change == Change::Create).count(), 1 + 5 + 1 + 4 + 4 + 3, "{plan}");
+}
