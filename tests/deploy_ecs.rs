@@ -41,6 +41,13 @@ fn stack_file(endpoint: &str, name: &str) -> String {
     .replace("target_latency = \"30s\"\nseconds_per_message = 0.002", "target_backlog_per_task = 20")
 }
 
+/// The topic pool's ECS service, as ECS records it.
+async fn topic_service(clients: &Clients, stack: &Stack) -> aws_sdk_ecs::types::Service {
+    let name = stack.ecs_name(Service::TopicClassifier);
+    let found = clients.ecs.describe_services().cluster(&stack.cluster).services(name).send().await.unwrap();
+    found.services()[0].clone()
+}
+
 fn changes(plan: &aws::Plan) -> Vec<(Resource, Change)> {
     plan.changes().map(|step| (step.resource, step.change.clone())).collect()
 }
@@ -144,15 +151,8 @@ async fn plan_apply_scale_status_and_destroy_on_moto() {
     );
     aws::apply(&changed, &clients, &plan, |_| {}).await.unwrap();
     assert!(aws::plan(&changed, &clients).await.unwrap().is_empty());
-    let topic = clients
-        .ecs
-        .describe_services()
-        .cluster(&stack.cluster)
-        .services(stack.ecs_name(Service::TopicClassifier))
-        .send()
-        .await
-        .unwrap();
-    assert!(topic.services()[0].task_definition().unwrap().ends_with(":2"), "rolled onto revision 2");
+    let topic = topic_service(&clients, &stack).await;
+    assert!(topic.task_definition().unwrap().ends_with(":2"), "rolled onto revision 2");
 
     // The scaler: 200 messages on the ingest queue at 20 per task → 6 tasks (the new ceiling) at once;
     // drained, it holds until the 5-minute window has passed, then falls to the minimum.
@@ -176,15 +176,7 @@ async fn plan_apply_scale_status_and_destroy_on_moto() {
     let (observed, decision) =
         desired(aws::scale_once(&changed, &clients, &mut targets, Duration::ZERO).await.unwrap());
     assert_eq!((observed.visible, decision.desired), (200, 6), "{decision:?}");
-    let recorded = clients
-        .ecs
-        .describe_services()
-        .cluster(&stack.cluster)
-        .services(stack.ecs_name(Service::TopicClassifier))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(recorded.services()[0].desired_count(), 6, "UpdateService applied it");
+    assert_eq!(topic_service(&clients, &stack).await.desired_count(), 6, "UpdateService applied it");
     clients.sqs.purge_queue().queue_url(&ingest).send().await.unwrap();
     let (_, held) = desired(aws::scale_once(&changed, &clients, &mut targets, Duration::from_secs(60)).await.unwrap());
     assert_eq!(held.desired, 6, "drained, but inside the window: {held:?}");

@@ -175,15 +175,8 @@ async fn ecs_service(
     if new_definition {
         return Ok(Change::Update("new task definition".into()));
     }
-    let latest = clients
-        .ecs
-        .describe_task_definition()
-        .task_definition(stack.ecs_name(service))
-        .send()
-        .await
-        .map_err(sdk_error)?;
-    let latest_arn = latest.task_definition().and_then(|definition| definition.task_definition_arn());
-    if found.task_definition() != latest_arn {
+    let latest_arn = latest_definition_arn(stack, clients, service).await?;
+    if found.task_definition() != Some(latest_arn.as_str()) {
         return Ok(Change::Update("runs an older task definition".into()));
     }
     let vpc = found.network_configuration().and_then(|network| network.awsvpc_configuration());

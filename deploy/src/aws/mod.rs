@@ -151,6 +151,30 @@ impl fmt::Display for Plan {
     }
 }
 
+/// A queue's visible and in-flight messages (SQS's approximate counts).
+///
+/// # Errors
+/// When SQS cannot be asked.
+pub async fn queue_depth(clients: &Clients, queue_url: &str) -> anyhow::Result<(u64, u64)> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let attributes = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .map_err(sdk_error)?;
+    let count = |name: QueueAttributeName| {
+        attributes.attributes().and_then(|all| all.get(&name)).and_then(|value| value.parse::<u64>().ok()).unwrap_or(0)
+    };
+    Ok((
+        count(QueueAttributeName::ApproximateNumberOfMessages),
+        count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    ))
+}
+
 /// An SDK error as text with its causes.
 pub(crate) fn sdk_error<E: std::error::Error>(error: E) -> anyhow::Error {
     anyhow::anyhow!("{}", aws_smithy_types::error::display::DisplayErrorContext(error))

@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::{Clients, sdk_error};
 use crate::scaling::{Decision, Observation, Scaler};
@@ -48,18 +47,7 @@ impl ScaleTarget {
 /// # Errors
 /// When SQS or ECS cannot be asked, or the service does not exist.
 pub async fn observe(stack: &Stack, clients: &Clients, target: &ScaleTarget) -> anyhow::Result<Observation> {
-    let attributes = clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&target.queue_url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .map_err(sdk_error)?;
-    let count = |name: QueueAttributeName| {
-        attributes.attributes().and_then(|all| all.get(&name)).and_then(|value| value.parse::<u64>().ok()).unwrap_or(0)
-    };
+    let (visible, in_flight) = super::queue_depth(clients, &target.queue_url).await?;
     let name = stack.ecs_name(target.service);
     let services =
         clients.ecs.describe_services().cluster(&stack.cluster).services(&name).send().await.map_err(sdk_error)?;
@@ -68,11 +56,7 @@ pub async fn observe(stack: &Stack, clients: &Clients, target: &ScaleTarget) -> 
         .iter()
         .find(|service| service.status() == Some("ACTIVE"))
         .with_context(|| format!("ECS service {name} not found: run `deploy apply` first"))?;
-    Ok(Observation {
-        visible: count(QueueAttributeName::ApproximateNumberOfMessages),
-        in_flight: count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-        current: u32::try_from(service.desired_count()).unwrap_or(0),
-    })
+    Ok(Observation { visible, in_flight, current: u32::try_from(service.desired_count()).unwrap_or(0) })
 }
 
 /// One round: observe every pool, decide, and apply what changed; answers each pool's observation and

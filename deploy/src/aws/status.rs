@@ -1,7 +1,6 @@
 //! `deploy status`: each service's tasks, deployment and backlog.
 
 use aws_sdk_applicationautoscaling::types::ServiceNamespace;
-use aws_sdk_sqs::types::QueueAttributeName;
 use serde::Serialize;
 
 use super::{Clients, sdk_error};
@@ -72,26 +71,7 @@ pub async fn status(stack: &Stack, clients: &Clients) -> anyhow::Result<Vec<Serv
             if let Ok(url) = clients.sqs.get_queue_url().queue_name(stack.queue_name(queue, false)).send().await
                 && let Some(url) = url.queue_url()
             {
-                let attributes = clients
-                    .sqs
-                    .get_queue_attributes()
-                    .queue_url(url)
-                    .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-                    .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                let count = |name: QueueAttributeName| {
-                    attributes
-                        .attributes()
-                        .and_then(|all| all.get(&name))
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .unwrap_or(0)
-                };
-                status.backlog = Some((
-                    count(QueueAttributeName::ApproximateNumberOfMessages),
-                    count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-                ));
+                status.backlog = Some(super::queue_depth(clients, url).await?);
             }
         }
         statuses.push(status);
