@@ -124,8 +124,8 @@ impl Record {
 }
 
 /// A stable id for a document that has none: the same content always gets the same id, so re-ingesting
-/// it overwrites its row instead of adding one.
-fn content_id(title: &str, text: &str) -> String {
+/// it overwrites its row instead of adding one. Feed entries with no GUID and no link use it too.
+pub(crate) fn content_id(title: &str, text: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(title.as_bytes());
     hasher.update([0]);

@@ -13,7 +13,6 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use docclass_types::{Document, Labels};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 /// Why a feed could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +122,7 @@ fn entry(entry: feed_rs::model::Entry) -> FeedEntry {
     let text = text.trim().to_owned();
     let url = entry.links.first().map(|link| link.href.clone());
     let id = match entry.id.trim() {
-        "" => url.as_deref().and_then(canonical_url).unwrap_or_else(|| content_id(&title, &text)),
+        "" => url.as_deref().and_then(canonical_url).unwrap_or_else(|| crate::read::content_id(&title, &text)),
         given => given.to_owned(),
     };
     FeedEntry { id, title, text, url, published: entry.published.or(entry.updated), topic, subtopic }
@@ -145,17 +144,6 @@ fn canonical_url(link: &str) -> Option<String> {
         url.query_pairs_mut().clear().extend_pairs(kept);
     }
     Some(url.into())
-}
-
-/// The last resort: the same title and text always give the same id.
-fn content_id(title: &str, text: &str) -> String {
-    let mut hash = Sha256::new();
-    hash.update(title.as_bytes());
-    hash.update([0]);
-    hash.update(text.as_bytes());
-    let digest = hash.finalize();
-    let hex: String = digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect();
-    format!("sha256:{hex}")
 }
 
 /// HTML (or plain text) to plain text: tags dropped, entities decoded, whitespace collapsed. RSS
