@@ -9,8 +9,6 @@ use chrono::Utc;
 use docclass_types::{SeenDocuments, TableError};
 use futures_util::future::join_all;
 
-use crate::error::classify;
-
 /// Conditional writes go one id per call (DynamoDB has no conditional batch write, and a transaction
 /// would fail every id for one taken id); this many run at once.
 const CONCURRENT_WRITES: usize = 16;
@@ -36,12 +34,7 @@ impl DynamoSeen {
     where
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let failure = classify(error);
-        if failure.throttled {
-            TableError::Throttled { table: self.name.clone() }
-        } else {
-            TableError::Storage { table: self.name.clone(), detail: failure.detail, retriable: failure.retriable }
-        }
+        super::table_error(&self.name, error)
     }
 
     async fn claim_one(&self, id: &str, now_ms: i64, lease_until_ms: i64) -> Result<bool, TableError> {

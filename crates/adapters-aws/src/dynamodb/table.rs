@@ -11,7 +11,6 @@ use docclass_types::{ResultRow, ResultTable, TableError};
 
 use super::item::{Item, from_item, to_item};
 use super::{MAX_BATCH_WRITE, TOPIC_INDEX};
-use crate::error::classify;
 
 /// Rounds of `BatchWriteItem` for one chunk before its still-unprocessed rows are reported as
 /// throttled (the runtime then retries their messages later; nothing is lost).
@@ -37,12 +36,7 @@ impl DynamoTable {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let failure = classify(error);
-        if failure.throttled {
-            TableError::Throttled { table: self.name.clone() }
-        } else {
-            self.storage(failure.detail, failure.retriable)
-        }
+        super::table_error(&self.name, error)
     }
 
     /// Reads up to `limit` rows from a paginated Query or Scan: `page` fetches the page after `start`
