@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
+use docclass_types::ports;
 use serde::Deserialize;
 
 use crate::scaling::ScalingPolicy;
@@ -41,10 +42,10 @@ impl Service {
     /// The port of its `/healthz` and `/metrics`.
     pub fn metrics_port(self) -> u16 {
         match self {
-            Service::FeedIngest => 9100,
-            Service::TopicClassifier => 9101,
-            Service::SubtopicClassifier => 9102,
-            Service::TableWriter => 9103,
+            Service::FeedIngest => ports::FEED_INGEST,
+            Service::TopicClassifier => ports::TOPIC_CLASSIFIER,
+            Service::SubtopicClassifier => ports::SUBTOPIC_CLASSIFIER,
+            Service::TableWriter => ports::TABLE_WRITER,
         }
     }
 

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use worker_runtime::telemetry::{self, LogFormat};
 
 /// The default port of `/healthz`, `/metrics` and `/feeds` (the classifiers and writer use 9101–9103).
-const METRICS_PORT: u16 = 9100;
+const METRICS_PORT: u16 = docclass_types::ports::FEED_INGEST;
 
 /// Reads RSS/Atom feeds, JSON Lines files (gzipped or not), folders of text files, or - for stdin, and
 /// enqueues them.

@@ -37,7 +37,7 @@ struct Args {
 
 /// This service's default port for `/healthz` and `/metrics`: each service has its own, so all of them
 /// can run side by side on one host.
-const METRICS_PORT: u16 = 9102;
+const METRICS_PORT: u16 = docclass_types::ports::SUBTOPIC_CLASSIFIER;
 
 // One thread for the async side (SQS and DynamoDB calls, timers); classification runs on the blocking
 // pool. Measured with scripts/bench-aws.sh on ministack: against the default (a thread per core), 15 %

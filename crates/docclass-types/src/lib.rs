@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod message;
+pub mod ports;
 mod queue;
 mod seen;
 mod table;
