@@ -12,12 +12,14 @@
 //! The version lets a newer build refuse an older file by name; the checksum turns a truncated or
 //! damaged file into a clear error instead of a model that silently predicts nonsense.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::Model;
 
 const MAGIC: &[u8; 8] = b"DOCCLASS";
+/// The first bytes of a gzip stream (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Bumped whenever the payload layout changes.
 const FORMAT_VERSION: u32 = 2;
 const HEADER_BYTES: usize = 24;
@@ -86,13 +88,22 @@ impl Model {
         Ok(())
     }
 
-    /// Reads a model written by [`Model::save`].
+    /// Reads a model written by [`Model::save`], as it is or gzip-compressed (the container images carry
+    /// it compressed: 2.5 MB instead of 6 MB against their 20 MB budget).
     ///
     /// # Errors
     /// A [`ModelFileError`] saying whether the file is missing, foreign, of another format version, or
     /// corrupt.
     pub fn load(path: &Path) -> Result<Self, ModelFileError> {
-        let bytes = std::fs::read(path).map_err(|source| ModelFileError::Io { path: path.to_owned(), source })?;
+        let io = |source| ModelFileError::Io { path: path.to_owned(), source };
+        let mut bytes = std::fs::read(path).map_err(io)?;
+        if bytes.starts_with(&GZIP_MAGIC) {
+            let mut decompressed = Vec::new();
+            flate2::read::GzDecoder::new(bytes.as_slice())
+                .read_to_end(&mut decompressed)
+                .map_err(|error| ModelFileError::Corrupt { path: path.to_owned(), detail: format!("gzip: {error}") })?;
+            bytes = decompressed;
+        }
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             return Err(ModelFileError::NotAModel { path: path.to_owned() });
         }

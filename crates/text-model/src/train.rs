@@ -240,6 +240,18 @@ mod tests {
         assert_eq!(loaded.classify_subtopic("sci", "", "orbit of a star").unwrap().label, "sci.space");
         assert_eq!(loaded.subtopics_of("sci").unwrap(), ["sci.med", "sci.space"]);
         assert!(loaded.classify_subtopic("nope", "", "x").is_none());
+
+        // Gzip-compressed, as the container images carry it.
+        let compressed = dir.path().join("model.bin.gz");
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut encoder, &std::fs::read(&path).unwrap()).unwrap();
+        std::fs::write(&compressed, encoder.finish().unwrap()).unwrap();
+        let loaded = Model::load(&compressed).unwrap();
+        assert_eq!(loaded.version(), model.version());
+        assert_eq!(loaded.classify_topic("", "puck and goal").label, "rec");
+        let bytes = std::fs::read(&compressed).unwrap();
+        std::fs::write(&compressed, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(matches!(Model::load(&compressed), Err(crate::ModelFileError::Corrupt { .. })));
     }
 
     #[test]
