@@ -51,6 +51,7 @@ enum Command {
     /// See what a running feed-ingest's feeds are doing.
     Feeds(commands::feeds::FeedsArgs),
     /// Deploy to Amazon ECS from a stack file (the same commands as the `deploy` binary).
+    #[cfg(feature = "deploy")]
     Deploy(deploy::cli::DeployArgs),
 }
 
@@ -74,6 +75,7 @@ fn main() -> std::process::ExitCode {
         Command::Results(args) => commands::results::run(args),
         Command::Dlq(args) => commands::dlq::run(args),
         Command::Feeds(args) => commands::feeds::run(args),
+        #[cfg(feature = "deploy")]
         Command::Deploy(args) => deploy::cli::run(args),
     };
     match result {

@@ -1,5 +1,7 @@
 //! `docclass infra up|down`: the queues and table of a pipeline on AWS (or an emulator).
 
+use std::time::{Duration, Instant};
+
 use adapters_aws::infra::{self, QueueSettings, StackNames};
 use adapters_aws::load_sdk_config;
 use service_kit::AwsArgs;
@@ -29,6 +31,10 @@ enum Action {
         /// Deliveries after which a message moves to its dead-letter queue.
         #[arg(long, default_value_t = QueueSettings::default().max_receive_count)]
         max_receive_count: u32,
+        /// Keep trying this many seconds while the endpoint fails, e.g. an emulator still starting
+        /// (compose's init step starts with it).
+        #[arg(long, default_value_t = 0)]
+        wait_secs: u64,
     },
     /// Delete what `up` created.
     Down,
@@ -41,9 +47,21 @@ pub fn run(args: InfraArgs) -> anyhow::Result<()> {
         let (sqs, dynamodb) = (aws_sdk_sqs::Client::new(&config), aws_sdk_dynamodb::Client::new(&config));
         let names = StackNames::new(&args.stack);
         match args.action {
-            Action::Up { visibility_timeout_secs, max_receive_count } => {
+            Action::Up { visibility_timeout_secs, max_receive_count, wait_secs } => {
                 let settings = QueueSettings { visibility_timeout_secs, max_receive_count, ..QueueSettings::default() };
-                let stack = infra::up(&sqs, &dynamodb, &names, &settings).await?;
+                let deadline = Instant::now() + Duration::from_secs(wait_secs);
+                // Every failure is retried until the deadline, not only refused connections: LocalStack
+                // answers 5xx while its services are still loading.
+                let stack = loop {
+                    match infra::up(&sqs, &dynamodb, &names, &settings).await {
+                        Ok(stack) => break stack,
+                        Err(error) if Instant::now() < deadline => {
+                            eprintln!("infra up: {error}; trying again");
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                        }
+                        Err(error) => return Err(error.into()),
+                    }
+                };
                 let [ingest_dlq, subtopic_dlq, results_dlq] = &stack.dead_letter_urls;
                 for (name, value) in [
                     ("DOCCLASS_INGEST_QUEUE_URL", &stack.ingest_url),
