@@ -16,6 +16,22 @@ if ! python3 -c 'import moto.server, flask' >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
 fi
 
+# The container test (tests/compose_cluster.rs) builds static images: the musl target, and musl-gcc for
+# aws-lc-sys's C. It skips, loudly, where no Docker engine answers; then neither is needed.
+if docker info >/dev/null 2>&1; then
+    rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1 ||
+        echo "scripts/test.sh: could not add the x86_64-unknown-linux-musl target" >&2
+    if ! command -v musl-gcc >/dev/null; then
+        echo "scripts/test.sh: installing musl-tools (musl-gcc, for the static binaries of the images)" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        if [[ $(id -u) == 0 ]]; then
+            { apt-get install -y -q musl-tools || { apt-get update -q && apt-get install -y -q musl-tools; }; } >/dev/null
+        else
+            sudo -n apt-get install -y -q musl-tools >/dev/null
+        fi
+    fi
+fi
+
 cargo fmt --all -- --check
 # The default members: all but the optional libtorch backend (scripts/test-bert.sh covers that one).
 cargo clippy --all-targets --locked -- -D warnings

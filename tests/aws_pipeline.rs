@@ -9,36 +9,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use adapters_aws::{AwsSettings, SqsQueue, load_sdk_config};
-use aws_sdk_dynamodb::types::Select;
 use docclass_tests::processes::{Environment, Service, http_get, signal, terminate};
 use docclass_tests::{data_dir, emulator, read, train_model};
 use docclass_types::{MessageSink, MessageSource, OutgoingMessage, attributes};
 
 const DOCUMENTS: usize = 2_000;
-
-async fn item_ids(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> BTreeSet<String> {
-    let mut ids = BTreeSet::new();
-    let mut start = None;
-    loop {
-        let page = dynamodb
-            .scan()
-            .table_name(table)
-            .projection_expression("id")
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        ids.extend(page.items().iter().filter_map(|item| item.get("id")?.as_s().ok().cloned()));
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return ids;
-        }
-    }
-}
-
-async fn item_count(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> i32 {
-    dynamodb.scan().table_name(table).select(Select::Count).send().await.map(|o| o.count()).unwrap_or(0)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
@@ -90,7 +65,7 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
 
     // Kill the topic classifier mid-run, without warning, and start another.
     let started = Instant::now();
-    while item_count(&dynamodb, &table).await < 200 {
+    while emulator::item_count(&dynamodb, &table).await < 200 {
         assert!(started.elapsed() < Duration::from_secs(120), "no progress");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -112,7 +87,7 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     while ids.len() < DOCUMENTS {
         assert!(started.elapsed() < Duration::from_secs(300), "only {} of {DOCUMENTS} documents stored", ids.len());
         tokio::time::sleep(Duration::from_secs(1)).await;
-        ids = item_ids(&dynamodb, &table).await;
+        ids = emulator::item_ids(&dynamodb, &table).await;
     }
     assert_eq!(ids, input_ids, "every document exactly once, nothing else");
 

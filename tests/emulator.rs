@@ -1,5 +1,7 @@
-//! An AWS emulator for the tests: moto server on 127.0.0.1, started once per test process.
+//! An AWS emulator for the tests: moto server, started once per test process on 127.0.0.1 (or on an
+//! address containers reach), and what the tests ask it.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -7,39 +9,65 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The endpoint of a running emulator: `DOCCLASS_TEST_AWS_ENDPOINT` if set, else a moto server this
-/// process starts on a free port. The server stops when this process exits: it runs under a shell that
-/// waits on a pipe from us and kills it when the pipe closes.
+/// process starts on 127.0.0.1 and a free port.
 ///
 /// # Panics
-/// When moto server is not installed (`pip install 'moto[server]'`; `scripts/test.sh` does it) or does
-/// not answer within 60 s.
+/// As [`MotoServer::start`].
 pub fn endpoint() -> String {
-    static EMULATOR: OnceLock<(String, Mutex<Option<Child>>)> = OnceLock::new();
+    static EMULATOR: OnceLock<(String, Mutex<Option<MotoServer>>)> = OnceLock::new();
     EMULATOR
         .get_or_init(|| {
             if let Some(endpoint) = std::env::var_os("DOCCLASS_TEST_AWS_ENDPOINT") {
                 return (endpoint.to_string_lossy().into_owned(), Mutex::new(None));
             }
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            let script =
-                format!("python3 -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid");
-            let mut child =
-                Command::new("sh").args(["-c", &script]).stdin(Stdio::piped()).spawn().expect("sh starts moto_server");
-            let started = Instant::now();
-            while TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(
-                    started.elapsed() < Duration::from_secs(60),
-                    "moto server did not answer on port {port}; install it with pip install 'moto[server]' \
-                     (scripts/test.sh does)"
-                );
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            // Keep the pipe open for the life of the process.
-            let _ = child.stdin.as_mut().map(|stdin| stdin.flush());
-            (format!("http://127.0.0.1:{port}"), Mutex::new(Some(child)))
+            let server = MotoServer::start("127.0.0.1");
+            (server.endpoint.clone(), Mutex::new(Some(server)))
         })
         .0
         .clone()
+}
+
+/// A moto server of this process. It stops when this is dropped or the process exits, whichever comes
+/// first: it runs under a shell that waits on a pipe from us and kills it when the pipe closes — a
+/// `static` is never dropped, and a killed test leaves no server behind either.
+pub struct MotoServer {
+    /// `http://host:port`.
+    pub endpoint: String,
+    shell: Child,
+}
+
+impl MotoServer {
+    /// Starts moto server on `host` (an address of this machine, or 0.0.0.0 for all of them) and a free
+    /// port.
+    ///
+    /// # Panics
+    /// When moto server is not installed (`pip install 'moto[server]'`; `scripts/test.sh` does it) or
+    /// does not answer within 60 s.
+    pub fn start(host: &str) -> Self {
+        let port = TcpListener::bind((host, 0)).unwrap().local_addr().unwrap().port();
+        let script = format!("python3 -m moto.server -H {host} -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid");
+        let mut shell =
+            Command::new("sh").args(["-c", &script]).stdin(Stdio::piped()).spawn().expect("sh starts moto_server");
+        let started = Instant::now();
+        let reach = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+        while TcpStream::connect((reach, port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto server did not answer on {host}:{port}; install it with pip install 'moto[server]' \
+                 (scripts/test.sh does)"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = shell.stdin.as_mut().map(|stdin| stdin.flush());
+        Self { endpoint: format!("http://{reach}:{port}"), shell }
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        drop(self.shell.stdin.take());
+        let _ = self.shell.wait();
+    }
 }
 
 /// A name no other test run uses, for queues and tables.
@@ -68,6 +96,49 @@ pub async fn messages_left(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
     .iter()
     .map(|name| attributes.get(name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))
     .sum()
+}
+
+/// The `id` of every item in `table`.
+///
+/// # Panics
+/// When the table cannot be scanned.
+pub async fn item_ids(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    let mut start = None;
+    loop {
+        let page = dynamodb
+            .scan()
+            .table_name(table)
+            .projection_expression("id")
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        ids.extend(page.items().iter().filter_map(|item| item.get("id")?.as_s().ok().cloned()));
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return ids;
+        }
+    }
+}
+
+/// How many items `table` holds (0 while it cannot be scanned). A scan counts at most 1 MB of items a
+/// page, so every page is counted.
+pub async fn item_count(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> usize {
+    let (mut count, mut start) = (0, None);
+    loop {
+        let scan = dynamodb
+            .scan()
+            .table_name(table)
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .set_exclusive_start_key(start);
+        let Ok(page) = scan.send().await else { return 0 };
+        count += usize::try_from(page.count()).unwrap_or(0);
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return count;
+        }
+    }
 }
 
 /// Calls moto's EC2 query API: ECS on moto refuses made-up subnet and security group ids, and the

@@ -1,0 +1,364 @@
+//! The local cluster as README "Containers" runs it: the images `Dockerfiles/build-images.sh` builds,
+//! the services as containers wired by `docker-compose.yml`, and the emulator on the host reached
+//! through host-gateway (`compose/host-emulator.yml`: this machine can pull no image, LocalStack's
+//! included). The whole dev split goes in through the feed-ingest image; the topic pool grows from 1 to 4
+//! containers mid-run; then one container of each classifier pool is killed with SIGKILL. Every document
+//! must end in the table exactly once, and every queue must drain.
+//!
+//! Skipped, loudly, where no Docker engine answers. Prints the figures of README "Containers" (image
+//! sizes, start → healthy, start → first message, memory under load, documents/s with 1 and 4 topic
+//! containers): `cargo test -p docclass-tests --test compose_cluster -- --nocapture`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use adapters_aws::{AwsSettings, load_sdk_config};
+use docclass_tests::emulator::{self, MotoServer};
+use docclass_tests::{data_dir, read, train_model};
+
+/// Every image the build script makes.
+const IMAGES: [&str; 6] = [
+    "docclass-base",
+    "docclass-feed-ingest",
+    "docclass-topic-classifier",
+    "docclass-subtopic-classifier",
+    "docclass-table-writer",
+    "docclass-cli",
+];
+
+/// The issue's limit for one image.
+const MAX_IMAGE_BYTES: u64 = 20_000_000;
+
+/// How long each throughput window lasts.
+const WINDOW: Duration = Duration::from_secs(15);
+
+/// Documents per file fed through the feed-ingest image.
+const CHUNK: usize = 250;
+
+/// `docker …`, run to the end.
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker").args(args).output().expect("the docker client runs")
+}
+
+/// The output's stdout, after checking it succeeded.
+fn succeeded(output: Output, what: &str) -> String {
+    assert!(output.status.success(), "{what} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("docker prints UTF-8")
+}
+
+/// The images of this test run, removed when it ends however it ends.
+struct Images {
+    tag: String,
+}
+
+impl Images {
+    fn reference(&self, image: &str) -> String {
+        format!("{image}:{}", self.tag)
+    }
+}
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        let references: Vec<String> = IMAGES.iter().map(|image| self.reference(image)).collect();
+        let mut args = vec!["rmi", "--force"];
+        args.extend(references.iter().map(String::as_str));
+        let _ = docker(&args);
+    }
+}
+
+/// One compose project of this test run, taken down when it ends however it ends.
+struct Compose {
+    program: Vec<&'static str>,
+    project: String,
+    root: PathBuf,
+    variables: Vec<(&'static str, String)>,
+}
+
+impl Compose {
+    /// The compose command at `root` (`docker compose`, else the older `docker-compose`) with the
+    /// host-emulator override, as README "Containers" shows it.
+    fn new(root: &Path, variables: Vec<(&'static str, String)>) -> Self {
+        let plugin = Command::new("docker").args(["compose", "version"]).output();
+        let program = if plugin.is_ok_and(|output| output.status.success()) {
+            vec!["docker", "compose"]
+        } else {
+            vec!["docker-compose"]
+        };
+        let project = format!("docclass-test-{}", std::process::id());
+        Self { program, project, root: root.to_owned(), variables }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(self.program[0]);
+        command
+            .args(&self.program[1..])
+            .args(["--project-name", &self.project])
+            .arg("--file")
+            .arg(self.root.join("docker-compose.yml"))
+            .arg("--file")
+            .arg(self.root.join("compose/host-emulator.yml"))
+            .args(args)
+            .envs(self.variables.iter().map(|(name, value)| (name, value)))
+            .current_dir(&self.root);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        succeeded(self.command(args).output().unwrap(), &format!("compose {}", args.join(" ")))
+    }
+
+    /// The ids of the service's containers, running or not.
+    fn containers(&self, service: &str) -> Vec<String> {
+        self.run(&["ps", "--quiet", service]).lines().map(str::to_owned).collect()
+    }
+}
+
+impl Drop for Compose {
+    fn drop(&mut self) {
+        let _ =
+            self.command(&["--profile", "tools", "down", "--volumes", "--remove-orphans", "--timeout", "5"]).output();
+    }
+}
+
+/// A container's `docker inspect` record.
+fn inspect(container: &str) -> serde_json::Value {
+    let records: serde_json::Value =
+        serde_json::from_str(&succeeded(docker(&["inspect", container]), "inspect")).unwrap();
+    records[0].clone()
+}
+
+fn timestamp(value: &serde_json::Value) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(value.as_str().expect("a timestamp")).expect("RFC 3339")
+}
+
+/// Waits until every container is healthy; answers how long each took from its start.
+fn wait_healthy(containers: &[String]) -> Vec<Duration> {
+    let started = Instant::now();
+    containers
+        .iter()
+        .map(|container| {
+            loop {
+                let record = inspect(container);
+                let health = &record["State"]["Health"];
+                if health["Status"] == "healthy" {
+                    let first_pass = health["Log"]
+                        .as_array()
+                        .and_then(|log| log.iter().find(|probe| probe["ExitCode"] == 0))
+                        .expect("a healthy container has passed a probe");
+                    let took = timestamp(&first_pass["End"]) - timestamp(&record["State"]["StartedAt"]);
+                    break took.to_std().unwrap_or_default();
+                }
+                assert!(started.elapsed() < Duration::from_secs(120), "{container} not healthy: {health}");
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        })
+        .collect()
+}
+
+fn seconds(durations: &[Duration]) -> String {
+    durations.iter().map(|d| format!("{:.1} s", d.as_secs_f64())).collect::<Vec<_>>().join(", ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_once() {
+    if !docker(&["info"]).status.success() {
+        eprintln!(
+            "\n\n*** SKIPPED compose_cluster: no Docker engine answers `docker info`. The container images, \
+             the compose stack and its chaos test are NOT tested on this machine. ***\n"
+        );
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_owned();
+    let dir = tempfile::tempdir().unwrap();
+
+    // The images, with the model every classifier image carries.
+    let images = Images { tag: format!("test-{}", std::process::id()) };
+    let model = dir.path().join("model.bin");
+    train_model().save(&model).unwrap();
+    let built = Command::new(root.join("Dockerfiles/build-images.sh"))
+        .env("DOCCLASS_IMAGE_TAG", &images.tag)
+        .env("DOCCLASS_MODEL", &model)
+        .output()
+        .unwrap();
+    succeeded(built, "Dockerfiles/build-images.sh");
+    let mut sizes = Vec::new();
+    for image in IMAGES {
+        let config = inspect(&images.reference(image));
+        let size = config["Size"].as_u64().unwrap();
+        assert!(size <= MAX_IMAGE_BYTES, "{image} is {size} bytes");
+        assert_eq!(config["Config"]["User"], "65532:65532", "{image} runs as non-root");
+        assert_eq!(config["Config"]["StopSignal"], "SIGTERM", "{image}");
+        let labels = &config["Config"]["Labels"];
+        assert!(labels["org.opencontainers.image.revision"].as_str().is_some_and(|r| r.len() >= 7), "{labels}");
+        assert!(labels["org.opencontainers.image.version"].is_string(), "{labels}");
+        if image.ends_with("-classifier") || image.ends_with("-writer") || image.ends_with("-ingest") {
+            let check = &config["Config"]["Healthcheck"]["Test"];
+            assert_eq!(check[0], "CMD", "{image}: {check}");
+            assert_eq!(check[2], "--healthcheck", "{image}: {check}");
+        }
+        sizes.push(format!("{image} {:.1} MB", size as f64 / 1e6));
+    }
+
+    // The emulator on the host, which containers reach through host-gateway: on all interfaces, because
+    // the address host-gateway stands for is the engine's setting (docker0's by default), and it lives
+    // only as long as this test.
+    let moto = MotoServer::start("0.0.0.0");
+    let port = moto.endpoint.rsplit(':').next().unwrap();
+    let compose = Compose::new(
+        &root,
+        vec![
+            ("DOCCLASS_AWS_ENDPOINT", format!("http://host.docker.internal:{port}")),
+            ("DOCCLASS_IMAGE_TAG", images.tag.clone()),
+            ("DOCCLASS_STACK", "docclass".to_owned()),
+        ],
+    );
+    let settings = AwsSettings {
+        endpoint_url: Some(moto.endpoint.clone()),
+        region: Some("us-east-1".into()),
+        static_credentials: Some(("test".into(), "test".into())),
+    };
+    let config = load_sdk_config(&settings).await;
+    let (sqs, dynamodb) = (aws_sdk_sqs::Client::new(&config), aws_sdk_dynamodb::Client::new(&config));
+    let queue_url = |name: &str| format!("{}/123456789012/docclass-{name}", moto.endpoint);
+
+    // The stack without its topic pool (init runs first: compose's dependency).
+    compose.run(&["up", "--detach", "--scale", "subtopic-classifier=2", "subtopic-classifier", "table-writer"]);
+    let mut downstream = compose.containers("subtopic-classifier");
+    downstream.extend(compose.containers("table-writer"));
+    let healthy = wait_healthy(&downstream);
+
+    // The dev split as JSON Lines files of CHUNK documents, fed through the feed-ingest image one file at
+    // a time while the ingest queue is short: moto's receive costs grow with the queue's length (it
+    // recounts the whole queue for every message it hands out), and a backlog of thousands would
+    // measure moto, not docclass.
+    let documents = read(data_dir().join(service_kit::data::DEV_FILE), usize::MAX);
+    let input_ids: BTreeSet<String> = documents.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(input_ids.len(), documents.len(), "the dev split's ids are unique");
+    let chunks = dir.path().join("chunks");
+    std::fs::create_dir(&chunks).unwrap();
+    let chunk_names: Vec<String> = documents
+        .chunks(CHUNK)
+        .enumerate()
+        .map(|(number, chunk)| {
+            let name = format!("{number:02}.jsonl");
+            let lines: Vec<String> = chunk
+                .iter()
+                .map(|d| serde_json::json!({"id": d.id, "title": d.title, "text": d.text}).to_string())
+                .collect();
+            std::fs::write(chunks.join(&name), lines.join("\n")).unwrap();
+            name
+        })
+        .collect();
+    let compose = std::sync::Arc::new(compose);
+    let feed = {
+        let (compose, chunks) = (compose.clone(), format!("{}:/chunks:ro", chunks.display()));
+        move |name: &str| {
+            let file = format!("/chunks/{name}");
+            compose.run(&["run", "--rm", "--no-deps", "--volume", &chunks, "feed-ingest", "--input", &file]);
+        }
+    };
+    let ingest_depth = async || emulator::messages_left(&sqs, &queue_url("ingest")).await;
+    let stored = async || emulator::item_count(&dynamodb, "docclass-results").await;
+
+    // One topic container: how soon after its start it has handled a message.
+    feed(&chunk_names[0]);
+    assert_eq!(ingest_depth().await, CHUNK as u64, "the first file enqueued, once");
+    let started = Instant::now();
+    compose.run(&["up", "--detach", "--no-deps", "--scale", "topic-classifier=1", "topic-classifier"]);
+    while ingest_depth().await == CHUNK as u64 {
+        assert!(started.elapsed() < Duration::from_secs(120), "the topic classifier took nothing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let first_message = started.elapsed();
+
+    // The rest, fed in the background whenever the ingest queue runs short.
+    let feeder = {
+        let (sqs, url, rest) = (sqs.clone(), queue_url("ingest"), chunk_names[1..].to_vec());
+        tokio::spawn(async move {
+            for name in rest {
+                while emulator::messages_left(&sqs, &url).await > CHUNK as u64 / 2 {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                let feed = feed.clone();
+                tokio::task::spawn_blocking(move || feed(&name)).await.unwrap();
+            }
+        })
+    };
+    let throughput = async || {
+        let (from, window) = (stored().await, Instant::now());
+        tokio::time::sleep(WINDOW).await;
+        stored().await.saturating_sub(from) as f64 / window.elapsed().as_secs_f64()
+    };
+    let one_container = throughput().await;
+
+    // Four topic containers, mid-run.
+    compose.run(&["up", "--detach", "--no-deps", "--no-recreate", "--scale", "topic-classifier=4", "topic-classifier"]);
+    let topic = compose.containers("topic-classifier");
+    assert_eq!(topic.len(), 4);
+    let topic_healthy = wait_healthy(&topic);
+    let four_containers = throughput().await;
+
+    // Memory under load, then one container of each classifier pool killed without warning.
+    let mut running = topic.clone();
+    running.extend(downstream.iter().cloned());
+    let mut stats_args = vec!["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.CPUPerc}}"];
+    stats_args.extend(running.iter().map(String::as_str));
+    let stats = succeeded(docker(&stats_args), "docker stats");
+    let stored_before_kill = stored().await;
+    assert!(stored_before_kill < documents.len(), "the kill must come mid-run, not after {stored_before_kill}");
+    let victims = [topic[1].clone(), compose.containers("subtopic-classifier")[0].clone()];
+    for victim in &victims {
+        succeeded(docker(&["kill", victim]), "docker kill");
+    }
+
+    // Every document exactly once; the killed containers' messages come back after their visibility
+    // timeout (60 s) to the survivors.
+    feeder.await.unwrap();
+    let mut ids = BTreeSet::new();
+    while ids.len() < documents.len() {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "only {} of {} documents stored",
+            ids.len(),
+            documents.len()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        ids = emulator::item_ids(&dynamodb, "docclass-results").await;
+    }
+    assert_eq!(ids, input_ids, "every document, nothing else");
+    assert_eq!(emulator::item_count(&dynamodb, "docclass-results").await, documents.len(), "each once");
+    for queue in ["ingest", "subtopic", "results", "ingest-dlq", "subtopic-dlq", "results-dlq"] {
+        loop {
+            let left = emulator::messages_left(&sqs, &queue_url(queue)).await;
+            if left == 0 {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(660), "{left} messages left in {queue}");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    // `docker stop` (SIGTERM): the survivors drain and exit 0 within the grace period.
+    compose.run(&["stop", "--timeout", "30", "topic-classifier", "subtopic-classifier", "table-writer"]);
+    for container in running.iter().filter(|container| !victims.contains(container)) {
+        let state = &inspect(container)["State"];
+        assert_eq!(state["ExitCode"], 0, "{container}: {state}");
+    }
+
+    eprintln!(
+        "\ncompose_cluster figures ({} documents):\n  image sizes: {}\n  start → healthy: topic {} | \
+         subtopic and writer {}\n  topic start → first message processed: {:.1} s\n  documents/s stored \
+         (end to end): 1 topic container {one_container:.1}, 4 topic containers {four_containers:.1}\n  under load \
+         (name, memory, CPU):\n{}",
+        documents.len(),
+        sizes.join(", "),
+        seconds(&topic_healthy),
+        seconds(&healthy),
+        first_message.as_secs_f64(),
+        stats.lines().map(|line| format!("    {line}")).collect::<Vec<_>>().join("\n"),
+    );
+    drop(compose);
+    drop(moto);
+}
