@@ -7,15 +7,16 @@
 //! desired count says. So this asserts on what ECS records (definitions, services, counts, tags), not
 //! on containers; `apply --no-wait` skips the wait for a steady state, which moto cannot reach honestly.
 
-use std::time::Duration;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use adapters_aws::AwsSettings;
 use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use deploy::aws::{self, Change, Clients, Resource, ScaleTarget};
+use deploy::aws::{self, Change, Clients, EcsPools, Resource, ScaleTarget};
 use deploy::{SERVICES, Service, Stack};
 use docclass_tests::emulator;
-use docclass_tests::processes::Environment;
+use docclass_tests::processes::{Environment, Service as Process};
 
 /// The example stack under a unique name, in a network moto knows.
 fn stack_file(endpoint: &str, name: &str) -> String {
@@ -39,6 +40,19 @@ fn stack_file(endpoint: &str, name: &str) -> String {
     .replace("group = \"/ecs/docclass\"", &format!("group = \"/ecs/{name}\""))
     // A target small enough for a test's backlog: 20 messages per topic task.
     .replace("target_latency = \"30s\"\nseconds_per_message = 0.002", "target_backlog_per_task = 20")
+}
+
+/// `count` messages onto the queue at `url`.
+async fn send_messages(clients: &Clients, url: &str, count: usize) {
+    for batch in 0..count.div_ceil(10) {
+        let entries: Vec<SendMessageBatchRequestEntry> = (0..10.min(count - batch * 10))
+            .map(|i| {
+                SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(format!("m{batch}-{i}")).build()
+            })
+            .collect::<Result<_, _>>()
+            .unwrap();
+        clients.sqs.send_message_batch().queue_url(url).set_entries(Some(entries)).send().await.unwrap();
+    }
 }
 
 /// The topic pool's ECS service, as ECS records it.
@@ -158,30 +172,51 @@ async fn plan_apply_scale_status_and_destroy_on_moto() {
     // drained, it holds until the 5-minute window has passed, then falls to the minimum.
     let mut targets = ScaleTarget::all(&changed, &clients).await.unwrap();
     let ingest = targets.iter().find(|t| t.service == Service::TopicClassifier).unwrap().queue_url.clone();
-    for batch in 0..20 {
-        let entries: Vec<SendMessageBatchRequestEntry> = (0..10)
-            .map(|i| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(format!("m{batch}-{i}"))
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        clients.sqs.send_message_batch().queue_url(&ingest).set_entries(Some(entries)).send().await.unwrap();
-    }
+    send_messages(&clients, &ingest, 200).await;
     let desired = |round: Vec<(Service, deploy::scaling::Observation, deploy::scaling::Decision)>| {
         round.into_iter().find(|(service, _, _)| *service == Service::TopicClassifier).map(|(_, o, d)| (o, d)).unwrap()
     };
-    let (observed, decision) =
-        desired(aws::scale_once(&changed, &clients, &mut targets, Duration::ZERO).await.unwrap());
+    let (observed, decision) = desired(
+        aws::scale_once(&clients, &EcsPools::new(&changed, &clients), &mut targets, Duration::ZERO).await.unwrap(),
+    );
     assert_eq!((observed.visible, decision.desired), (200, 6), "{decision:?}");
     assert_eq!(topic_service(&clients, &stack).await.desired_count(), 6, "UpdateService applied it");
     clients.sqs.purge_queue().queue_url(&ingest).send().await.unwrap();
-    let (_, held) = desired(aws::scale_once(&changed, &clients, &mut targets, Duration::from_secs(60)).await.unwrap());
+    let (_, held) = desired(
+        aws::scale_once(&clients, &EcsPools::new(&changed, &clients), &mut targets, Duration::from_secs(60))
+            .await
+            .unwrap(),
+    );
     assert_eq!(held.desired, 6, "drained, but inside the window: {held:?}");
-    let (_, fell) = desired(aws::scale_once(&changed, &clients, &mut targets, Duration::from_secs(400)).await.unwrap());
+    let (_, fell) = desired(
+        aws::scale_once(&clients, &EcsPools::new(&changed, &clients), &mut targets, Duration::from_secs(400))
+            .await
+            .unwrap(),
+    );
     assert_eq!(fell.desired, 1, "after the window: {fell:?}");
+
+    // The same as a user runs it: `deploy scale --watch` on its own, a 3-second window.
+    let watched_path = dir.path().join("watched.toml");
+    std::fs::write(&watched_path, changed_text.replace("scale_in_window = \"5m\"", "scale_in_window = \"3s\""))
+        .unwrap();
+    let mut watch = environment.command("deploy");
+    watch.args(["scale", "--stack", &watched_path.display().to_string(), "--watch", "--interval", "1s"]);
+    let watcher = Process(watch.stdout(Stdio::null()).spawn().unwrap());
+    send_messages(&clients, &ingest, 200).await;
+    let desired_count = async || topic_service(&clients, &stack).await.desired_count();
+    let started = Instant::now();
+    while desired_count().await != 6 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the watching scaler did not scale out");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    clients.sqs.purge_queue().queue_url(&ingest).send().await.unwrap();
+    let drained = Instant::now();
+    while desired_count().await != 1 {
+        assert!(drained.elapsed() < Duration::from_secs(30), "the watching scaler did not scale in");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(drained.elapsed() >= Duration::from_secs(3), "scaled in inside the window");
+    drop(watcher);
 
     let statuses = aws::status(&changed, &clients).await.unwrap();
     assert!(statuses.iter().all(|s| s.exists), "{statuses:?}");

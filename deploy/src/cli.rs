@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use adapters_aws::AwsSettings;
 
-use crate::aws::{self, Clients, ScaleTarget};
+use crate::aws::{self, Clients, EcsPools, Pools, ScaleTarget};
+use crate::compose::ComposePools;
 use crate::stack::Stack;
 
 /// Deploys docclass to Amazon ECS from a stack file, and sizes its pools to their backlog.
@@ -70,6 +71,14 @@ enum Command {
         /// Time between rounds.
         #[arg(long, value_parser = humantime::parse_duration, default_value = "15s")]
         interval: Duration,
+        /// Size the containers of this docker compose project (e.g. `docclass`, the folder's name)
+        /// through the Docker Engine API, instead of the stack's ECS services.
+        #[arg(long)]
+        compose: Option<String>,
+        /// With --compose: seconds a container stopped on scale-in has to finish its messages (the
+        /// compose file's stop_grace_period).
+        #[arg(long, default_value_t = 30)]
+        stop_timeout_secs: i32,
     },
     /// Remove what `apply` made: only resources tagged with this stack, and the stack's queues and
     /// tables unless --keep-data.
@@ -163,34 +172,16 @@ async fn run_on_aws(args: DeployArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Scale { stack, watch, interval } => {
+        Command::Scale { stack, watch, interval, compose, stop_timeout_secs } => {
             let stack = load(&stack)?;
             let clients = clients(&stack, args.endpoint_url).await;
-            let mut targets = ScaleTarget::all(&stack, &clients).await?;
-            let started = Instant::now();
-            let shutdown = tokio::signal::ctrl_c();
-            tokio::pin!(shutdown);
-            loop {
-                for (service, observation, decision) in
-                    aws::scale_once(&stack, &clients, &mut targets, started.elapsed()).await?
-                {
-                    println!(
-                        "{:<20} visible {:>6} in flight {:>6}  tasks {} → {}  ({})",
-                        service.name(),
-                        observation.visible,
-                        observation.in_flight,
-                        observation.current,
-                        decision.desired,
-                        decision.reason
-                    );
+            let targets = ScaleTarget::all(&stack, &clients).await?;
+            match compose {
+                Some(project) => {
+                    let pools = ComposePools::connect(&project, stop_timeout_secs).await?;
+                    scale(&clients, &pools, targets, watch, interval).await?;
                 }
-                if !watch {
-                    return Ok(());
-                }
-                tokio::select! {
-                    _ = &mut shutdown => return Ok(()),
-                    () = tokio::time::sleep(interval) => {}
-                }
+                None => scale(&clients, &EcsPools::new(&stack, &clients), targets, watch, interval).await?,
             }
         }
         Command::Destroy { stack, keep_data, yes } => {
@@ -207,4 +198,38 @@ async fn run_on_aws(args: DeployArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Scaler rounds until Ctrl-C (or one round without `watch`), each decision printed on a line.
+async fn scale(
+    clients: &Clients,
+    pools: &impl Pools,
+    mut targets: Vec<ScaleTarget>,
+    watch: bool,
+    interval: Duration,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let shutdown = tokio::signal::ctrl_c();
+    tokio::pin!(shutdown);
+    loop {
+        for (service, observation, decision) in aws::scale_once(clients, pools, &mut targets, started.elapsed()).await?
+        {
+            println!(
+                "{:<20} visible {:>6} in flight {:>6}  tasks {} → {}  ({})",
+                service.name(),
+                observation.visible,
+                observation.in_flight,
+                observation.current,
+                decision.desired,
+                decision.reason
+            );
+        }
+        if !watch {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
 }

@@ -13,8 +13,8 @@
 //! - **SQS's approximate counts**: an idle queue can report one or two visible messages that are not
 //!   there. A backlog that small, with nothing in flight, is believed only once it has persisted for
 //!   `noise_persistence` — a real message stays visible until someone takes it; a phantom flickers.
-//! - **Busy tasks killed on scale-in**: not this function's job — workers hold ECS task scale-in
-//!   protection while they hold messages, so ECS picks idle tasks to stop (see the README).
+//! - **Busy tasks killed on scale-in**: not this function's job — a stopped task's worker finishes the
+//!   messages it holds on SIGTERM, within the stop timeout (see the README).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -108,6 +108,11 @@ impl Scaler {
         }
         let wanted = wanted.clamp(policy.min_tasks, policy.max_tasks);
 
+        // A scaler that has just started knows nothing of the window before it: it takes the pool's
+        // size as what was wanted then, so a restarted scaler cannot drop capacity at once.
+        if self.recent.is_empty() {
+            self.recent.push_back((now, observation.current.clamp(policy.min_tasks, policy.max_tasks)));
+        }
         self.recent.push_back((now, wanted));
         while self.recent.front().is_some_and(|(at, _)| now.saturating_sub(*at) > policy.scale_in_window) {
             self.recent.pop_front();
@@ -252,6 +257,15 @@ mod tests {
         // With min 1 the same blips never raise the pool above it.
         let steady = simulate(ScalingPolicy { min_tasks: 1, ..policy() }, 3600, 10, |_| 0, |t| t % 20 / 10 + 1);
         assert!(steady.iter().all(|(_, _, tasks)| *tasks == 1), "{steady:?}");
+    }
+
+    #[test]
+    fn a_restarted_scaler_keeps_the_pool_for_a_window_before_scaling_in() {
+        let mut scaler = Scaler::new(policy());
+        let idle_pool_of_five = Observation { visible: 0, in_flight: 0, current: 5 };
+        assert_eq!(scaler.decide(Duration::ZERO, idle_pool_of_five).desired, 5);
+        assert_eq!(scaler.decide(Duration::from_secs(290), idle_pool_of_five).desired, 5);
+        assert_eq!(scaler.decide(Duration::from_secs(310), idle_pool_of_five).desired, 0);
     }
 
     #[test]

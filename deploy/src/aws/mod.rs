@@ -15,7 +15,7 @@ use std::fmt;
 use adapters_aws::AwsSettings;
 
 pub use apply::{apply, destroy, plan, policy_document, wait_until_steady};
-pub use scale::{ScaleTarget, observe, scale_once};
+pub use scale::{EcsPools, Pools, ScaleTarget, scale_once};
 pub use status::{ServiceStatus, status};
 
 use crate::stack::Service;
