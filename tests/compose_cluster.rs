@@ -15,7 +15,9 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use adapters_aws::{AwsSettings, load_sdk_config};
+use docclass_tests::binaries::binary;
 use docclass_tests::emulator::{self, MotoServer};
+use docclass_tests::processes::Service;
 use docclass_tests::{data_dir, read, train_model};
 
 /// Every image the build script makes.
@@ -36,6 +38,24 @@ const WINDOW: Duration = Duration::from_secs(15);
 
 /// Documents per file fed through the feed-ingest image.
 const CHUNK: usize = 250;
+
+/// The topic pool's scale-in window in the scaler test's stack file.
+const SCALE_IN_WINDOW: Duration = Duration::from_secs(10);
+
+/// deploy/stack.example.toml with a topic pool of 1 to 4 containers, 20 messages each, and a short
+/// scale-in window: what `deploy scale --compose` reads.
+fn scaling_stack() -> String {
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/stack.example.toml")).unwrap();
+    let topic = "[services.topic-classifier]";
+    let (before, after) = example.split_once(topic).expect("the example has a topic pool");
+    let rest = &after[after.find("\n[").expect("a section after the topic pool")..];
+    let window = SCALE_IN_WINDOW.as_secs();
+    format!(
+        "{before}{topic}\ncpu = 512\nmemory = 1024\nmin_tasks = 1\nmax_tasks = 4\ntarget_backlog_per_task = 20\n\
+         scale_in_window = \"{window}s\"\n{rest}"
+    )
+}
 
 /// `docker …`, run to the end.
 fn docker(args: &[&str]) -> Output {
@@ -252,8 +272,9 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
         })
         .collect();
     let compose = std::sync::Arc::new(compose);
+    let chunks_volume = format!("{}:/chunks:ro", chunks.display());
     let feed = {
-        let (compose, chunks) = (compose.clone(), format!("{}:/chunks:ro", chunks.display()));
+        let (compose, chunks) = (compose.clone(), chunks_volume.clone());
         move |name: &str| {
             let file = format!("/chunks/{name}");
             compose.run(&["run", "--rm", "--no-deps", "--volume", &chunks, "feed-ingest", "--input", &file]);
@@ -340,9 +361,54 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
         }
     }
 
-    // `docker stop` (SIGTERM): the survivors drain and exit 0 within the grace period.
-    compose.run(&["stop", "--timeout", "30", "topic-classifier", "subtopic-classifier", "table-writer"]);
-    for container in running.iter().filter(|container| !victims.contains(container)) {
+    // The compose scaler, `deploy scale --compose`: with the queues empty the topic pool shrinks to its
+    // minimum, but not before the scale-in window has passed; a burst grows it to its maximum at once.
+    let stack_file = dir.path().join("stack.toml");
+    std::fs::write(&stack_file, scaling_stack()).unwrap();
+    let log = std::fs::File::create(dir.path().join("scaler.log")).unwrap();
+    let scaler_started = Instant::now();
+    let scaler = Service(
+        Command::new(binary("deploy"))
+            .args(["scale", "--stack", &stack_file.display().to_string(), "--watch", "--interval", "2s"])
+            .args(["--compose", &compose.project])
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .envs([("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")])
+            .stdout(log)
+            .spawn()
+            .unwrap(),
+    );
+    let running_topic = || {
+        let ids = compose.containers("topic-classifier");
+        ids.iter().filter(|id| inspect(id)["State"]["Running"] == true).count()
+    };
+    let wait_for_pool = |size: usize, what: &str| {
+        while running_topic() != size {
+            assert!(scaler_started.elapsed() < Duration::from_secs(240), "the scaler never {what}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    wait_for_pool(1, "shrank the idle topic pool to 1");
+    assert!(scaler_started.elapsed() >= SCALE_IN_WINDOW, "scaled in before the window was over");
+    let burst: Vec<String> = chunk_names[..3].iter().map(|name| format!("/chunks/{name}")).collect();
+    let mut run = vec!["run", "--rm", "--no-deps", "--volume", &chunks_volume, "feed-ingest", "--input"];
+    run.extend(burst.iter().map(String::as_str));
+    compose.run(&run);
+    wait_for_pool(4, "grew the topic pool to 4 under a burst");
+    wait_for_pool(1, "shrank the topic pool again after the burst");
+    drop(scaler);
+    // Those documents were sent again: written again, over the same items.
+    assert_eq!(emulator::item_ids(&dynamodb, "docclass-results").await, input_ids);
+    assert_eq!(emulator::item_count(&dynamodb, "docclass-results").await, documents.len());
+
+    // `docker stop` (SIGTERM): every container left drains and exits 0 within the grace period.
+    let services = ["topic-classifier", "subtopic-classifier", "table-writer"];
+    let survivors: Vec<String> = services
+        .iter()
+        .flat_map(|service| compose.containers(service))
+        .filter(|id| inspect(id)["State"]["Running"] == true)
+        .collect();
+    compose.run(&["stop", "--timeout", "30"]);
+    for container in &survivors {
         let state = &inspect(container)["State"];
         assert_eq!(state["ExitCode"], 0, "{container}: {state}");
     }
