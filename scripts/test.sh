@@ -35,4 +35,5 @@ fi
 cargo fmt --all -- --check
 # The default members: all but the optional libtorch backend (scripts/test-bert.sh covers that one).
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked
+# Every test binary runs even after one fails, so one CI log shows every failure.
+cargo test --locked --no-fail-fast

@@ -42,8 +42,9 @@ const CHUNK: usize = 250;
 /// The topic pool's scale-in window in the scaler test's stack file.
 const SCALE_IN_WINDOW: Duration = Duration::from_secs(10);
 
-/// deploy/stack.example.toml with a topic pool of 1 to 4 containers, 20 messages each, and a short
-/// scale-in window: what `deploy scale --compose` reads.
+/// deploy/stack.example.toml with a topic pool of 1 to 4 containers, 5 messages each (one busy
+/// container holds 20 in flight: any burst asks for the maximum, however fast moto lets it in), and a
+/// short scale-in window: what `deploy scale --compose` reads.
 fn scaling_stack() -> String {
     let example =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/stack.example.toml")).unwrap();
@@ -52,7 +53,7 @@ fn scaling_stack() -> String {
     let rest = &after[after.find("\n[").expect("a section after the topic pool")..];
     let window = SCALE_IN_WINDOW.as_secs();
     format!(
-        "{before}{topic}\ncpu = 512\nmemory = 1024\nmin_tasks = 1\nmax_tasks = 4\ntarget_backlog_per_task = 20\n\
+        "{before}{topic}\ncpu = 512\nmemory = 1024\nmin_tasks = 1\nmax_tasks = 4\ntarget_backlog_per_task = 5\n\
          scale_in_window = \"{window}s\"\n{rest}"
     )
 }
@@ -377,13 +378,24 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
             .spawn()
             .unwrap(),
     );
+    // Asked of the engine, not of compose: the scaler may remove a container between a listing and an
+    // inspection.
+    let project_label = format!("label=com.docker.compose.project={}", compose.project);
     let running_topic = || {
-        let ids = compose.containers("topic-classifier");
-        ids.iter().filter(|id| inspect(id)["State"]["Running"] == true).count()
+        let args = ["ps", "--quiet", "--filter", &project_label, "--filter"];
+        let listed = docker(&[&args[..], &["label=com.docker.compose.service=topic-classifier"]].concat());
+        succeeded(listed, "docker ps").lines().count()
     };
+    let scaler_log = dir.path().join("scaler.log");
     let wait_for_pool = |size: usize, what: &str| {
+        let waiting = Instant::now();
         while running_topic() != size {
-            assert!(scaler_started.elapsed() < Duration::from_secs(240), "the scaler never {what}");
+            let log = std::fs::read_to_string(&scaler_log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(12).collect();
+            assert!(
+                waiting.elapsed() < Duration::from_secs(180),
+                "the scaler never {what}; its last lines:\n{tail:#?}"
+            );
             std::thread::sleep(Duration::from_millis(500));
         }
     };
