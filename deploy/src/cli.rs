@@ -200,7 +200,9 @@ async fn run_on_aws(args: DeployArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Scaler rounds until Ctrl-C (or one round without `watch`), each decision printed on a line.
+/// Scaler rounds until Ctrl-C (or one round without `watch`), each decision printed on a line. While
+/// watching, a failed round (SQS throttled, the Docker engine restarting) is reported and the next one
+/// tries again: a scaler that exits on the first hiccup leaves the pools unattended.
 async fn scale(
     clients: &Clients,
     pools: &impl Pools,
@@ -212,8 +214,15 @@ async fn scale(
     let shutdown = tokio::signal::ctrl_c();
     tokio::pin!(shutdown);
     loop {
-        for (service, observation, decision) in aws::scale_once(clients, pools, &mut targets, started.elapsed()).await?
-        {
+        let round = match aws::scale_once(clients, pools, &mut targets, started.elapsed()).await {
+            Ok(round) => round,
+            Err(error) if watch => {
+                eprintln!("deploy scale: this round failed, trying again in {interval:?}: {error:#}");
+                Vec::new()
+            }
+            Err(error) => return Err(error),
+        };
+        for (service, observation, decision) in round {
             println!(
                 "{:<20} visible {:>6} in flight {:>6}  tasks {} → {}  ({})",
                 service.name(),
