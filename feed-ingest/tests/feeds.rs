@@ -45,6 +45,34 @@ const ARXIV: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <category term="stat.ML" scheme="http://arxiv.org/schemas/atom"/></entry>
 </feed>"#;
 
+/// The shape of an arXiv listing (rss.arxiv.org/rss/cs.LG): the same paper as [`ARXIV`] in its second
+/// version, behind an announcement line, authors in `dc:creator`; and a paper cross-listed from stat.
+const ARXIV_LISTING: &str = r#"<?xml version='1.0' encoding='UTF-8'?>
+<rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/"
+ xmlns:atom="http://www.w3.org/2005/Atom" xmlns:content="http://purl.org/rss/1.0/modules/content/" version="2.0">
+<channel><title>cs.LG updates on arXiv.org</title><link>http://rss.arxiv.org/rss/cs.LG</link>
+<description>cs.LG updates on the arXiv.org e-print archive.</description>
+<atom:link href="http://rss.arxiv.org/rss/cs.LG" rel="self" type="application/rss+xml"/>
+<lastBuildDate>Tue, 24 Nov 2026 05:00:00 +0000</lastBuildDate>
+<item><title>Sparse Linear Models Beat Transformers on Newsgroups</title>
+<link>https://arxiv.org/abs/2611.00001</link>
+<description>arXiv:2611.00001v2 Announce Type: replace
+Abstract: We show that a linear model with hashed n-grams is fast.</description>
+<guid isPermaLink="false">oai:arXiv.org:2611.00001v2</guid>
+<category>cs.LG</category><category>stat.ML</category>
+<pubDate>Tue, 24 Nov 2026 00:00:00 -0500</pubDate>
+<arxiv:announce_type>replace</arxiv:announce_type>
+<dc:rights>http://creativecommons.org/licenses/by/4.0/</dc:rights>
+<dc:creator>Ada Lovelace, Alan Turing</dc:creator></item>
+<item><title>Priors for Kernels</title><link>https://arxiv.org/abs/2611.00777</link>
+<description>arXiv:2611.00777v1 Announce Type: cross
+Abstract: Kernel priors, revisited.</description>
+<guid isPermaLink="false">oai:arXiv.org:2611.00777v1</guid>
+<category>stat.ML</category><category>cs.LG</category>
+<pubDate>Tue, 24 Nov 2026 00:00:00 -0500</pubDate>
+<arxiv:announce_type>cross</arxiv:announce_type><dc:creator>Grace Hopper</dc:creator></item>
+</channel></rss>"#;
+
 const BILLION_LAUGHS: &str = include_str!("fixtures/billion-laughs.xml");
 
 async fn with_etag(headers: HeaderMap) -> Response {
@@ -59,6 +87,7 @@ async fn serve() -> String {
         .route("/rss", get(|| async { RSS }))
         .route("/atom", get(|| async { ATOM }))
         .route("/arxiv", get(|| async { ARXIV }))
+        .route("/arxiv-listing", get(|| async { ARXIV_LISTING }))
         .route("/etag", get(with_etag))
         .route("/error", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "down") }))
         .route("/huge", get(|| async { format!("<rss>{}</rss>", "x".repeat(2 * 1024 * 1024)) }))
@@ -109,12 +138,24 @@ async fn rss_atom_and_arxiv_entries_come_out_as_text() {
 
     let arxiv = parse_feed(&body(&fetcher, &format!("{base}/arxiv")).await, &base).unwrap();
     let paper = &arxiv[0];
-    assert_eq!(paper.id, "http://arxiv.org/abs/2611.00001v1");
+    assert_eq!(paper.id, "arXiv:2611.00001", "one id per paper, whichever feed or version");
     assert_eq!(paper.title, "Sparse Linear Models Beat Transformers on Newsgroups");
     assert!(paper.text.starts_with("We show that a linear model"));
     assert!(paper.text.ends_with("Authors: Ada Lovelace, Alan Turing"));
     assert_eq!((paper.topic.as_deref(), paper.subtopic.as_deref()), (Some("cs"), Some("cs.LG")));
     assert!(paper.published.is_some());
+
+    let listing = parse_feed(&body(&fetcher, &format!("{base}/arxiv-listing")).await, &base).unwrap();
+    let ids: Vec<&str> = listing.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["arXiv:2611.00001", "arXiv:2611.00777"], "the API's paper and the listing's are one");
+    assert_eq!(
+        listing[0].text,
+        "We show that a linear model with hashed n-grams is fast.\n\nAuthors: Ada Lovelace, Alan Turing",
+        "the announcement line is not part of the abstract"
+    );
+    assert_eq!(listing[0].url.as_deref(), Some("https://arxiv.org/abs/2611.00001"));
+    assert_eq!((listing[1].topic.as_deref(), listing[1].subtopic.as_deref()), (Some("stat"), Some("stat.ML")));
+    assert!(listing[1].published.is_some());
 }
 
 #[tokio::test]
@@ -178,6 +219,7 @@ async fn dry_run_prints_entries_and_reports_bad_feeds() {
             assert!(line[key].is_string(), "{key} in {line}");
         }
     }
+    assert!(lines[2]["published"].is_string(), "{}", lines[2]);
     assert_eq!(lines[2]["subtopic"], "cs.LG");
     assert_eq!(lines[2]["topic"], "cs");
     let stderr = String::from_utf8(output.stderr).unwrap();

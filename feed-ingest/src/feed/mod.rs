@@ -2,9 +2,11 @@
 //! polling them into the queue, each document once.
 //!
 //! One job each: [`fetch`] knows HTTP (timeouts, size caps, redirects, conditional GET), [`parse`] knows
-//! feed formats (RSS 0.9–2.0, Atom, arXiv's listing and API feeds), [`config`] the feed list,
+//! feed formats (RSS 0.9–2.0, Atom, arXiv's listing and API feeds), [`arxiv`] what arXiv's
+//! feeds say in their own way, [`config`] the feed list,
 //! [`poll`] schedules and de-duplicates, [`status`] counts, [`seen`] picks the de-duplication store.
 
+pub mod arxiv;
 pub mod config;
 pub mod fetch;
 pub mod parse;

@@ -5,14 +5,17 @@
 //! external entities are never expanded, so a hostile feed costs no more than its own bytes.
 //!
 //! Document ids must be stable across polls, or every poll would enqueue the feed again: the entry's
-//! GUID or Atom id as given, else its link made canonical, else a hash of its title and text. (feed-rs's
-//! own fallback ends in a random UUID, so it is replaced.)
+//! GUID or Atom id as given (arXiv's made one per paper, see [`super::arxiv`]), else its link made
+//! canonical, else a hash of its title and text. (feed-rs's own fallback ends in a random UUID, so it is
+//! replaced.)
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use docclass_types::{Document, Labels};
 use serde::Serialize;
+
+use super::arxiv;
 
 /// Why a feed could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -22,8 +25,8 @@ pub struct ParseError(String);
 /// One entry of a feed, as text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeedEntry {
-    /// The entry's GUID or Atom id; else its canonical link; else `sha256:` and a hash of the title and
-    /// text.
+    /// The entry's GUID or Atom id (an arXiv paper's as `arXiv:2611.00001`, whichever feed and version);
+    /// else its canonical link; else `sha256:` and a hash of the title and text.
     pub id: String,
     /// The title, as plain text.
     pub title: String,
@@ -107,7 +110,7 @@ fn entry(entry: feed_rs::model::Entry) -> FeedEntry {
         .summary
         .map(|summary| summary.content)
         .or_else(|| entry.content.and_then(|content| content.body))
-        .map(|body| plain_text(&body))
+        .map(|body| arxiv::without_announcement(&plain_text(&body)).to_owned())
         .unwrap_or_default();
     let authors: Vec<&str> = entry.authors.iter().map(|person| person.name.trim()).filter(|n| !n.is_empty()).collect();
     let text = if authors.is_empty() { body } else { format!("{body}\n\nAuthors: {}", authors.join(", ")) };
@@ -122,8 +125,11 @@ fn entry(entry: feed_rs::model::Entry) -> FeedEntry {
     let text = text.trim().to_owned();
     let url = entry.links.first().map(|link| link.href.clone());
     let id = match entry.id.trim() {
-        "" => url.as_deref().and_then(canonical_url).unwrap_or_else(|| crate::read::content_id(&title, &text)),
-        given => given.to_owned(),
+        "" => url
+            .as_deref()
+            .and_then(|url| arxiv::paper_id(url).or_else(|| canonical_url(url)))
+            .unwrap_or_else(|| crate::read::content_id(&title, &text)),
+        given => arxiv::paper_id(given).unwrap_or_else(|| given.to_owned()),
     };
     FeedEntry { id, title, text, url, published: entry.published.or(entry.updated), topic, subtopic }
 }
