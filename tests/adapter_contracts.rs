@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use adapters_aws::infra::{self, QueueSettings, StackNames};
-use adapters_aws::{AwsSettings, DynamoSeen, DynamoTable, SqsQueue, load_sdk_config};
+use adapters_aws::{DynamoSeen, DynamoTable, SqsQueue, load_sdk_config};
 use adapters_embedded::{EmbeddedQueue, QueueConfig, SqliteSeen, SqliteTable};
 use docclass_tests::contract::{queue_contract, seen_contract, table_contract};
 use docclass_tests::emulator;
@@ -18,12 +18,7 @@ use worker_runtime::{Backoff, ToTable, Worker, WorkerConfig};
 
 /// Clients of an emulator (or of a proxy in front of one) at `endpoint`.
 async fn clients(endpoint: String) -> (aws_sdk_sqs::Client, aws_sdk_dynamodb::Client) {
-    let config = load_sdk_config(&AwsSettings {
-        endpoint_url: Some(endpoint),
-        region: Some("us-east-1".into()),
-        static_credentials: Some(("test".into(), "test".into())),
-    })
-    .await;
+    let config = load_sdk_config(&emulator::settings(&endpoint)).await;
     (aws_sdk_sqs::Client::new(&config), aws_sdk_dynamodb::Client::new(&config))
 }
 

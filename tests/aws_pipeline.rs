@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use adapters_aws::{AwsSettings, SqsQueue, load_sdk_config};
+use adapters_aws::{SqsQueue, load_sdk_config};
 use docclass_tests::processes::{Environment, Service, http_get, signal, terminate};
 use docclass_tests::{data_dir, emulator, read, train_model};
 use docclass_types::{MessageSink, MessageSource, OutgoingMessage, attributes};
@@ -30,11 +30,7 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     model.save(&model_path).unwrap();
     environment.set("DOCCLASS_MODEL", &model_path.display().to_string());
 
-    let settings = AwsSettings {
-        endpoint_url: Some(endpoint.clone()),
-        region: Some("us-east-1".into()),
-        static_credentials: Some(("test".into(), "test".into())),
-    };
+    let settings = emulator::settings(&endpoint);
     let config = load_sdk_config(&settings).await;
     let (sqs, dynamodb) = (aws_sdk_sqs::Client::new(&config), aws_sdk_dynamodb::Client::new(&config));
     let table = environment.get("DOCCLASS_TABLE").to_owned();

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use adapters_aws::{AwsSettings, load_sdk_config};
+use adapters_aws::load_sdk_config;
 use docclass_tests::binaries::binary;
 use docclass_tests::emulator::{self, MotoServer};
 use docclass_tests::processes::Service;
@@ -235,11 +235,7 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
             ("DOCCLASS_STACK", "docclass".to_owned()),
         ],
     );
-    let settings = AwsSettings {
-        endpoint_url: Some(moto.endpoint.clone()),
-        region: Some("us-east-1".into()),
-        static_credentials: Some(("test".into(), "test".into())),
-    };
+    let settings = emulator::settings(&moto.endpoint);
     let config = load_sdk_config(&settings).await;
     let (sqs, dynamodb) = (aws_sdk_sqs::Client::new(&config), aws_sdk_dynamodb::Client::new(&config));
     let queue_url = |name: &str| format!("{}/123456789012/docclass-{name}", moto.endpoint);

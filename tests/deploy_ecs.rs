@@ -10,7 +10,6 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use adapters_aws::AwsSettings;
 use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use deploy::aws::{self, Change, Clients, EcsPools, Resource, ScaleTarget};
@@ -75,11 +74,7 @@ async fn plan_apply_scale_status_and_destroy_on_moto() {
     let text = stack_file(&endpoint, &name);
     std::fs::write(&stack_path, &text).unwrap();
     let stack = Stack::parse(&text).unwrap();
-    let settings = AwsSettings {
-        endpoint_url: Some(endpoint.clone()),
-        region: Some("us-east-1".into()),
-        static_credentials: Some(("test".into(), "test".into())),
-    };
+    let settings = emulator::settings(&endpoint);
     let clients = Clients::new(&settings).await;
 
     // Someone else's log group under our name: apply may use it, destroy must leave it.

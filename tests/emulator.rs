@@ -27,6 +27,15 @@ pub fn endpoint() -> String {
         .clone()
 }
 
+/// How the AWS SDK reaches an emulator at `endpoint`: its region and the dummy credentials it accepts.
+pub fn settings(endpoint: &str) -> adapters_aws::AwsSettings {
+    adapters_aws::AwsSettings {
+        endpoint_url: Some(endpoint.to_owned()),
+        region: Some("us-east-1".into()),
+        static_credentials: Some(("test".into(), "test".into())),
+    }
+}
+
 /// A moto server of this process. It stops when this is dropped or the process exits, whichever comes
 /// first: it runs under a shell that waits on a pipe from us and kills it when the pipe closes — a
 /// `static` is never dropped, and a killed test leaves no server behind either.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use adapters_aws::{AwsSettings, SqsQueue, load_sdk_config};
+use adapters_aws::{SqsQueue, load_sdk_config};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -134,12 +134,7 @@ async fn polling_into_sqs_enqueues_each_entry_once_across_a_restart() {
     assert_eq!((news.new_documents, news.duplicates_skipped), (0, 2 * ENTRIES as u64), "{news:?}");
     assert!(terminate(&mut second, Duration::from_secs(20)).await.success());
 
-    let settings = AwsSettings {
-        endpoint_url: Some(endpoint),
-        region: Some("us-east-1".into()),
-        static_credentials: Some(("test".into(), "test".into())),
-    };
-    let sqs = aws_sdk_sqs::Client::new(&load_sdk_config(&settings).await);
+    let sqs = aws_sdk_sqs::Client::new(&load_sdk_config(&emulator::settings(&endpoint)).await);
     let ingest = SqsQueue::new(sqs, environment.get("DOCCLASS_INGEST_QUEUE_URL"));
     let mut received: BTreeMap<String, Envelope> = BTreeMap::new();
     let mut deliveries = 0;
