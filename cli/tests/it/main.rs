@@ -10,7 +10,8 @@ fn docclass() -> Command {
 }
 
 fn data_dir() -> PathBuf {
-    service_kit::data::find_data_dir(None).expect("the labelled corpus (see README, 'Getting the data')")
+    let given = std::env::var_os("DOCCLASS_DATA_DIR").map(PathBuf::from);
+    service_kit::data::find_data_dir(given.as_deref()).expect("the labelled corpus (see README, 'Getting the data')")
 }
 
 fn succeed(command: &mut Command) -> Output {
