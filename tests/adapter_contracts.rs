@@ -120,30 +120,7 @@ async fn table_writer_under_throttling_loses_nothing() {
     let throttled_table = DynamoTable::new(throttled_dynamodb, &stack.table);
 
     let results = SqsQueue::new(sqs.clone(), &stack.results_url);
-    let now = chrono::Utc::now();
-    let decided = |label: &str| Classification {
-        label: label.into(),
-        score: 0.9,
-        model_version: "throttle-test".into(),
-        classified_at: now,
-    };
-    let messages: Vec<OutgoingMessage> = (0..RESULTS)
-        .map(|n| {
-            let mut envelope = Envelope::new(Document {
-                id: format!("doc-{n}"),
-                title: String::new(),
-                text: format!("document {n}"),
-                source: "throttle-test".into(),
-                url: None,
-                published: None,
-                ingested_at: now,
-                labels: None,
-            });
-            envelope.topic = Some(decided("sci"));
-            envelope.subtopic = Some(decided("sci.med"));
-            OutgoingMessage::new(n.to_string(), envelope.encode())
-        })
-        .collect();
+    let messages = result_messages(RESULTS, "throttle-test");
     for chunk in messages.chunks(10) {
         assert!(results.send_batch(chunk).await.iter().all(Result::is_ok));
     }
@@ -186,5 +163,80 @@ async fn table_writer_under_throttling_loses_nothing() {
     for queue in [&stack.results_url, &stack.dead_letter_urls[2]] {
         assert_eq!(emulator::messages_left(&sqs, queue).await, 0, "{queue} is empty");
     }
+    infra::down(&sqs, &dynamodb, &names).await.unwrap();
+}
+
+/// `count` envelopes as the subtopic classifier sends them to the table writer: both levels decided.
+fn result_messages(count: usize, source: &str) -> Vec<OutgoingMessage> {
+    let now = chrono::Utc::now();
+    let decided = |label: &str| Classification {
+        label: label.into(),
+        score: 0.9,
+        model_version: source.into(),
+        classified_at: now,
+    };
+    (0..count)
+        .map(|n| {
+            let mut envelope = Envelope::new(Document {
+                id: format!("doc-{n}"),
+                title: String::new(),
+                text: format!("document {n}"),
+                source: source.into(),
+                url: None,
+                published: None,
+                ingested_at: now,
+                labels: None,
+            });
+            envelope.topic = Some(decided("sci"));
+            envelope.subtopic = Some(decided("sci.med"));
+            OutgoingMessage::new(n.to_string(), envelope.encode())
+        })
+        .collect()
+}
+
+/// A worker on SQS told to stop while its long polls wait on an empty queue, then messages arrive:
+/// the polls bring them, and the stopping worker must give them back at once. Dropping the polls
+/// instead would leave whatever SQS had handed them hidden until their visibility timeout (moto, like
+/// SQS, goes on serving a request whose caller has gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_gives_back_what_its_last_long_poll_brought() {
+    const RESULTS: usize = 20;
+    let (sqs, dynamodb) = aws().await;
+    let names = StackNames::new(&emulator::unique_name("stopping"));
+    let stack = infra::up(&sqs, &dynamodb, &names, &QueueSettings::default()).await.unwrap();
+    let results = SqsQueue::new(sqs.clone(), &stack.results_url);
+    let config = WorkerConfig {
+        workers: 2,
+        wait_time: Duration::from_secs(5),
+        visibility_timeout: Duration::from_secs(120),
+        ..WorkerConfig::default()
+    };
+    let writer = Arc::new(Worker::new(
+        Arc::new(results.clone()),
+        Arc::new(WriteResult),
+        Arc::new(ToTable(DynamoTable::new(dynamodb.clone(), &stack.table))),
+        Arc::new(SqsQueue::new(sqs.clone(), &stack.dead_letter_urls[2])),
+        config,
+    ));
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(writer.run(shutdown.clone()));
+    // Both workers are in a long poll by now (the queue is empty).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    shutdown.cancel();
+    for chunk in result_messages(RESULTS, "stopping-test").chunks(10) {
+        assert!(results.send_batch(chunk).await.iter().all(Result::is_ok));
+    }
+    let report = run.await.unwrap();
+
+    assert!(!report.timed_out, "the polls ended within the shutdown deadline");
+    assert_eq!(report.metrics.acknowledged, 0, "nothing is handled after the signal: {:?}", report.metrics);
+    let (visible, in_flight) = emulator::queue_depth(&sqs, &stack.results_url).await;
+    assert_eq!(
+        (visible, in_flight),
+        (RESULTS as u64, 0),
+        "every message is visible again at once, not hidden for the 120 s visibility timeout: {:?}",
+        report.metrics
+    );
+    assert!(report.metrics.returned > 0, "the polls brought messages and gave them back: {:?}", report.metrics);
     infra::down(&sqs, &dynamodb, &names).await.unwrap();
 }

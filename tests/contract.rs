@@ -63,6 +63,18 @@ pub async fn queue_contract<Q: MessageSource + MessageSink>(queue: &Q) {
     assert!(third.iter().all(|m| m.receive_count == 3), "{third:?}");
     assert!(queue.ack_batch(&receipts(&third)).await.iter().all(Result::is_ok));
     assert!(queue.receive(10, long, Duration::from_secs(1)).await.unwrap().is_empty(), "queue drained");
+
+    // A queue that calls its receive cancel-safe keeps its word: a message sent while a dropped long
+    // poll would still have been waiting is there for the next receive. (SQS does not claim it; the
+    // worker's shutdown test covers what it does instead.)
+    if queue.receive_is_cancel_safe() {
+        let dropped = tokio::time::timeout(Duration::from_millis(300), queue.receive(10, long, Duration::from_secs(3)));
+        assert!(dropped.await.is_err(), "nothing to receive yet");
+        assert!(queue.send_batch(&[OutgoingMessage::new("late", "late")]).await.iter().all(Result::is_ok));
+        let late = queue.receive(10, long, Duration::from_secs(1)).await.unwrap();
+        assert_eq!(late.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["late"]);
+        assert!(queue.ack_batch(&receipts(&late)).await.iter().all(Result::is_ok));
+    }
 }
 
 fn row(id: &str, topic: &str, score: f32) -> ResultRow {

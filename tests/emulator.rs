@@ -89,6 +89,15 @@ pub fn unique_name(prefix: &str) -> String {
 /// # Panics
 /// When the queue cannot be asked.
 pub async fn messages_left(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
+    let (visible, in_flight) = queue_depth(sqs, url).await;
+    visible + in_flight
+}
+
+/// The messages a queue holds, as SQS approximates them: (visible, in flight).
+///
+/// # Panics
+/// When the queue cannot be asked.
+pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> (u64, u64) {
     let attributes = sqs
         .get_queue_attributes()
         .queue_url(url)
@@ -98,13 +107,11 @@ pub async fn messages_left(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
         .await
         .unwrap();
     let attributes = attributes.attributes().unwrap();
-    [
-        aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
-        aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-    ]
-    .iter()
-    .map(|name| attributes.get(name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))
-    .sum()
+    let count = |name| attributes.get(&name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    (
+        count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages),
+        count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    )
 }
 
 /// The `id` of every item in `table`.

@@ -129,6 +129,14 @@ pub trait MessageSource: Send + Sync + 'static {
         wait: Duration,
     ) -> impl Future<Output = Result<Vec<ReceivedMessage>, QueueError>> + Send;
 
+    /// Whether a [`receive`](Self::receive) dropped before it completes leaves every message where it
+    /// was. Not so for SQS: the service may already have handed messages to a long poll whose caller has
+    /// gone, and they stay hidden until their visibility timeout. Workers let a receive that is not
+    /// cancel-safe finish when they stop, and give its messages back.
+    fn receive_is_cancel_safe(&self) -> bool {
+        true
+    }
+
     /// Deletes delivered messages for good: call only once their result is safely forwarded.
     fn ack_batch(&self, receipts: &[Receipt]) -> impl Future<Output = BatchResults> + Send;
 
@@ -163,6 +171,10 @@ impl<T: MessageSource> MessageSource for std::sync::Arc<T> {
         wait: Duration,
     ) -> impl Future<Output = Result<Vec<ReceivedMessage>, QueueError>> + Send {
         (**self).receive(max_messages, visibility, wait)
+    }
+
+    fn receive_is_cancel_safe(&self) -> bool {
+        (**self).receive_is_cancel_safe()
     }
 
     fn ack_batch(&self, receipts: &[Receipt]) -> impl Future<Output = BatchResults> + Send {

@@ -15,7 +15,8 @@ pub struct WorkerConfig {
     pub batch_size: usize,
     /// How long a received message stays hidden from other consumers while we work on it.
     pub visibility_timeout: Duration,
-    /// Long-poll wait per receive call.
+    /// Long-poll wait per receive call. Keep it well under `shutdown_timeout`: a stopping worker lets a
+    /// long poll that is not cancel-safe (SQS's) run to its end.
     pub wait_time: Duration,
     /// Deliveries after which a message whose handler or forward keeps failing is dead-lettered.
     pub max_attempts: u32,
@@ -39,7 +40,9 @@ impl Default for WorkerConfig {
             workers: 2,
             batch_size: Self::SQS_MAX_BATCH,
             visibility_timeout: Duration::from_secs(30),
-            wait_time: Duration::from_secs(20),
+            // Half of SQS's longest (20 s): a stop waits for at most this much of a poll, and an idle
+            // worker makes six calls a minute instead of three.
+            wait_time: Duration::from_secs(10),
             max_attempts: 4,
             retry_backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(20)),
             shutdown_timeout: Duration::from_secs(20),

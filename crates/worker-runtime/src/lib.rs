@@ -12,7 +12,8 @@
 //!   dead-letter queue at once with a machine-readable reason; one whose handler keeps failing goes there
 //!   after `max_attempts` deliveries.
 //! - **Graceful shutdown.** On cancellation, workers stop receiving, finish the batch they hold, give back
-//!   messages they had not started, and the runtime returns within `shutdown_timeout`.
+//!   messages they had not started (also those a long poll brings after the signal), and the runtime
+//!   returns within `shutdown_timeout`.
 #![warn(missing_docs)]
 
 mod config;

@@ -132,10 +132,15 @@ where
         // messages' receive counts (SQS would move them to the dead-letter queue with no reason).
         let mut throttled_streak = 0;
         while !shutdown.is_cancelled() {
-            // Only the wait for messages is cancellable: once a batch is in hand it is finished.
+            // Only the wait for messages is cancellable: once a batch is in hand it is finished. A receive
+            // that cannot be dropped safely (SQS's long poll) runs to its end, and what it brings after
+            // the shutdown is given back just below, instead of staying hidden until its visibility
+            // timeout; `wait_time` under `shutdown_timeout` keeps that within the deadline.
+            let receive = self.receive();
+            tokio::pin!(receive);
             let received = tokio::select! {
-                () = shutdown.cancelled() => break,
-                received = self.receive() => received,
+                () = shutdown.cancelled(), if self.source.receive_is_cancel_safe() => break,
+                received = &mut receive => received,
             };
             let Some(messages) = received else { continue };
             if shutdown.is_cancelled() {

@@ -122,6 +122,12 @@ impl MessageSource for SqsQueue {
         &self.name
     }
 
+    /// Dropping a long poll closes our end of the connection, not SQS's: messages arriving before its
+    /// wait ends may still be taken for it and stay hidden for their visibility timeout.
+    fn receive_is_cancel_safe(&self) -> bool {
+        false
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(queue = %self.name))]
     async fn receive(
         &self,
