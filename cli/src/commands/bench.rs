@@ -93,6 +93,17 @@ pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
     }));
     println!("  classify, topic only, one core    {:>10.0} docs/s", examples.len() as f64 / topic_only);
 
+    // What feed-ingest does with every poll's answer: the documents as one RSS listing, parsed to entries.
+    let listing = rss_listing(&examples);
+    let parse = || feed_ingest::feed::parse_feed(listing.as_bytes(), "https://bench.invalid/rss").map(|e| e.len());
+    anyhow::ensure!(parse()? == examples.len(), "the bench listing did not parse to one entry per document");
+    let parse_seconds = median((0..repeat).map(|_| timed(parse).1));
+    println!(
+        "  feed parsing (RSS), one core      {:>10.0} entries/s ({:.0} MB/s)",
+        examples.len() as f64 / parse_seconds,
+        listing.len() as f64 / parse_seconds / 1e6
+    );
+
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let mut end_to_end = Vec::new();
     for _ in 0..repeat.min(3) {
@@ -125,6 +136,32 @@ pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
         println!("  peak RSS of this process          {:>10.1} MB", peak as f64 / 1e6);
     }
     Ok(())
+}
+
+/// The examples as an RSS 2.0 listing shaped like arXiv's: guid, title, description, category.
+fn rss_listing(examples: &[Example]) -> String {
+    // The five characters XML gives meaning to in text; control characters other than tab and newline
+    // are not allowed in XML 1.0 at all, and some newsgroup posts hold them.
+    fn escaped(text: &str) -> String {
+        text.chars()
+            .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+            .collect::<String>()
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    }
+    let mut rss =
+        String::from(r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>bench</title>"#);
+    for (index, example) in examples.iter().enumerate() {
+        rss.push_str(&format!(
+            "<item><guid isPermaLink=\"false\">bench-{index}</guid><title>{}</title><description>{}</description><category>{}</category></item>\n",
+            escaped(&example.title),
+            escaped(&example.text),
+            escaped(&example.subtopic)
+        ));
+    }
+    rss.push_str("</channel></rss>");
+    rss
 }
 
 /// The process's peak resident set (`VmHWM` in `/proc/self/status`), where Linux reports it.
