@@ -210,7 +210,9 @@ async fn plan_apply_scale_status_and_destroy_on_moto() {
         assert!(drained.elapsed() < Duration::from_secs(30), "the watching scaler did not scale in");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(drained.elapsed() >= Duration::from_secs(3), "scaled in inside the window");
+    // The window runs from the scaler's last sight of the backlog, which may be up to one interval
+    // (1 s) before the purge: so no sooner than 3 s - 1 s after it.
+    assert!(drained.elapsed() >= Duration::from_secs(2), "scaled in inside the window");
     drop(watcher);
 
     let statuses = aws::status(&changed, &clients).await.unwrap();
