@@ -46,7 +46,8 @@ const ARXIV: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </feed>"#;
 
 /// The shape of an arXiv listing (rss.arxiv.org/rss/cs.LG): the same paper as [`ARXIV`] in its second
-/// version, behind an announcement line, authors in `dc:creator`; and a paper cross-listed from stat.
+/// version, behind an announcement line, authors in `dc:creator`; and papers cross-listed from stat and
+/// from hep-th.
 const ARXIV_LISTING: &str = r#"<?xml version='1.0' encoding='UTF-8'?>
 <rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/"
  xmlns:atom="http://www.w3.org/2005/Atom" xmlns:content="http://purl.org/rss/1.0/modules/content/" version="2.0">
@@ -71,6 +72,12 @@ Abstract: Kernel priors, revisited.</description>
 <category>stat.ML</category><category>cs.LG</category>
 <pubDate>Tue, 24 Nov 2026 00:00:00 -0500</pubDate>
 <arxiv:announce_type>cross</arxiv:announce_type><dc:creator>Grace Hopper</dc:creator></item>
+<item><title>Learning Strings</title><link>https://arxiv.org/abs/2611.00999</link>
+<description>arXiv:2611.00999v1 Announce Type: cross
+Abstract: Dualities, learned.</description>
+<guid isPermaLink="false">oai:arXiv.org:2611.00999v1</guid>
+<category>hep-th</category><category>cs.LG</category>
+<arxiv:announce_type>cross</arxiv:announce_type><dc:creator>Emmy Noether</dc:creator></item>
 </channel></rss>"#;
 
 const BILLION_LAUGHS: &str = include_str!("fixtures/billion-laughs.xml");
@@ -147,7 +154,11 @@ async fn rss_atom_and_arxiv_entries_come_out_as_text() {
 
     let listing = parse_feed(&body(&fetcher, &format!("{base}/arxiv-listing")).await, &base).unwrap();
     let ids: Vec<&str> = listing.iter().map(|e| e.id.as_str()).collect();
-    assert_eq!(ids, ["arXiv:2611.00001", "arXiv:2611.00777"], "the API's paper and the listing's are one");
+    assert_eq!(
+        ids,
+        ["arXiv:2611.00001", "arXiv:2611.00777", "arXiv:2611.00999"],
+        "the API's paper and the listing's are one"
+    );
     assert_eq!(
         listing[0].text,
         "We show that a linear model with hashed n-grams is fast.\n\nAuthors: Ada Lovelace, Alan Turing",
@@ -156,6 +167,11 @@ async fn rss_atom_and_arxiv_entries_come_out_as_text() {
     assert_eq!(listing[0].url.as_deref(), Some("https://arxiv.org/abs/2611.00001"));
     assert_eq!((listing[1].topic.as_deref(), listing[1].subtopic.as_deref()), (Some("stat"), Some("stat.ML")));
     assert!(listing[1].published.is_some());
+    assert_eq!(
+        (listing[2].topic.as_deref(), listing[2].subtopic.as_deref()),
+        (Some("physics"), Some("hep-th")),
+        "arXiv's physics archives are one topic"
+    );
 }
 
 #[tokio::test]

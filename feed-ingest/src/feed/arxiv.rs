@@ -8,6 +8,9 @@
 //!
 //! The listings also put a line of bookkeeping in front of each abstract
 //! (`arXiv:2611.00001v1 Announce Type: new Abstract: …`), words the classifier should not weigh.
+//!
+//! And arXiv's categories are two-level everywhere but in physics, whose archives (`hep-th`,
+//! `astro-ph.GA`, …) arXiv itself groups as one: [`labels`] makes them topic `physics`.
 
 /// The id of the paper behind an arXiv entry id — `arXiv:` and the identifier without its version
 /// (`arXiv:2611.00001`, `arXiv:hep-th/9901001`) — or `None` when the id is not arXiv's.
@@ -35,6 +38,25 @@ pub fn without_announcement(text: &str) -> &str {
         }
         _ => text,
     }
+}
+
+/// The archives arXiv groups under Physics. Each is an archive of its own, with categories of its own
+/// (`hep-th`, `astro-ph.GA`, `physics.optics`); split at the dot like the others they would make a
+/// dozen topics, several without subtopics, where arXiv — and the taxonomy this pipeline learns — has
+/// one: physics.
+const PHYSICS_ARCHIVES: &[&str] = &[
+    "astro-ph", "cond-mat", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math-ph", "nlin", "nucl-ex", "nucl-th",
+    "physics", "quant-ph",
+];
+
+/// The topic and subtopic of an arXiv category: `cs.LG` is `cs` / `cs.LG`, `math.AG` is `math` /
+/// `math.AG`; every physics archive's category is `physics` / the category (`hep-th`, `astro-ph.GA`).
+pub fn labels(category: &str) -> (String, Option<String>) {
+    let archive = category.split_once('.').map_or(category, |(archive, _)| archive);
+    if PHYSICS_ARCHIVES.contains(&archive) {
+        return ("physics".to_owned(), Some(category.to_owned()));
+    }
+    super::config::split_label(category)
 }
 
 fn strip_prefix_ignoring_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
@@ -98,6 +120,21 @@ mod tests {
         ] {
             assert_eq!(paper_id(id), None, "{id}");
         }
+    }
+
+    #[test]
+    fn physics_is_one_topic_and_the_other_archives_their_own() {
+        let labels = |category| {
+            let (topic, subtopic) = labels(category);
+            (topic, subtopic.unwrap_or_default())
+        };
+        assert_eq!(labels("cs.LG"), ("cs".into(), "cs.LG".into()));
+        assert_eq!(labels("math.AG"), ("math".into(), "math.AG".into()));
+        assert_eq!(labels("hep-th"), ("physics".into(), "hep-th".into()));
+        assert_eq!(labels("astro-ph.GA"), ("physics".into(), "astro-ph.GA".into()));
+        assert_eq!(labels("physics.optics"), ("physics".into(), "physics.optics".into()));
+        assert_eq!(labels("math-ph"), ("physics".into(), "math-ph".into()), "mathematical physics is physics");
+        assert_eq!(labels("q-bio.NC"), ("q-bio".into(), "q-bio.NC".into()));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use docclass_types::{Document, Labels};
 use serde::Serialize;
 
 use super::arxiv;
+use super::config::split_label;
 
 /// Why a feed could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -114,22 +115,24 @@ fn entry(entry: feed_rs::model::Entry) -> FeedEntry {
         .unwrap_or_default();
     let authors: Vec<&str> = entry.authors.iter().map(|person| person.name.trim()).filter(|n| !n.is_empty()).collect();
     let text = if authors.is_empty() { body } else { format!("{body}\n\nAuthors: {}", authors.join(", ")) };
-    let category = entry.categories.first().map(|category| category.term.trim().to_owned()).filter(|t| !t.is_empty());
-    let (topic, subtopic) = match category {
-        Some(term) => match term.split_once('.') {
-            Some((topic, _)) => (Some(topic.to_owned()), Some(term)),
-            None => (Some(term), None),
-        },
-        None => (None, None),
-    };
     let text = text.trim().to_owned();
     let url = entry.links.first().map(|link| link.href.clone());
-    let id = match entry.id.trim() {
-        "" => url
-            .as_deref()
-            .and_then(|url| arxiv::paper_id(url).or_else(|| canonical_url(url)))
-            .unwrap_or_else(|| crate::read::content_id(&title, &text)),
-        given => arxiv::paper_id(given).unwrap_or_else(|| given.to_owned()),
+    let paper = match entry.id.trim() {
+        "" => url.as_deref().and_then(arxiv::paper_id),
+        given => arxiv::paper_id(given),
+    };
+    let category = entry.categories.first().map(|category| category.term.trim()).filter(|t| !t.is_empty());
+    let (topic, subtopic) = match category {
+        Some(category) => {
+            let (topic, subtopic) = if paper.is_some() { arxiv::labels(category) } else { split_label(category) };
+            (Some(topic), subtopic)
+        }
+        None => (None, None),
+    };
+    let id = match (paper, entry.id.trim()) {
+        (Some(paper), _) => paper,
+        (None, "") => url.as_deref().and_then(canonical_url).unwrap_or_else(|| crate::read::content_id(&title, &text)),
+        (None, given) => given.to_owned(),
     };
     FeedEntry { id, title, text, url, published: entry.published.or(entry.updated), topic, subtopic }
 }
