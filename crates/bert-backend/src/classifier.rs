@@ -9,7 +9,7 @@ use linfa::prelude::*;
 use linfa_logistic::MultiLogisticRegression;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
-use text_model::{Classifier, Example, Prediction, Scored};
+use text_model::{Classifier, Example, Prediction, Scored, SubtopicAnswer, top_categories};
 
 use crate::Encoder;
 
@@ -94,6 +94,7 @@ impl TrainedHead {
         Prediction {
             topic: Scored { label: self.topics[topic].clone(), score: score.min(1.0) },
             subtopic: self.best_subtopic(topic, probabilities),
+            top: top_categories(&self.subtopics, probabilities),
         }
     }
 }
@@ -203,10 +204,13 @@ impl Classifier for BertClassifier {
         self.predict(title, body).topic
     }
 
-    fn classify_subtopic(&self, topic: &str, title: &str, body: &str) -> Option<Scored> {
+    fn classify_subtopic(&self, topic: &str, title: &str, body: &str) -> Option<SubtopicAnswer> {
         let topic = self.head.topic_index(topic)?;
         let probabilities = self.probabilities(&[(title, body)]).pop()?;
-        Some(self.head.best_subtopic(topic, &probabilities))
+        Some(SubtopicAnswer {
+            subtopic: self.head.best_subtopic(topic, &probabilities),
+            top: top_categories(&self.head.subtopics, &probabilities),
+        })
     }
 
     fn predict(&self, title: &str, body: &str) -> Prediction {

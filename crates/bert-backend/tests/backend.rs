@@ -56,7 +56,15 @@ fn corpus(file: &str, limit: usize) -> Vec<Example> {
         .map(|line| {
             let value: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
             let text = |key: &str| value[key].as_str().unwrap_or_default().to_owned();
-            Example { title: text("title"), text: text("text"), topic: text("topic"), subtopic: text("subtopic") }
+            Example {
+                id: text("id"),
+                title: text("title"),
+                text: text("text"),
+                topic: text("topic"),
+                subtopic: text("subtopic"),
+                categories: Vec::new(),
+                published_days: None,
+            }
         })
         .collect();
     fastrand::Rng::with_seed(3).shuffle(&mut examples);
@@ -89,7 +97,7 @@ fn a_head_trained_on_few_documents_classifies_both_levels() {
     // One at a time agrees with the batch, and the subtopic level alone with both levels.
     let single = classifier.predict(documents[0].0, documents[0].1);
     assert_eq!(single.topic.label, predictions[0].topic.label);
-    let subtopic = classifier.classify_subtopic(&single.topic.label, documents[0].0, documents[0].1).unwrap();
+    let subtopic = classifier.classify_subtopic(&single.topic.label, documents[0].0, documents[0].1).unwrap().subtopic;
     assert_eq!(subtopic.label, single.subtopic.label);
     assert!(classifier.classify_subtopic("no-such-topic", "", "text").is_none());
 }

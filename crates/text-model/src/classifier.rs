@@ -1,6 +1,6 @@
 //! What the classifier stages ask of a model, whichever backend made it.
 
-use crate::{Model, Prediction, Scored};
+use crate::{Model, Prediction, Scored, SubtopicAnswer};
 
 /// A two-level (topic → subtopic) classifier. The linear [`Model`] is one; the optional transformer
 /// backend (crate `bert-backend`) is another. The stages hold an `Arc<dyn Classifier>`, so a model file
@@ -12,8 +12,9 @@ pub trait Classifier: Send + Sync {
     /// The most likely topic of a document.
     fn classify_topic(&self, title: &str, body: &str) -> Scored;
 
-    /// The most likely subtopic within `topic`, or `None` when `topic` is not one of this model's.
-    fn classify_subtopic(&self, topic: &str, title: &str, body: &str) -> Option<Scored>;
+    /// The most likely subtopic within `topic` and the most likely categories over every topic, or
+    /// `None` when `topic` is not one of this model's.
+    fn classify_subtopic(&self, topic: &str, title: &str, body: &str) -> Option<SubtopicAnswer>;
 
     /// Both levels at once.
     fn predict(&self, title: &str, body: &str) -> Prediction;
@@ -34,7 +35,7 @@ impl Classifier for Model {
         Model::classify_topic(self, title, body)
     }
 
-    fn classify_subtopic(&self, topic: &str, title: &str, body: &str) -> Option<Scored> {
+    fn classify_subtopic(&self, topic: &str, title: &str, body: &str) -> Option<SubtopicAnswer> {
         Model::classify_subtopic(self, topic, title, body)
     }
 

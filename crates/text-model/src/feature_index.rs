@@ -93,18 +93,20 @@ impl FeatureIndex {
     }
 }
 
+/// Asks the processor to start loading the cache line of `item`, for a read a little later.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn prefetch(slot: &u64) {
+pub(crate) fn prefetch<T>(item: &T) {
     use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
     // SAFETY: a prefetch is only a hint: it reads nothing and cannot fault, and the pointer comes from a
     // live reference.
-    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(slot).cast()) }
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(item).cast()) }
 }
 
+/// Asks the processor to start loading the cache line of `item` (a no-op on this architecture).
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-fn prefetch(_slot: &u64) {}
+pub(crate) fn prefetch<T>(_item: &T) {}
 
 /// The IDF that [`FeatureIndex::get`] returns in fixed point.
 pub fn idf_from_fixed(fixed: u16) -> f32 {

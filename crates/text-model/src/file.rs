@@ -21,7 +21,7 @@ const MAGIC: &[u8; 8] = b"DOCCLASS";
 /// The first bytes of a gzip stream (RFC 1952).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Bumped whenever the payload layout changes.
-const FORMAT_VERSION: u32 = 2;
+const FORMAT_VERSION: u32 = 3;
 const HEADER_BYTES: usize = 24;
 
 /// Why a model file could not be used.

@@ -25,6 +25,6 @@ pub use classifier::Classifier;
 pub use features::{SparseVector, Vocabulary};
 pub use file::ModelFileError;
 pub use linear::LinearModel;
-pub use model::{Model, Prediction, Scored};
+pub use model::{Model, Prediction, Scored, SubtopicAnswer, TOP_CATEGORIES, top_categories};
 pub use tokenize::for_each_token;
 pub use train::{Example, TrainConfig, TrainError, TrainReport, train};

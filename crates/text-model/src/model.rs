@@ -27,8 +27,12 @@ pub struct Model {
     pub(crate) subtopics: LinearModel,
     /// Topic `t`'s subtopics are classes `topic_ranges[t].0 .. topic_ranges[t].1` of `subtopics`.
     pub(crate) topic_ranges: Vec<(u32, u32)>,
-    /// Softmax scale of the raw scores over all subtopics (the topic level), fitted on held-out
-    /// documents so that scores behave like probabilities.
+    /// A hierarchical model's one-vs-rest classes over the topics; its subtopic classes then each
+    /// learnt from their own topic's documents only. `None` (flat): every subtopic class learnt against
+    /// all documents, and the topic is that of the best subtopic.
+    pub(crate) topic_model: Option<LinearModel>,
+    /// Softmax scale of the topic level's raw scores (the topic model's, else those of all subtopics),
+    /// fitted on held-out documents so that scores behave like probabilities.
     pub(crate) topic_scale: f32,
     /// Softmax scale of the raw scores within one topic (the subtopic level).
     pub(crate) subtopic_scale: f32,
@@ -46,6 +50,10 @@ pub struct Scored {
     pub score: f32,
 }
 
+/// How many categories a prediction ranks besides its choice: arXiv papers are listed in 1.6
+/// categories on average, and the third guess covers most of the rest.
+pub const TOP_CATEGORIES: usize = 3;
+
 /// Both levels' answers for one document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
@@ -53,14 +61,35 @@ pub struct Prediction {
     pub topic: Scored,
     /// The subtopic within that topic.
     pub subtopic: Scored,
+    /// The [`TOP_CATEGORIES`] most likely subtopics over every topic, most likely first, each with its
+    /// calibrated probability among all subtopics: a paper's likely cross-lists.
+    pub top: Vec<Scored>,
+}
+
+/// The subtopic level's answer for a document whose topic is known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubtopicAnswer {
+    /// The best subtopic within the topic, scored given the topic.
+    pub subtopic: Scored,
+    /// As [`Prediction::top`].
+    pub top: Vec<Scored>,
 }
 
 /// Reusable buffers, so classifying a document allocates nothing but its answer.
 #[derive(Default)]
 struct Scratch {
     features: SparseVector,
+    /// Raw scores of the subtopic classes.
     scores: Vec<f32>,
+    /// Probabilities of the subtopic classes (over all of them, or within one topic).
     probabilities: Vec<f32>,
+    /// A hierarchical model's raw topic scores, then their probabilities.
+    topic_scores: Vec<f32>,
+    topic_probabilities: Vec<f32>,
+    /// One topic's subtopic probabilities, given the topic.
+    within: Vec<f32>,
+    /// Topics in the order they are visited.
+    order: Vec<usize>,
 }
 
 thread_local! {
@@ -93,6 +122,7 @@ impl Model {
     pub fn heap_bytes(&self) -> usize {
         self.vocabulary.heap_bytes()
             + self.subtopics.heap_bytes()
+            + self.topic_model.as_ref().map_or(0, LinearModel::heap_bytes)
             + self.topics.iter().map(String::capacity).sum::<usize>()
     }
 
@@ -114,39 +144,106 @@ impl Model {
     pub fn classify_topic(&self, title: &str, body: &str) -> Scored {
         SCRATCH.with_borrow_mut(|scratch| {
             self.vocabulary.vectorize(title, body, &mut scratch.features);
-            self.subtopics.scores(&scratch.features, &mut scratch.scores);
+            if self.topic_model.is_none() {
+                self.subtopics.scores(&scratch.features, &mut scratch.scores);
+            }
             let (topic, score) = self.best_topic(scratch);
             Scored { label: self.topics[topic].clone(), score }
         })
     }
 
-    /// The most likely subtopic within `topic`, or `None` when `topic` is not one of this model's.
-    pub fn classify_subtopic(&self, topic: &str, title: &str, body: &str) -> Option<Scored> {
-        let range = self.range(self.topic_index(topic)?);
+    /// The most likely subtopic within `topic`, and the most likely categories over all topics; `None`
+    /// when `topic` is not one of this model's.
+    pub fn classify_subtopic(&self, topic: &str, title: &str, body: &str) -> Option<SubtopicAnswer> {
+        let topic = self.topic_index(topic)?;
         Some(SCRATCH.with_borrow_mut(|scratch| {
             self.vocabulary.vectorize(title, body, &mut scratch.features);
-            self.subtopics.scores_of(&scratch.features, range.clone(), &mut scratch.scores);
-            self.best_subtopic(range.start, &scratch.scores, &mut scratch.probabilities)
+            if self.topic_model.is_none() {
+                self.subtopics.scores(&scratch.features, &mut scratch.scores);
+            }
+            self.best_topic(scratch);
+            let (subtopic, top) = self.subtopic_and_top(scratch, topic);
+            SubtopicAnswer { subtopic, top }
         }))
     }
 
-    /// Both levels at once, vectorising and scoring the document once.
+    /// Both levels at once, vectorising the document once.
     pub fn predict(&self, title: &str, body: &str) -> Prediction {
         SCRATCH.with_borrow_mut(|scratch| {
             self.vocabulary.vectorize(title, body, &mut scratch.features);
-            self.subtopics.scores(&scratch.features, &mut scratch.scores);
+            if self.topic_model.is_none() {
+                self.subtopics.scores(&scratch.features, &mut scratch.scores);
+            }
             let (topic, score) = self.best_topic(scratch);
-            let range = self.range(topic);
-            let subtopic = self.best_subtopic(range.start, &scratch.scores[range], &mut scratch.probabilities);
-            Prediction { topic: Scored { label: self.topics[topic].clone(), score }, subtopic }
+            let (subtopic, top) = self.subtopic_and_top(scratch, topic);
+            Prediction { topic: Scored { label: self.topics[topic].clone(), score }, subtopic, top }
         })
     }
 
-    /// The topic of the best-scoring subtopic, with the summed probability of all its subtopics as its
-    /// score. Choosing by the best subtopic rather than by the summed probability keeps the decision
-    /// independent of the softmax scale (summing at an unfitted scale favours topics with many
-    /// subtopics); leaves the raw scores in `scratch.scores`.
+    /// The best subtopic within `topic` and the [`TOP_CATEGORIES`] most likely classes over all
+    /// topics, after [`Model::best_topic`].
+    ///
+    /// Flat: from the scores of all classes and their softmax. Hierarchical: a class's probability is
+    /// P(topic) × P(subtopic | topic), so a topic whose probability is below the third-best class found
+    /// so far cannot place one in the top three; visiting topics most likely first, the subtopic classes
+    /// of one topic or two are scored instead of all of them (on arXiv: 50 of 145 for a physics paper).
+    fn subtopic_and_top(&self, scratch: &mut Scratch, topic: usize) -> (Scored, Vec<Scored>) {
+        let classes = self.subtopics.classes();
+        let mut top = TopClasses::default();
+        if self.topic_model.is_none() {
+            for (class, &p) in scratch.probabilities.iter().enumerate() {
+                top.offer(class, p);
+            }
+            let range = self.range(topic);
+            let subtopic = self.best_subtopic(range.start, &scratch.scores[range], &mut scratch.within);
+            return (subtopic, top.scored(classes));
+        }
+        scratch.scores.clear();
+        scratch.scores.resize(classes.len(), 0.0);
+        scratch.order.clear();
+        scratch.order.extend((0..self.topics.len()).filter(|&t| t != topic));
+        let probabilities = &scratch.topic_probabilities;
+        scratch.order.sort_unstable_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
+        scratch.order.insert(0, topic);
+        let mut subtopic = None;
+        for &t in &scratch.order {
+            let topic_probability = scratch.topic_probabilities[t];
+            if t != topic && topic_probability <= top.lowest() {
+                break;
+            }
+            let range = self.range(t);
+            self.subtopics.scores_into(&scratch.features, range.clone(), &mut scratch.scores);
+            let best = self.best_subtopic(range.start, &scratch.scores[range.clone()], &mut scratch.within);
+            for (offset, &p) in scratch.within.iter().enumerate() {
+                top.offer(range.start + offset, p * topic_probability);
+            }
+            if t == topic {
+                subtopic = Some(best);
+            }
+        }
+        // The chosen topic is visited first, whatever its probability.
+        (subtopic.expect("the chosen topic was scored"), top.scored(classes))
+    }
+
+    /// The best topic and its probability. Hierarchical: the topic model's best, scored by its softmax,
+    /// whose probabilities stay in `scratch.topic_probabilities`. Flat (needs the subtopic scores in
+    /// `scratch.scores`): the topic of the best-scoring subtopic, with the summed probability of all its
+    /// subtopics as its score; choosing by the best subtopic rather than by the summed probability keeps
+    /// the decision independent of the softmax scale (summing at an unfitted scale favours topics with
+    /// many subtopics). Leaves the probabilities of all subtopic classes in `scratch.probabilities`.
     fn best_topic(&self, scratch: &mut Scratch) -> (usize, f32) {
+        if let Some(topic_model) = &self.topic_model {
+            topic_model.scores(&scratch.features, &mut scratch.topic_scores);
+            softmax(&scratch.topic_scores, self.topic_scale, &mut scratch.topic_probabilities);
+            let (topic, &probability) = scratch
+                .topic_probabilities
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                // Training refuses to build a model without classes.
+                .expect("a model has at least one topic");
+            return (topic, probability);
+        }
         let best_class = scratch
             .scores
             .iter()
@@ -173,19 +270,79 @@ impl Model {
         Scored { label: self.subtopics.classes()[first + index].clone(), score }
     }
 
-    /// Raw scores over all subtopics, for fitting the softmax scales.
-    pub(crate) fn raw_scores(&self, title: &str, body: &str) -> Vec<f32> {
+    /// Raw scores for fitting the softmax scales: the topic level's (the topic model's, else those of
+    /// all subtopics) and all subtopic classes'.
+    pub(crate) fn raw_scores(&self, title: &str, body: &str) -> (Vec<f32>, Vec<f32>) {
         let mut features = SparseVector::default();
         self.vocabulary.vectorize(title, body, &mut features);
         let mut scores = Vec::new();
         self.subtopics.scores(&features, &mut scores);
-        scores
+        match &self.topic_model {
+            Some(topic_model) => {
+                let mut topic_scores = Vec::new();
+                topic_model.scores(&features, &mut topic_scores);
+                (topic_scores, scores)
+            }
+            None => (scores.clone(), scores),
+        }
+    }
+
+    /// Whether a topic model decides the topic (see [`Model::topic_model`]).
+    pub(crate) fn is_hierarchical(&self) -> bool {
+        self.topic_model.is_some()
     }
 
     /// The class range of the topic holding subtopic class `class`.
     pub(crate) fn range_of_class(&self, class: usize) -> std::ops::Range<usize> {
+        self.range(self.topic_of_class(class))
+    }
+
+    /// The topic holding subtopic class `class`.
+    pub(crate) fn topic_of_class(&self, class: usize) -> usize {
         let topic = self.topic_ranges.iter().position(|&(start, end)| (start as usize..end as usize).contains(&class));
-        self.range(topic.expect("every class belongs to a topic"))
+        topic.expect("every class belongs to a topic")
+    }
+}
+
+/// The [`TOP_CATEGORIES`] of `classes` of highest probability (`probabilities[i]` is class `i`'s), most
+/// likely first: what every backend reports as [`Prediction::top`].
+pub fn top_categories(classes: &[String], probabilities: &[f32]) -> Vec<Scored> {
+    let mut top = TopClasses::default();
+    for (class, &p) in probabilities.iter().enumerate().take(classes.len()) {
+        top.offer(class, p);
+    }
+    top.scored(classes)
+}
+
+/// The [`TOP_CATEGORIES`] best `(class, probability)` pairs offered so far, best first.
+struct TopClasses([(usize, f32); TOP_CATEGORIES]);
+
+impl Default for TopClasses {
+    fn default() -> Self {
+        Self([(usize::MAX, f32::NEG_INFINITY); TOP_CATEGORIES])
+    }
+}
+
+impl TopClasses {
+    fn offer(&mut self, class: usize, probability: f32) {
+        let last = TOP_CATEGORIES - 1;
+        if probability > self.0[last].1 {
+            self.0[last] = (class, probability);
+            self.0.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
+        }
+    }
+
+    /// The lowest probability kept (−∞ until full).
+    fn lowest(&self) -> f32 {
+        self.0[TOP_CATEGORIES - 1].1
+    }
+
+    fn scored(&self, classes: &[String]) -> Vec<Scored> {
+        self.0
+            .iter()
+            .filter(|(class, _)| *class < classes.len())
+            .map(|&(class, p)| Scored { label: classes[class].clone(), score: p })
+            .collect()
     }
 }
 
