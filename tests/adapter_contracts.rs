@@ -174,6 +174,7 @@ fn result_messages(count: usize, source: &str) -> Vec<OutgoingMessage> {
         score: 0.9,
         model_version: source.into(),
         classified_at: now,
+        top: Vec::new(),
     };
     (0..count)
         .map(|n| {

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
 use docclass_types::{
-    Labels, MessageSink, MessageSource, OutgoingMessage, QueueError, ReceivedMessage, ResultRow, ResultTable,
-    SeenDocuments,
+    CategoryScore, Labels, MessageSink, MessageSource, OutgoingMessage, QueueError, ReceivedMessage, ResultRow,
+    ResultTable, SeenDocuments,
 };
 
 /// Receives until `count` messages arrived or `deadline` passed.
@@ -91,7 +91,21 @@ fn row(id: &str, topic: &str, score: f32) -> ResultRow {
         subtopic: format!("{topic}.x"),
         subtopic_score: 0.5,
         subtopic_model: "m".into(),
-        labels: Labels { topic: Some(topic.into()), subtopic: None },
+        // Every other row with ranked and listed categories: both the filled and the empty form round-trip.
+        top_categories: if id.ends_with(['1', '3', '5', '7', '9']) {
+            vec![
+                CategoryScore { label: format!("{topic}.x"), score: 0.625 },
+                CategoryScore { label: "stat.ML".into(), score: 0.25 },
+                CategoryScore { label: "cs.LG".into(), score: 0.0625 },
+            ]
+        } else {
+            Vec::new()
+        },
+        labels: Labels {
+            topic: Some(topic.into()),
+            categories: if id.ends_with('1') { vec![format!("{topic}.x"), "stat.ML".into()] } else { Vec::new() },
+            ..Labels::default()
+        },
         ingested_at: now,
         topic_at: now,
         subtopic_at: now,
@@ -114,6 +128,10 @@ pub async fn table_contract<T: ResultTable>(table: &T) {
     assert_eq!(table.get("doc-00").await.unwrap().unwrap().topic_score, 0.1, "last write of an id wins");
     let fetched = table.get("doc-07").await.unwrap().unwrap();
     assert_eq!(fetched, rows[7], "a row reads back as written");
+    for (id, index) in [("doc-11", 11), ("doc-02", 2)] {
+        assert_eq!(table.get(id).await.unwrap().unwrap(), rows[index], "ranked and listed categories read back");
+    }
+    assert_eq!(rows[11].labels.categories.len(), 2, "the contract writes listed categories");
     assert_eq!(table.get("missing").await.unwrap(), None);
 
     // Writing again replaces: a redelivered result never duplicates.

@@ -38,7 +38,15 @@ pub fn train_model() -> Model {
         .into_iter()
         .map(|d| {
             let labels = d.labels.unwrap();
-            Example { title: d.title, text: d.text, topic: labels.topic.unwrap(), subtopic: labels.subtopic.unwrap() }
+            Example {
+                id: d.id,
+                title: d.title,
+                text: d.text,
+                topic: labels.topic.unwrap(),
+                subtopic: labels.subtopic.unwrap(),
+                categories: labels.categories,
+                published_days: None,
+            }
         })
         .collect();
     let config = TrainConfig { holdout_fraction: 0.0, ..TrainConfig::default() };

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use docclass_types::{Classification, Envelope, Stage, UNKNOWN_LABEL};
+use docclass_types::{CategoryScore, Classification, Envelope, Stage, UNKNOWN_LABEL};
 use text_model::Classifier;
 use worker_runtime::{Handler, HandlerError};
 
@@ -44,10 +44,11 @@ impl Handler for ClassifySubtopic {
                 score: 0.0,
                 model_version: self.model.version().to_owned(),
                 classified_at: Utc::now(),
+                top: Vec::new(),
             });
             return Ok(envelope);
         }
-        let Some(subtopic) = self.model.classify_subtopic(&topic, &document.title, &document.text) else {
+        let Some(answer) = self.model.classify_subtopic(&topic, &document.title, &document.text) else {
             // Another model version chose a topic this one does not know: retrying cannot help.
             return Err(HandlerError::Permanent {
                 reason: "unknown_topic",
@@ -58,6 +59,7 @@ impl Handler for ClassifySubtopic {
                 ),
             });
         };
+        let subtopic = answer.subtopic;
         let label =
             if topic_score * subtopic.score < self.min_score { UNKNOWN_LABEL.to_owned() } else { subtopic.label };
         tracing::Span::current().record("label", label.as_str());
@@ -66,6 +68,7 @@ impl Handler for ClassifySubtopic {
             score: subtopic.score,
             model_version: self.model.version().to_owned(),
             classified_at: Utc::now(),
+            top: answer.top.into_iter().map(|c| CategoryScore { label: c.label, score: c.score }).collect(),
         });
         Ok(envelope)
     }
@@ -87,10 +90,13 @@ mod tests {
         ] {
             for i in 0..20 {
                 examples.push(Example {
+                    id: String::new(),
                     title: String::new(),
                     text: format!("{words} {i}"),
                     topic: topic.into(),
                     subtopic: subtopic.into(),
+                    categories: Vec::new(),
+                    published_days: None,
                 });
             }
         }
@@ -108,8 +114,13 @@ mod tests {
             ingested_at: Utc::now(),
             labels: None,
         });
-        envelope.topic =
-            Some(Classification { label: topic.into(), score, model_version: "m".into(), classified_at: Utc::now() });
+        envelope.topic = Some(Classification {
+            label: topic.into(),
+            score,
+            model_version: "m".into(),
+            classified_at: Utc::now(),
+            top: Vec::new(),
+        });
         envelope
     }
 

@@ -42,6 +42,7 @@ impl Handler for ClassifyTopic {
             score: topic.score,
             model_version: self.model.version().to_owned(),
             classified_at: Utc::now(),
+            top: Vec::new(),
         });
         Ok(envelope)
     }

@@ -28,7 +28,9 @@ CREATE TABLE IF NOT EXISTS results (
     ingested_at     TEXT NOT NULL,
     topic_at        TEXT NOT NULL,
     subtopic_at     TEXT NOT NULL,
-    written_at      TEXT NOT NULL
+    written_at      TEXT NOT NULL,
+    top_categories  TEXT,
+    label_categories TEXT
 );
 CREATE INDEX IF NOT EXISTS results_by_topic ON results (topic, written_at);
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -41,7 +43,13 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 ";
 
 const COLUMNS: &str = "id, title, source, url, published, topic, topic_score, topic_model, subtopic, \
-    subtopic_score, subtopic_model, label_topic, label_subtopic, ingested_at, topic_at, subtopic_at, written_at";
+    subtopic_score, subtopic_model, label_topic, label_subtopic, ingested_at, topic_at, subtopic_at, written_at, \
+    top_categories, label_categories";
+
+/// Columns added after the first release, with their types: a file written by an older build gains
+/// them when opened (`CREATE TABLE IF NOT EXISTS` leaves an existing table as it was).
+/// `top_categories` is a JSON array of `{"label", "score"}`, `label_categories` one of strings.
+const ADDED_COLUMNS: [(&str, &str); 2] = [("top_categories", "TEXT"), ("label_categories", "TEXT")];
 
 /// See the module documentation.
 #[derive(Clone)]
@@ -63,6 +71,8 @@ pub struct RunStatistics {
     pub topic_correct: u64,
     /// Labelled rows whose predicted subtopic matches the label.
     pub subtopic_correct: u64,
+    /// Labelled rows whose predicted subtopic is the label or one of the source's listed categories.
+    pub subtopic_listed: u64,
 }
 
 /// A message an embedded run dead-lettered.
@@ -86,6 +96,7 @@ impl SqliteTable {
     pub fn open(path: &Path) -> Result<Self, TableError> {
         let name = path.display().to_string();
         let connection = open_connection(path, SCHEMA)?;
+        add_missing_columns(&connection).map_err(|error| storage_error(&name, error))?;
         Ok(Self { name, connection: Arc::new(Mutex::new(connection)) })
     }
 
@@ -105,7 +116,9 @@ impl SqliteTable {
                 "SELECT COUNT(*),
                         COUNT(label_topic),
                         COALESCE(SUM(label_topic = topic), 0),
-                        COALESCE(SUM(label_subtopic = subtopic), 0)
+                        COALESCE(SUM(label_subtopic = subtopic), 0),
+                        COALESCE(SUM(label_topic IS NOT NULL AND (label_subtopic = subtopic
+                            OR EXISTS (SELECT 1 FROM json_each(label_categories) WHERE value = subtopic))), 0)
                  FROM results WHERE written_at >= ?1",
                 [&since],
                 |row| {
@@ -114,6 +127,7 @@ impl SqliteTable {
                         labelled: row.get(1)?,
                         topic_correct: row.get(2)?,
                         subtopic_correct: row.get(3)?,
+                        subtopic_listed: row.get(4)?,
                         per_topic: Vec::new(),
                     })
                 },
@@ -156,6 +170,31 @@ impl SqliteTable {
     ) -> Result<T, TableError> {
         run_blocking(&self.connection, &self.name, work).await
     }
+}
+
+/// Adds the [`ADDED_COLUMNS`] that a results table written by an older build lacks.
+fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
+    let mut query = connection.prepare("SELECT name FROM pragma_table_info('results')")?;
+    let present: Vec<String> = query.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
+    for (column, kind) in ADDED_COLUMNS {
+        if !present.iter().any(|name| name == column) {
+            connection.execute_batch(&format!("ALTER TABLE results ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// A list as a JSON column; `NULL` when empty.
+fn json_column<T: serde::Serialize>(items: &[T]) -> Option<String> {
+    // Serialising strings and numbers cannot fail.
+    (!items.is_empty()).then(|| serde_json::to_string(items).expect("a list of labels serialises"))
+}
+
+/// Reads a JSON column written by [`json_column`]; `NULL` is the empty list.
+fn from_json_column<T: serde::de::DeserializeOwned>(index: usize, text: Option<String>) -> rusqlite::Result<Vec<T>> {
+    let Some(text) = text else { return Ok(Vec::new()) };
+    serde_json::from_str(&text)
+        .map_err(|error| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(error)))
 }
 
 /// Opens (creating if needed) the SQLite file at `path` and creates `schema` in it.
@@ -225,7 +264,8 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<ResultRow> {
         subtopic: row.get(8)?,
         subtopic_score: row.get(9)?,
         subtopic_model: row.get(10)?,
-        labels: Labels { topic: row.get(11)?, subtopic: row.get(12)? },
+        top_categories: from_json_column(17, row.get(17)?)?,
+        labels: Labels { topic: row.get(11)?, subtopic: row.get(12)?, categories: from_json_column(18, row.get(18)?)? },
         ingested_at: parse_time(row.get(13)?)?,
         topic_at: parse_time(row.get(14)?)?,
         subtopic_at: parse_time(row.get(15)?)?,
@@ -247,7 +287,7 @@ impl ResultTable for SqliteTable {
                 {
                     let mut insert = transaction.prepare_cached(&format!(
                         "INSERT OR REPLACE INTO results ({COLUMNS}) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
                     ))?;
                     for row in &rows {
                         insert.execute(params![
@@ -268,6 +308,8 @@ impl ResultTable for SqliteTable {
                             timestamp(row.topic_at),
                             timestamp(row.subtopic_at),
                             timestamp(row.written_at),
+                            json_column(&row.top_categories),
+                            json_column(&row.labels.categories),
                         ])?;
                     }
                 }
@@ -316,6 +358,7 @@ impl ResultTable for SqliteTable {
 mod tests {
     use super::*;
     use chrono::SubsecRound;
+    use docclass_types::CategoryScore;
 
     fn row(id: &str, topic: &str, written_at: DateTime<Utc>) -> ResultRow {
         ResultRow {
@@ -330,7 +373,15 @@ mod tests {
             subtopic: format!("{topic}.x"),
             subtopic_score: 0.8,
             subtopic_model: "m".into(),
-            labels: Labels { topic: Some("sci".into()), subtopic: Some("sci.x".into()) },
+            top_categories: vec![
+                CategoryScore { label: format!("{topic}.x"), score: 0.7 },
+                CategoryScore { label: "stat.ML".into(), score: 0.2 },
+            ],
+            labels: Labels {
+                topic: Some("sci".into()),
+                subtopic: Some("sci.x".into()),
+                categories: vec!["sci.x".into(), "stat.ML".into()],
+            },
             ingested_at: written_at,
             topic_at: written_at,
             subtopic_at: written_at,
@@ -360,6 +411,23 @@ mod tests {
         assert_eq!(stats.labelled, 2);
         assert_eq!(stats.topic_correct, 1);
         assert_eq!(stats.subtopic_correct, 1);
+        assert_eq!(stats.subtopic_listed, 1, "sci.x is listed; rec.x is not");
         assert_eq!(stats.per_topic, vec![("rec".to_string(), 1), ("sci".to_string(), 1)]);
+    }
+
+    #[tokio::test]
+    async fn a_file_of_an_older_build_gains_the_new_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        let old_schema = SCHEMA.replace(",\n    top_categories  TEXT,\n    label_categories TEXT", "");
+        assert!(!old_schema.contains("top_categories"), "the old schema lacks the new columns");
+        drop(open_connection(&path, &old_schema).unwrap());
+
+        let table = SqliteTable::open(&path).unwrap();
+        let written = row("a", "sci", Utc::now().trunc_subsecs(6));
+        assert!(table.put_batch(std::slice::from_ref(&written)).await.iter().all(Result::is_ok));
+        assert_eq!(table.get("a").await.unwrap(), Some(written));
+        drop(table);
+        SqliteTable::open(&path).expect("opening it again adds nothing twice");
     }
 }

@@ -28,7 +28,7 @@ mod seen;
 mod table;
 
 pub use message::{
-    Classification, Document, Envelope, Labels, Limits, Rejection, SCHEMA_VERSION, Stage, UNKNOWN_LABEL,
+    CategoryScore, Classification, Document, Envelope, Labels, Limits, Rejection, SCHEMA_VERSION, Stage, UNKNOWN_LABEL,
 };
 pub use queue::{
     BatchResults, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt, ReceivedMessage, attributes,

@@ -64,6 +64,10 @@ pub struct Labels {
     /// Subtopic, e.g. `sci.med`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtopic: Option<String>,
+    /// Every category the document is listed in, its own first: an arXiv paper's cross-lists
+    /// (`["cs.LG", "stat.ML"]`). Empty where the source lists none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
 }
 
 /// What one classifier stage decided.
@@ -77,6 +81,19 @@ pub struct Classification {
     pub model_version: String,
     /// When the stage decided: with `ingested_at`, gives per-stage latency.
     pub classified_at: DateTime<Utc>,
+    /// The subtopic stage's most likely categories over every topic, most likely first, with calibrated
+    /// probabilities: an arXiv paper's likely cross-lists. Empty from the topic stage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top: Vec<CategoryScore>,
+}
+
+/// A category and its calibrated probability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoryScore {
+    /// The category (a subtopic label, e.g. `cs.LG`).
+    pub label: String,
+    /// Its probability in `[0, 1]`.
+    pub score: f32,
 }
 
 /// The pipeline stage that is about to handle an envelope; each needs different fields present.

@@ -5,7 +5,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Envelope, Labels, Rejection, Stage};
+use crate::{CategoryScore, Envelope, Labels, Rejection, Stage};
 
 /// One row of the result table: a fully classified document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +32,9 @@ pub struct ResultRow {
     pub subtopic_score: f32,
     /// Model that chose the subtopic.
     pub subtopic_model: String,
+    /// The most likely categories over every topic, most likely first, with calibrated probabilities
+    /// (the subtopic stage's [`Classification::top`](crate::Classification::top)); empty where the model gave none.
+    pub top_categories: Vec<CategoryScore>,
     /// Labels carried by the source, when it had any.
     pub labels: Labels,
     /// When the ingestor enqueued the document.
@@ -70,6 +73,7 @@ impl ResultRow {
             subtopic: subtopic.label.clone(),
             subtopic_score: subtopic.score,
             subtopic_model: subtopic.model_version.clone(),
+            top_categories: subtopic.top.clone(),
             labels: doc.labels.clone().unwrap_or_default(),
             ingested_at: doc.ingested_at,
             topic_at: topic.classified_at,

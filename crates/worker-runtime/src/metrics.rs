@@ -1,6 +1,7 @@
 //! What a worker pool counts and times, cheap enough to update per message, and exported in the
 //! Prometheus text format by the services' `/metrics` endpoint.
 
+use docclass_types::{Envelope, Stage};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
@@ -17,6 +18,9 @@ pub struct Metrics {
     throttled: Counter,
     returned: Counter,
     worker_restarts: Counter,
+    labelled: Counter,
+    label_agreed: Counter,
+    label_listed: Counter,
     /// Messages per receive call.
     batch_size: Histogram,
     /// Handler time per message.
@@ -37,6 +41,9 @@ impl Default for Metrics {
             throttled: Counter::default(),
             returned: Counter::default(),
             worker_restarts: Counter::default(),
+            labelled: Counter::default(),
+            label_agreed: Counter::default(),
+            label_listed: Counter::default(),
             batch_size: Histogram::new([1.0, 2.0, 3.0, 5.0, 8.0, 10.0]),
             // 10 µs to about 20 s.
             processing_seconds: Histogram::new(exponential_buckets(1e-5, 4.0, 11)),
@@ -67,6 +74,14 @@ pub struct MetricsSnapshot {
     pub returned: u64,
     /// Workers restarted after a crash.
     pub worker_restarts: u64,
+    /// Handled documents whose source carries a label for this stage (an arXiv feed's category).
+    pub labelled: u64,
+    /// Of those, predictions equal to the label: the accuracy seen in production is
+    /// `label_agreed / labelled`, and a fall in it is drift.
+    pub label_agreed: u64,
+    /// Of those, at the subtopic stage, predictions among the document's listed categories (its label
+    /// or a cross-list).
+    pub label_listed: u64,
 }
 
 macro_rules! counters {
@@ -112,6 +127,29 @@ counters! {
     throttled => add_throttled, "Forwards the destination refused for throttling";
     returned => add_returned, "Messages given back to the queue for a retry or at shutdown";
     worker_restarts => add_worker_restarts, "Workers restarted after a crash";
+    labelled => add_labelled, "Handled documents whose source gives a label for this stage";
+    label_agreed => add_label_agreed, "Labelled documents whose prediction equals the source's label";
+    label_listed => add_label_listed, "Labelled documents whose subtopic is among the source's categories";
+}
+
+impl Metrics {
+    /// Counts how a handled envelope's prediction at `stage` compares with the label its source gave.
+    pub(crate) fn observe_agreement(&self, stage: Stage, envelope: &Envelope) {
+        let Some(labels) = &envelope.document.labels else { return };
+        let (label, prediction) = match stage {
+            Stage::Topic => (&labels.topic, &envelope.topic),
+            Stage::Subtopic => (&labels.subtopic, &envelope.subtopic),
+            Stage::Write => return,
+        };
+        let (Some(label), Some(prediction)) = (label, prediction) else { return };
+        self.add_labelled(1);
+        let agrees = prediction.label == *label;
+        self.add_label_agreed(usize::from(agrees));
+        if stage == Stage::Subtopic {
+            let listed = agrees || labels.categories.contains(&prediction.label);
+            self.add_label_listed(usize::from(listed));
+        }
+    }
 }
 
 impl Metrics {

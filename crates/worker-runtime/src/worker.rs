@@ -332,6 +332,7 @@ where
             dispositions[index] = match result {
                 Ok(envelope) => {
                     self.metrics.add_handled(1);
+                    self.metrics.observe_agreement(self.handler.stage(), &envelope);
                     Disposition::Forward(Box::new(envelope))
                 }
                 Err(HandlerError::Permanent { reason, detail }) => {

@@ -67,6 +67,7 @@ impl Handler for TestHandler {
             score: 1.0,
             model_version: "test".into(),
             classified_at: Utc::now(),
+            top: Vec::new(),
         });
         Ok(envelope)
     }
