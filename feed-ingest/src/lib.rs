@@ -7,6 +7,7 @@
 
 mod enqueue;
 pub mod feed;
+pub mod harvest;
 mod read;
 
 pub use enqueue::{IngestStats, enqueue};

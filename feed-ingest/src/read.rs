@@ -50,8 +50,36 @@ struct Record {
     source: Option<String>,
     #[serde(default)]
     url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "published_time")]
     published: Option<DateTime<Utc>>,
+    /// Every category the document is listed in, its own (primary) first: arXiv's cross-lists.
+    #[serde(default)]
+    categories: Vec<String>,
+}
+
+/// A publication time as real data carries it: an RFC 3339 time (`2015-04-14T09:30:00Z`), an RFC 2822
+/// one (`Tue, 14 Apr 2015 09:30:00 GMT`, as RSS has it), or a plain date (`2015-04-14`, as arXiv gives
+/// it; read as midnight UTC). `null` and a missing field are no time.
+fn published_time<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(deserializer)? else { return Ok(None) };
+    parse_time(&text).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not a date (2015-04-14), an RFC 3339 time (2015-04-14T09:30:00Z) or an RFC 2822 time"
+        ))
+    })
+}
+
+/// See [`published_time`].
+pub(crate) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.to_utc());
+    }
+    if let Ok(time) = DateTime::parse_from_rfc2822(text) {
+        return Some(time.to_utc());
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    Some(date.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
 /// Reads every document under `path`: a JSON Lines file (`.gz` or plain, detected by content), a folder
@@ -97,19 +125,36 @@ fn json_lines(
         if line.trim().is_empty() {
             return None;
         }
-        Some(
-            serde_json::from_str::<Record>(&line)
-                .map(|record| record.into_document(&source))
-                .map_err(|error| ReadError::Record { path: path.clone(), line: index + 1, detail: error.to_string() }),
-        )
+        Some(parse_record(&line).map(|record| record.into_document(&source)).map_err(|detail| ReadError::Record {
+            path: path.clone(),
+            line: index + 1,
+            detail,
+        }))
     }))
+}
+
+/// Parses one record; the error names the field at fault (`published: "yesterday" is not a date …`),
+/// which serde_json's own message (`… at line 1 column 1202`) does not.
+fn parse_record(line: &str) -> Result<Record, String> {
+    let mut json = serde_json::Deserializer::from_str(line);
+    serde_path_to_error::deserialize::<_, Record>(&mut json).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        // serde_json appends the position; within a one-record line the field name says more.
+        let message = inner.to_string();
+        let message = match message.rfind(" at line ") {
+            Some(at) if inner.line() > 0 => message[..at].to_owned(),
+            _ => message,
+        };
+        if path == "." { message } else { format!("{path}: {message}") }
+    })
 }
 
 impl Record {
     fn into_document(self, default_source: &str) -> Document {
         let id = self.id.filter(|id| !id.trim().is_empty()).unwrap_or_else(|| content_id(&self.title, &self.text));
-        let labels = (self.topic.is_some() || self.subtopic.is_some())
-            .then_some(Labels { topic: self.topic, subtopic: self.subtopic });
+        let labels = (self.topic.is_some() || self.subtopic.is_some() || !self.categories.is_empty())
+            .then_some(Labels { topic: self.topic, subtopic: self.subtopic, categories: self.categories });
         Document {
             id,
             title: self.title,
@@ -196,6 +241,52 @@ mod tests {
         let third = items[2].as_ref().unwrap();
         assert!(third.id.starts_with("sha256:"));
         assert_eq!(third.id, content_id("", "no id here"), "content ids are stable");
+    }
+
+    #[test]
+    fn reads_the_dates_real_data_carries_and_names_the_field_at_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("arxiv.jsonl");
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"id":"arXiv:1504.03587","text":"t","published":"2015-04-14","categories":["hep-th","gr-qc"]}"#,
+                "\n",
+                r#"{"text":"t","published":"2015-04-14T09:30:00+02:00"}"#,
+                "\n",
+                r#"{"text":"t","published":"Tue, 14 Apr 2015 07:30:00 GMT"}"#,
+                "\n",
+                r#"{"text":"t","published":null}"#,
+                "\n",
+                r#"{"text":"t","published":"yesterday"}"#,
+                "\n",
+                r#"{"text":5}"#,
+                "\n",
+                r#"{"title":"no text"}"#,
+                "\n",
+            ),
+        )
+        .unwrap();
+        let items: Vec<_> = read_documents(&path).unwrap().collect();
+        let published = |i: usize| items[i].as_ref().unwrap().published.map(|t| t.to_rfc3339());
+        assert_eq!(published(0).as_deref(), Some("2015-04-14T00:00:00+00:00"));
+        assert_eq!(published(1).as_deref(), Some("2015-04-14T07:30:00+00:00"));
+        assert_eq!(published(2).as_deref(), Some("2015-04-14T07:30:00+00:00"));
+        assert_eq!(published(3), None);
+        let labels = items[0].as_ref().unwrap().labels.clone().unwrap();
+        assert_eq!(labels.categories, ["hep-th", "gr-qc"]);
+        let error = |i: usize| items[i].as_ref().unwrap_err().to_string();
+        assert!(
+            error(4).starts_with(&format!(
+                "{}:5: not a document record: published: \"yesterday\" is not a date",
+                path.display()
+            )),
+            "{}",
+            error(4)
+        );
+        assert!(error(5).contains(": text: invalid type: integer `5`, expected a string"), "{}", error(5));
+        assert!(!error(5).contains("column"), "{}", error(5));
+        assert!(error(6).ends_with("missing field `text`"), "{}", error(6));
     }
 
     #[test]

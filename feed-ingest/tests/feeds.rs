@@ -2,6 +2,9 @@
 //! one with an ETag, and the bad ones (500, oversized, slow, billion laughs, malformed, a redirect to a
 //! file) — to the fetcher, the parser and the `feed-ingest --once --dry-run` binary.
 
+#[path = "feeds/harvest.rs"]
+mod harvest;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

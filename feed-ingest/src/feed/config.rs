@@ -188,6 +188,7 @@ mod tests {
             published: None,
             topic: Some(topic),
             subtopic,
+            categories: Vec::new(),
         }
     }
 

@@ -33,6 +33,17 @@ impl Default for FetcherConfig {
     }
 }
 
+/// A `Retry-After` value: delay seconds, or an HTTP date (RFC 9110 §10.2.3); a date in the past is no
+/// wait at all.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some((at.to_utc() - chrono::Utc::now()).to_std().unwrap_or_default())
+}
+
 /// What a server told us to send next time, to get `304 Not Modified` if nothing changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Validators {
@@ -72,6 +83,8 @@ pub enum FetchError {
         url: String,
         /// The status.
         status: StatusCode,
+        /// How long the server asked us to wait (`Retry-After`, in seconds or as an HTTP date), if it did.
+        retry_after: Option<Duration>,
     },
     /// The body is larger than the configured cap.
     #[error("{url}: response larger than {limit} bytes")]
@@ -189,7 +202,12 @@ impl Fetcher {
             return Err(FetchError::Transport { url: url.to_owned(), detail });
         }
         if !status.is_success() {
-            return Err(FetchError::Status { url: url.to_owned(), status });
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(parse_retry_after);
+            return Err(FetchError::Status { url: url.to_owned(), status, retry_after });
         }
         let limit = self.config.max_bytes;
         let too_large = || FetchError::TooLarge { url: url.to_owned(), limit };
@@ -208,5 +226,20 @@ impl Fetcher {
             bytes.extend_from_slice(&chunk);
         }
         Ok(Fetched::Body { bytes, validators })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(90)).to_rfc2822();
+        let wait = parse_retry_after(&later).unwrap();
+        assert!(wait > Duration::from_secs(80) && wait <= Duration::from_secs(90), "{wait:?}");
+        assert_eq!(parse_retry_after("soon"), None);
     }
 }

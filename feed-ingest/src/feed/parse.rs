@@ -45,13 +45,20 @@ pub struct FeedEntry {
     /// …and a subtopic, when the category has one: arXiv's `cs.LG` is topic `cs`, subtopic `cs.LG`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subtopic: Option<String>,
+    /// An arXiv paper's categories as the feed lists them, primary first (cross-lists after); empty for
+    /// other feeds, whose categories are free-form tags rather than labels.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
 }
 
 impl FeedEntry {
     /// The document to enqueue; `source` names the feed.
     pub fn into_document(self, source: &str) -> Document {
-        let labels = (self.topic.is_some() || self.subtopic.is_some())
-            .then_some(Labels { topic: self.topic, subtopic: self.subtopic });
+        let labels = (self.topic.is_some() || self.subtopic.is_some()).then_some(Labels {
+            topic: self.topic,
+            subtopic: self.subtopic,
+            categories: self.categories,
+        });
         Document {
             id: self.id,
             title: self.title,
@@ -129,12 +136,24 @@ fn entry(entry: feed_rs::model::Entry) -> FeedEntry {
         }
         None => (None, None),
     };
+    let categories = match paper {
+        Some(_) => {
+            let mut listed: Vec<String> = Vec::new();
+            for term in entry.categories.iter().map(|category| category.term.trim()).filter(|t| !t.is_empty()) {
+                if !listed.iter().any(|seen| seen == term) {
+                    listed.push(term.to_owned());
+                }
+            }
+            listed
+        }
+        None => Vec::new(),
+    };
     let id = match (paper, entry.id.trim()) {
         (Some(paper), _) => paper,
         (None, "") => url.as_deref().and_then(canonical_url).unwrap_or_else(|| crate::read::content_id(&title, &text)),
         (None, given) => given.to_owned(),
     };
-    FeedEntry { id, title, text, url, published: entry.published.or(entry.updated), topic, subtopic }
+    FeedEntry { id, title, text, url, published: entry.published.or(entry.updated), topic, subtopic, categories }
 }
 
 /// A link as an id: fragment and tracking parameters (`utm_*`) dropped, scheme and host lower-cased

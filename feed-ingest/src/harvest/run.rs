@@ -1,0 +1,317 @@
+//! The harvest loop: page after page of `ListRecords`, politely, resumable after a crash.
+//!
+//! Every page is appended to the output as soon as it is read (a gzip member of its own when the output
+//! ends in `.gz`: a multi-member file reads as one), and then a checkpoint beside the output records how
+//! many bytes are good and the resumption token of the next page. A harvest that dies — a crash, Ctrl-C,
+//! a malformed page — is resumed by running the same command again: the output is cut back to the last
+//! checkpoint and the harvest goes on from its token, so no paper is written twice or lost. The
+//! checkpoint is removed when the list ends.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::page::{MetadataFormat, PageError, parse_page};
+use crate::feed::fetch::{FetchError, Fetched, Fetcher, Validators};
+
+/// What to harvest, from where, into what.
+#[derive(Debug, Clone)]
+pub struct Harvest {
+    /// The OAI-PMH base URL (arXiv's: `https://oaipmh.arxiv.org/oai`).
+    pub endpoint: String,
+    /// An OAI set (`cs`, `math`, `physics:hep-th`, …), or all of them.
+    pub set: Option<String>,
+    /// First datestamp, `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Last datestamp, `YYYY-MM-DD`.
+    pub until: Option<String>,
+    /// `arXiv` or `arXivRaw`: both give categories as codes.
+    pub format: MetadataFormat,
+    /// The JSON Lines file to write (gzip-compressed when it ends in `.gz`).
+    pub out: PathBuf,
+    /// Pause between two pages (arXiv asks harvesters for a few seconds).
+    pub pause: Duration,
+    /// Attempts of one page on `503`, `429`, other `5xx` and network failures, before giving up.
+    pub max_attempts: u32,
+    /// The longest `Retry-After` honoured as given; longer ones wait this long.
+    pub max_retry_after: Duration,
+}
+
+/// How far a harvest is, after each page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HarvestProgress {
+    /// Pages written (with those of the run resumed).
+    pub pages: u64,
+    /// Papers written.
+    pub papers: u64,
+    /// Records in the whole list, when the repository says.
+    pub complete_list_size: Option<u64>,
+}
+
+/// What a finished harvest did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HarvestReport {
+    /// Pages written, resumed ones included.
+    pub pages: u64,
+    /// Papers written, resumed ones included.
+    pub papers: u64,
+    /// Deleted records and records without an abstract or a category.
+    pub skipped: u64,
+    /// Whether it went on from a checkpoint.
+    pub resumed: bool,
+    /// Requests tried again (503 with `Retry-After`, other failures).
+    pub retries: u64,
+}
+
+/// Why a harvest stopped; each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum HarvestError {
+    /// A page could not be fetched, even after retrying.
+    #[error("{source} (after {attempts} attempts; run the same command again to resume)")]
+    Fetch {
+        /// The last failure.
+        source: FetchError,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// A page is not a usable answer.
+    #[error("page {page} ({url}): {source} (what came before is kept; run the same command again to resume)")]
+    Page {
+        /// 1-based page number.
+        page: u64,
+        /// The request.
+        url: String,
+        /// What is wrong with it.
+        source: PageError,
+    },
+    /// The output or the checkpoint could not be written or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The output exists and no checkpoint says it is unfinished.
+    #[error("{0} exists and holds a finished harvest: choose another --out, or delete it to harvest again")]
+    Exists(PathBuf),
+    /// The checkpoint belongs to a harvest of other arguments.
+    #[error(
+        "{checkpoint} is the checkpoint of another harvest ({other}) into the same file: resume it with those \
+         arguments, or delete both files"
+    )]
+    OtherHarvest {
+        /// The checkpoint file.
+        checkpoint: PathBuf,
+        /// The other harvest's request.
+        other: String,
+    },
+}
+
+/// The checkpoint file's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Checkpoint {
+    /// The request it continues, as a query string without the token.
+    request: String,
+    /// The token of the next page.
+    resumption_token: String,
+    /// Bytes of the output that hold whole pages.
+    bytes: u64,
+    pages: u64,
+    papers: u64,
+    skipped: u64,
+}
+
+/// Runs `harvest`, calling `progress` after each page.
+///
+/// # Errors
+/// See [`HarvestError`]; the checkpoint then lets the same harvest go on.
+pub async fn harvest(
+    harvest: &Harvest,
+    fetcher: &Fetcher,
+    progress: &mut dyn FnMut(&HarvestProgress),
+) -> Result<HarvestReport, HarvestError> {
+    let request = first_request(harvest);
+    let checkpoint_path = checkpoint_path(&harvest.out);
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| HarvestError::Io { path, source }
+    };
+    let mut report = HarvestReport::default();
+    let mut token = None;
+    let mut bytes = 0;
+    match std::fs::read(&checkpoint_path) {
+        Ok(saved) => {
+            let saved: Checkpoint = serde_json::from_slice(&saved).map_err(|error| HarvestError::Io {
+                path: checkpoint_path.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, error),
+            })?;
+            if saved.request != request {
+                return Err(HarvestError::OtherHarvest { checkpoint: checkpoint_path, other: saved.request });
+            }
+            report = HarvestReport {
+                pages: saved.pages,
+                papers: saved.papers,
+                skipped: saved.skipped,
+                resumed: true,
+                retries: 0,
+            };
+            // Whatever was written after the checkpoint is a page not yet recorded: cut it off.
+            OpenOptions::new()
+                .write(true)
+                .open(&harvest.out)
+                .and_then(|f| f.set_len(saved.bytes))
+                .map_err(io(&harvest.out))?;
+            bytes = saved.bytes;
+            token = Some(saved.resumption_token);
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            if harvest.out.exists() {
+                return Err(HarvestError::Exists(harvest.out.clone()));
+            }
+            File::create(&harvest.out).map_err(io(&harvest.out))?;
+        }
+        Err(error) => return Err(HarvestError::Io { path: checkpoint_path, source: error }),
+    }
+    let mut complete_list_size = None;
+    loop {
+        let url = match &token {
+            None => format!("{}?{request}", harvest.endpoint),
+            Some(token) => {
+                let mut url = format!("{}?verb=ListRecords&resumptionToken=", harvest.endpoint);
+                url.extend(url::form_urlencoded::byte_serialize(token.as_bytes()));
+                url
+            }
+        };
+        let body = fetch_patiently(harvest, fetcher, &url, &mut report.retries).await?;
+        let page = parse_page(&body).map_err(|source| HarvestError::Page {
+            page: report.pages + 1,
+            url: url.clone(),
+            source,
+        })?;
+        complete_list_size = page.complete_list_size.or(complete_list_size);
+        bytes += append(&harvest.out, &page.papers).map_err(io(&harvest.out))?;
+        report.pages += 1;
+        report.papers += page.papers.len() as u64;
+        report.skipped += page.skipped as u64;
+        progress(&HarvestProgress { pages: report.pages, papers: report.papers, complete_list_size });
+        let Some(next) = page.resumption_token else { break };
+        let checkpoint = Checkpoint {
+            request: request.clone(),
+            resumption_token: next.clone(),
+            bytes,
+            pages: report.pages,
+            papers: report.papers,
+            skipped: report.skipped,
+        };
+        write_atomically(&checkpoint_path, &serde_json::to_vec(&checkpoint).expect("a checkpoint serialises"))
+            .map_err(io(&checkpoint_path))?;
+        token = Some(next);
+        tokio::time::sleep(harvest.pause).await;
+    }
+    match std::fs::remove_file(&checkpoint_path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(HarvestError::Io { path: checkpoint_path, source: error }),
+    }
+    Ok(report)
+}
+
+/// The checkpoint beside `out`.
+pub(crate) fn checkpoint_path(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".checkpoint");
+    out.with_file_name(name)
+}
+
+/// The query of the first `ListRecords` request.
+fn first_request(harvest: &Harvest) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("verb", "ListRecords").append_pair("metadataPrefix", harvest.format.prefix());
+    for (key, value) in [("set", &harvest.set), ("from", &harvest.from), ("until", &harvest.until)] {
+        if let Some(value) = value {
+            query.append_pair(key, value);
+        }
+    }
+    query.finish()
+}
+
+/// Fetches `url`, waiting out `503`/`429` as the server's `Retry-After` asks and other server or network
+/// failures with a doubling pause, up to `max_attempts`.
+async fn fetch_patiently(
+    harvest: &Harvest,
+    fetcher: &Fetcher,
+    url: &str,
+    retries: &mut u64,
+) -> Result<Vec<u8>, HarvestError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let error = match fetcher.fetch(url, &Validators::default()).await {
+            Ok(Fetched::Body { bytes, .. }) => return Ok(bytes),
+            // No validators were sent: a 304 is the server's mistake; ask again.
+            Ok(Fetched::NotModified) => None,
+            Err(error) => Some(error),
+        };
+        let wait = match &error {
+            Some(FetchError::Status { status, retry_after: Some(wait), .. })
+                if matches!(*status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) =>
+            {
+                (*wait).min(harvest.max_retry_after)
+            }
+            Some(FetchError::Status { status, .. })
+                if !status.is_server_error() && *status != StatusCode::TOO_MANY_REQUESTS =>
+            {
+                // A 4xx other than 429 will not change by asking again.
+                return Err(HarvestError::Fetch { source: error.expect("matched Some"), attempts: attempt });
+            }
+            _ => Duration::from_secs(1 << attempt.min(6)).min(harvest.max_retry_after),
+        };
+        if attempt >= harvest.max_attempts {
+            let source = error.unwrap_or(FetchError::Transport {
+                url: url.to_owned(),
+                detail: "answered 304 with no validators".into(),
+            });
+            return Err(HarvestError::Fetch { source, attempts: attempt });
+        }
+        *retries += 1;
+        tracing::info!(url, wait_secs = wait.as_secs_f64(), attempt, "harvest: waiting before asking again");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Appends papers as JSON lines (one gzip member for the lot when `out` ends in `.gz`), synced to
+/// disk before the checkpoint that counts them; returns the bytes written.
+fn append(out: &Path, papers: &[super::HarvestedPaper]) -> std::io::Result<u64> {
+    let mut lines = Vec::new();
+    for paper in papers {
+        serde_json::to_writer(&mut lines, paper)?;
+        lines.push(b'\n');
+    }
+    let bytes = if out.extension().is_some_and(|extension| extension == "gz") {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(&lines)?;
+        encoder.finish()?
+    } else {
+        lines
+    };
+    let mut file = OpenOptions::new().append(true).open(out)?;
+    file.write_all(&bytes)?;
+    file.sync_data()?;
+    Ok(bytes.len() as u64)
+}
+
+/// Writes `path` through a temporary file renamed over it, so a crash leaves the old or the new one.
+fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let temporary = path.with_file_name(name);
+    let mut file = File::create(&temporary)?;
+    file.write_all(contents)?;
+    file.sync_data()?;
+    std::fs::rename(&temporary, path)
+}
