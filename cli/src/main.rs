@@ -20,8 +20,13 @@ struct Cli {
 /// Settings every subcommand shares.
 #[derive(Debug, clap::Args)]
 pub struct Global {
-    /// Folder holding the labelled corpus (20ng/train.jsonl.gz, 20ng/dev.jsonl.gz); found automatically
-    /// in a shared/data above the current folder when not given.
+    /// Which labelled corpus `train`, `eval`, `run` and `bench` read when given no files, and whose
+    /// cached default model they use [default: 20ng; with `--data` files, their ids decide: arXiv ids
+    /// mean the arXiv recipe].
+    #[arg(long, env = "DOCCLASS_CORPUS", global = true, value_enum)]
+    corpus: Option<service_kit::data::Corpus>,
+    /// Folder holding the labelled corpora (20ng/train.jsonl.gz, arxiv/train.jsonl.gz, …); found
+    /// automatically in a shared/data above the current folder when not given.
     #[arg(long, env = "DOCCLASS_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// Where the default model is cached [default: $XDG_CACHE_HOME/docclass or ~/.cache/docclass].
@@ -50,9 +55,23 @@ enum Command {
     Dlq(commands::dlq::DlqArgs),
     /// See what a running feed-ingest's feeds are doing.
     Feeds(commands::feeds::FeedsArgs),
+    /// Harvest labelled documents to train on (arXiv's OAI-PMH interface).
+    Harvest(commands::harvest::HarvestArgs),
     /// Deploy to Amazon ECS from a stack file (the same commands as the `deploy` binary).
     #[cfg(feature = "deploy")]
     Deploy(deploy::cli::DeployArgs),
+}
+
+/// `docclass eval | head` should end quietly when `head` has read enough, as Unix tools do. Rust ignores
+/// SIGPIPE, so the next `println!` would panic with a backtrace instead; the default action ends the
+/// process at once. (The services never write to a pipe that closes early; only this CLI needs it.)
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first in `main`, before any other thread exists; setting a signal's disposition to
+    // its default has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn parse_log_format(value: &str) -> Result<LogFormat, String> {
@@ -64,6 +83,7 @@ fn parse_log_format(value: &str) -> Result<LogFormat, String> {
 }
 
 fn main() -> std::process::ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     telemetry::init(cli.global.log_format, "warn,docclass=info");
     let result = match cli.command {
@@ -75,6 +95,7 @@ fn main() -> std::process::ExitCode {
         Command::Results(args) => commands::results::run(args),
         Command::Dlq(args) => commands::dlq::run(args),
         Command::Feeds(args) => commands::feeds::run(args),
+        Command::Harvest(args) => commands::harvest::run(args),
         #[cfg(feature = "deploy")]
         Command::Deploy(args) => deploy::cli::run(args),
     };

@@ -117,6 +117,8 @@ pub struct PipelineReport {
     pub topic_accuracy: Option<f64>,
     /// Share of labelled rows whose subtopic matches the label.
     pub subtopic_accuracy: Option<f64>,
+    /// Share of labelled rows whose subtopic is the label or one of the document's listed categories.
+    pub subtopic_listed_accuracy: Option<f64>,
     /// True when a shutdown signal cut the run short.
     pub interrupted: bool,
     /// Counters of each stage.
@@ -287,6 +289,7 @@ where
             docs_per_second: ingest_stats.enqueued as f64 / seconds.max(1e-9),
             topic_accuracy: accuracy(stats.topic_correct),
             subtopic_accuracy: accuracy(stats.subtopic_correct),
+            subtopic_listed_accuracy: accuracy(stats.subtopic_listed),
             per_topic: stats.per_topic.into_iter().collect(),
             interrupted: shutdown.is_cancelled(),
             stages: metrics.iter().map(|(name, m)| (name.to_string(), m.snapshot())).collect(),

@@ -8,7 +8,7 @@ use adapters_embedded::SqliteTable;
 use docclass::pipeline::{Pipeline, PipelineOptions, Stages};
 use subtopic_classifier::ClassifySubtopic;
 use table_writer::WriteResult;
-use text_model::{Example, Model, TrainConfig};
+use text_model::{Example, Model};
 use tokio_util::sync::CancellationToken;
 use topic_classifier::ClassifyTopic;
 
@@ -46,13 +46,15 @@ pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
         files[0].display()
     );
 
-    // Training: the default configuration on the train split, as `docclass train` runs it.
+    // Training: the corpus's recipe on its train split, as `docclass train` runs it.
     let dir = tempfile::tempdir()?;
     let model_path = match &args.model {
         Some(path) => path.clone(),
         None => {
-            let train_examples = super::read_examples(&super::default_train_files(Vec::new(), global)?)?;
-            let config = TrainConfig::default();
+            let corpus = global.corpus_or_default();
+            let train_examples =
+                super::without_retired(super::read_examples(&super::default_train_files(Vec::new(), global)?)?, corpus);
+            let config = corpus.train_config();
             let runs: Vec<(Model, f64)> = (0..repeat.min(3))
                 .map(|_| timed(|| text_model::train(&train_examples, &config, &mut |_| {}).map(|(model, _)| model)))
                 .map(|(model, seconds)| model.map(|model| (model, seconds)))

@@ -13,7 +13,7 @@ pub struct EvalArgs {
     /// The model to judge [default: the cached default model, trained on first use].
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Labelled JSON Lines files [default: the corpus's 20ng/dev.jsonl.gz].
+    /// Labelled JSON Lines files [default: the `--corpus`'s dev split, e.g. 20ng/dev.jsonl.gz].
     #[arg(long, num_args = 1..)]
     data: Vec<PathBuf>,
     /// Also report coverage and accuracy when predictions whose confidence (topic score × subtopic
@@ -36,6 +36,11 @@ struct Evaluation {
     topic_f1_macro: f64,
     subtopic_accuracy: f64,
     subtopic_macro_f1: f64,
+    /// Share of documents whose own subtopic is among the model's top three categories.
+    subtopic_top3_accuracy: f64,
+    /// Share of documents whose predicted subtopic is one they are listed in (an arXiv paper's primary
+    /// category or a cross-list); the primary alone where a document lists none.
+    subtopic_listed_accuracy: f64,
     /// Of the end-to-end confidence (topic score × subtopic score) against the subtopic being right.
     expected_calibration_error: f64,
     /// Of the topic score against the topic being right.
@@ -66,6 +71,16 @@ pub fn run(global: &Global, args: EvalArgs) -> anyhow::Result<()> {
         .zip(&predictions)
         .map(|(e, p)| (p.topic.score * p.subtopic.score, p.subtopic.label == e.subtopic))
         .collect();
+    let top3 = examples.iter().zip(&predictions).filter(|(e, p)| p.top.iter().any(|c| c.label == e.subtopic)).count();
+    let listed = examples
+        .iter()
+        .zip(&predictions)
+        .filter(|(e, p)| {
+            let label = &p.subtopic.label;
+            *label == e.subtopic || e.categories.iter().any(|c| c == label)
+        })
+        .count();
+    let share = |count: usize| count as f64 / examples.len() as f64;
     let topic_confidence = examples.iter().zip(&predictions).map(|(e, p)| (p.topic.score, p.topic.label == e.topic));
     let evaluation = Evaluation {
         expected_calibration_error: expected_calibration_error(end_to_end.iter().copied(), CALIBRATION_BINS),
@@ -78,6 +93,8 @@ pub fn run(global: &Global, args: EvalArgs) -> anyhow::Result<()> {
         topic_f1_macro: topic.macro_f1,
         subtopic_accuracy: subtopic.accuracy,
         subtopic_macro_f1: subtopic.macro_f1,
+        subtopic_top3_accuracy: share(top3),
+        subtopic_listed_accuracy: share(listed),
         topics: topic.per_class,
         subtopics: subtopic.per_class,
     };
@@ -96,6 +113,10 @@ pub fn run(global: &Global, args: EvalArgs) -> anyhow::Result<()> {
     println!(
         "  subtopic accuracy  {:.4}   subtopic macro-F1  {:.4}",
         evaluation.subtopic_accuracy, evaluation.subtopic_macro_f1
+    );
+    println!(
+        "  subtopic top-3     {:.4}   listed accuracy    {:.4} (the guess is one of the document's categories)",
+        evaluation.subtopic_top3_accuracy, evaluation.subtopic_listed_accuracy
     );
     println!(
         "  calibration error  {:.4} (topic {:.4}; 0 = a score of 0.8 is right 80 % of the time)",

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod dlq;
 pub mod eval;
 pub mod feeds;
+pub mod harvest;
 pub mod infra;
 pub mod results;
 pub mod run;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use service_kit::data::{DEV_FILE, TRAIN_FILE, default_model_path, find_data_dir};
+use service_kit::data::{Corpus, corpus_model_path, find_corpus_dir};
 use text_model::{Classifier, Example, Model, TrainConfig};
 
 use crate::Global;
@@ -32,35 +33,86 @@ fn read_examples(paths: &[PathBuf]) -> anyhow::Result<Vec<Example>> {
             let (Some(topic), Some(subtopic)) = (labels.topic, labels.subtopic) else {
                 anyhow::bail!("document {} in {} has no topic and subtopic labels", document.id, path.display());
             };
-            examples.push(Example { title: document.title, text: document.text, topic, subtopic });
+            examples.push(Example {
+                id: document.id,
+                title: document.title,
+                text: document.text,
+                topic,
+                subtopic,
+                categories: labels.categories,
+                published_days: document.published.map(|time| chrono::Datelike::num_days_from_ce(&time.date_naive())),
+            });
         }
     }
     anyhow::ensure!(!examples.is_empty(), "no documents in {paths:?}");
     Ok(examples)
 }
 
+impl Global {
+    /// The corpus named by `--corpus`, else 20 Newsgroups.
+    fn corpus_or_default(&self) -> Corpus {
+        self.corpus.unwrap_or(Corpus::Newsgroups)
+    }
+
+    /// The corpus whose recipe trains on `examples`: `--corpus` if given, else the one their ids say.
+    fn corpus_of(&self, examples: &[Example]) -> Corpus {
+        self.corpus.unwrap_or_else(|| Corpus::of_ids(examples.iter().map(|e| e.id.as_str())))
+    }
+}
+
 /// The given files, or the corpus file `name` from the data folder.
-fn files_or_default(files: Vec<PathBuf>, global: &Global, name: &str) -> anyhow::Result<Vec<PathBuf>> {
+fn files_or_default(
+    files: Vec<PathBuf>,
+    global: &Global,
+    name: fn(Corpus) -> &'static str,
+) -> anyhow::Result<Vec<PathBuf>> {
     if !files.is_empty() {
         return Ok(files);
     }
-    Ok(vec![find_data_dir(global.data_dir.as_deref())?.join(name)])
+    let corpus = global.corpus_or_default();
+    Ok(vec![find_corpus_dir(global.data_dir.as_deref(), corpus)?.join(name(corpus))])
 }
 
 fn default_train_files(files: Vec<PathBuf>, global: &Global) -> anyhow::Result<Vec<PathBuf>> {
-    files_or_default(files, global, TRAIN_FILE)
+    files_or_default(files, global, Corpus::train_file)
 }
 
 fn default_dev_files(files: Vec<PathBuf>, global: &Global) -> anyhow::Result<Vec<PathBuf>> {
-    files_or_default(files, global, DEV_FILE)
+    files_or_default(files, global, Corpus::dev_file)
 }
 
-/// The model at `path`, or the cached default model, trained on the corpus the first time it is needed.
+/// Leaves out the examples of categories the corpus has retired (see
+/// [`Corpus::retired_subtopics`]) and says so on stderr.
+fn without_retired(mut examples: Vec<Example>, corpus: Corpus) -> Vec<Example> {
+    let retired = corpus.retired_subtopics();
+    let before = examples.len();
+    examples.retain(|e| !retired.contains(&e.subtopic.as_str()));
+    if examples.len() < before {
+        eprintln!(
+            "Left out {} documents of retired categories ({}): no new document can be filed there.",
+            before - examples.len(),
+            retired.join(", ")
+        );
+    }
+    examples
+}
+
+/// Trains with the corpus's recipe, with a spinner on stderr.
+fn train_with_recipe(examples: &[Example], config: &TrainConfig) -> anyhow::Result<(Model, text_model::TrainReport)> {
+    let spinner = spinner();
+    let trained = text_model::train(examples, config, &mut |step| spinner.set_message(step.to_owned()));
+    spinner.finish_and_clear();
+    Ok(trained?)
+}
+
+/// The model at `path`, or the corpus's cached default model, trained on the corpus the first time it
+/// is needed.
 fn model_or_default(global: &Global, path: Option<&Path>) -> anyhow::Result<Arc<dyn Classifier>> {
     if let Some(path) = path {
         return service_kit::load_model(Some(path), None);
     }
-    let path = default_model_path(global.cache_dir.as_deref());
+    let corpus = global.corpus_or_default();
+    let path = corpus_model_path(global.cache_dir.as_deref(), corpus);
     match Model::load(&path) {
         Ok(model) => return Ok(Arc::new(model)),
         Err(text_model::ModelFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
@@ -68,15 +120,13 @@ fn model_or_default(global: &Global, path: Option<&Path>) -> anyhow::Result<Arc<
     }
     let files = default_train_files(Vec::new(), global)?;
     eprintln!(
-        "No model given: training the default model once on {} (cached at {}).",
+        "No model given: training the default {} model once on {} (cached at {}).",
+        corpus.name(),
         files[0].display(),
         path.display()
     );
-    let examples = read_examples(&files)?;
-    let spinner = spinner();
-    let (mut model, report) =
-        text_model::train(&examples, &TrainConfig::default(), &mut |step| spinner.set_message(step.to_owned()))?;
-    spinner.finish_and_clear();
+    let examples = without_retired(read_examples(&files)?, corpus);
+    let (mut model, report) = train_with_recipe(&examples, &corpus.train_config())?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }

@@ -59,14 +59,52 @@ pub fn run(args: ResultsArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!("{:<36} {:<8} {:>5}  {:<26} {:>5}  title", "id", "topic", "score", "subtopic", "score");
+    println!(
+        "{:<28} {:<8} {:>5}  {:<20} {:>5}  {:<34} title",
+        "id", "topic", "score", "subtopic", "score", "top categories"
+    );
     for row in &rows {
         let title: String = row.title.chars().take(48).collect();
+        let top: Vec<String> = row.top_categories.iter().map(|c| format!("{} {:.2}", c.label, c.score)).collect();
         println!(
-            "{:<36} {:<8} {:>5.2}  {:<26} {:>5.2}  {title}",
-            row.id, row.topic, row.topic_score, row.subtopic, row.subtopic_score
+            "{:<28} {:<8} {:>5.2}  {:<20} {:>5.2}  {:<34} {title}",
+            row.id,
+            row.topic,
+            row.topic_score,
+            row.subtopic,
+            row.subtopic_score,
+            top.join(", ")
         );
     }
     println!("{} rows", rows.len());
+    if let Some(line) = agreement(&rows) {
+        println!("{line}");
+    }
     Ok(())
+}
+
+/// How often the shown rows' predictions agree with the labels their sources gave (an arXiv feed's
+/// categories): accuracy as production sees it. `None` when no row carries a label.
+fn agreement(rows: &[ResultRow]) -> Option<String> {
+    let labelled: Vec<&ResultRow> = rows.iter().filter(|row| row.labels.topic.is_some()).collect();
+    if labelled.is_empty() {
+        return None;
+    }
+    let share = |count: usize| 100.0 * count as f64 / labelled.len() as f64;
+    let topic = labelled.iter().filter(|row| row.labels.topic.as_deref() == Some(row.topic.as_str())).count();
+    let subtopic = labelled.iter().filter(|row| row.labels.subtopic.as_deref() == Some(row.subtopic.as_str())).count();
+    let listed = labelled
+        .iter()
+        .filter(|row| {
+            row.labels.subtopic.as_deref() == Some(row.subtopic.as_str())
+                || row.labels.categories.contains(&row.subtopic)
+        })
+        .count();
+    Some(format!(
+        "Agreement with the sources' labels ({} labelled rows): topic {:.1} %, subtopic {:.1} %, subtopic among the listed categories {:.1} %",
+        labelled.len(),
+        share(topic),
+        share(subtopic),
+        share(listed)
+    ))
 }

@@ -107,8 +107,13 @@ fn print_report(report: &PipelineReport, db: &Path, model: &str, json: bool) -> 
     for (reason, count) in &report.dead_letter_reasons {
         println!("  dead letters, {reason}: {count}");
     }
-    if let (Some(topic), Some(subtopic)) = (report.topic_accuracy, report.subtopic_accuracy) {
-        println!("Against the input's labels: topic accuracy {topic:.4}, subtopic accuracy {subtopic:.4}.");
+    if let (Some(topic), Some(subtopic), Some(listed)) =
+        (report.topic_accuracy, report.subtopic_accuracy, report.subtopic_listed_accuracy)
+    {
+        println!(
+            "Against the input's labels: topic accuracy {topic:.4}, subtopic accuracy {subtopic:.4}, \
+             subtopic among the listed categories {listed:.4}."
+        );
     }
     println!("Per topic:");
     let mut per_topic: Vec<_> = report.per_topic.iter().collect();

@@ -9,25 +9,45 @@ use crate::Global;
 /// Arguments of `docclass train`.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// Labelled JSON Lines files (gzipped or not) [default: the corpus's 20ng/train.jsonl.gz].
+    /// Labelled JSON Lines files (gzipped or not) [default: the `--corpus`'s train split, e.g.
+    /// 20ng/train.jsonl.gz].
     #[arg(long, num_args = 1..)]
     data: Vec<PathBuf>,
     /// Where to write the model.
     #[arg(long)]
     out: PathBuf,
-    /// SVM inverse regularisation strength.
-    #[arg(long, default_value_t = TrainConfig::default().c)]
-    c: f64,
+    /// SVM inverse regularisation strength [default: the corpus's recipe; README, "Models"].
+    #[arg(long)]
+    c: Option<f64>,
     /// Share of documents held out to report accuracy and calibrate scores (0 to train on all without
-    /// either).
-    #[arg(long, default_value_t = TrainConfig::default().holdout_fraction)]
-    holdout_fraction: f64,
-    /// Keep at most this many unigrams and bigrams.
-    #[arg(long, default_value_t = TrainConfig::default().max_features)]
-    max_features: usize,
-    /// Keep n-grams found in at least this many documents.
-    #[arg(long, default_value_t = TrainConfig::default().min_df)]
-    min_df: u32,
+    /// either) [default: the corpus's recipe].
+    #[arg(long)]
+    holdout_fraction: Option<f64>,
+    /// Keep at most this many unigrams and bigrams [default: the corpus's recipe].
+    #[arg(long)]
+    max_features: Option<usize>,
+    /// Keep n-grams found in at least this many documents [default: the corpus's recipe].
+    #[arg(long)]
+    min_df: Option<u32>,
+    /// How many times a title n-gram counts [default: the corpus's recipe].
+    #[arg(long)]
+    title_weight: Option<u32>,
+    /// A topic model of its own decides the topic and each subtopic learns within its topic (true), or
+    /// one flat set of subtopic classes decides both (false) [default: the corpus's recipe].
+    #[arg(long)]
+    hierarchical: Option<bool>,
+    /// Older documents weigh less, halving every this many days before the newest (0: all weigh the
+    /// same) [default: the corpus's recipe].
+    #[arg(long)]
+    recency_half_life_days: Option<f64>,
+    /// Up-weight small classes' documents by (n / (k × n_c))^this; 1 is scikit-learn's "balanced", 0
+    /// none [default: the corpus's recipe].
+    #[arg(long)]
+    class_balance: Option<f64>,
+    /// Train again on every document after the held-out measurement (true), or keep the measured model
+    /// (false: half the time) [default: the corpus's recipe].
+    #[arg(long)]
+    retrain_on_all: Option<bool>,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -55,7 +75,9 @@ pub enum Backend {
 
 pub fn run(global: &Global, args: TrainArgs) -> anyhow::Result<()> {
     let files = super::default_train_files(args.data.clone(), global)?;
-    let mut examples = super::read_examples(&files)?;
+    let examples = super::read_examples(&files)?;
+    let corpus = global.corpus_of(&examples);
+    let mut examples = super::without_retired(examples, corpus);
     if let Some(limit) = args.limit {
         // A spread of labels, not the first file's first label: the corpus files are grouped by label.
         fastrand::Rng::with_seed(7).shuffle(&mut examples);
@@ -64,16 +86,20 @@ pub fn run(global: &Global, args: TrainArgs) -> anyhow::Result<()> {
     if args.backend == Backend::Bert {
         return train_bert(&args, &examples);
     }
+    let recipe = corpus.train_config();
     let config = TrainConfig {
-        c: args.c,
-        holdout_fraction: args.holdout_fraction,
-        max_features: args.max_features,
-        min_df: args.min_df,
-        ..TrainConfig::default()
+        c: args.c.unwrap_or(recipe.c),
+        holdout_fraction: args.holdout_fraction.unwrap_or(recipe.holdout_fraction),
+        max_features: args.max_features.unwrap_or(recipe.max_features),
+        min_df: args.min_df.unwrap_or(recipe.min_df),
+        title_weight: args.title_weight.unwrap_or(recipe.title_weight),
+        hierarchical: args.hierarchical.unwrap_or(recipe.hierarchical),
+        retrain_on_all: args.retrain_on_all.unwrap_or(recipe.retrain_on_all),
+        recency_half_life_days: args.recency_half_life_days.or(recipe.recency_half_life_days),
+        class_balance: args.class_balance.unwrap_or(recipe.class_balance),
+        ..recipe
     };
-    let spinner = super::spinner();
-    let (mut model, report) = text_model::train(&examples, &config, &mut |step| spinner.set_message(step.to_owned()))?;
-    spinner.finish_and_clear();
+    let (mut model, report) = super::train_with_recipe(&examples, &config)?;
     model.save(&args.out)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

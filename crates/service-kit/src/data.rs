@@ -1,30 +1,116 @@
-//! Finding the labelled corpus and the default model.
+//! Finding the labelled corpora and the default models.
+//!
+//! Two corpora are known by name: 20 Newsgroups, the small classic benchmark, and arXiv, the papers the
+//! product exists to sort. Each has its own files under the data folder, its own training recipe and its
+//! own cached default model, so switching between them never serves one corpus's model to the other.
 
 use std::path::{Path, PathBuf};
 
-/// The corpus folder's expected layout, relative to the data folder.
+use text_model::TrainConfig;
+
+/// A labelled corpus the CLI knows by name (`--corpus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Corpus {
+    /// 20 Newsgroups, by-date split: 7 topics, 20 groups.
+    #[value(name = "20ng")]
+    Newsgroups,
+    /// arXiv papers: 6 groups (physics, math, cs, q-bio, q-fin, stat), their categories as subtopics.
+    Arxiv,
+}
+
+impl Corpus {
+    /// Its name on the command line and in file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Newsgroups => "20ng",
+            Self::Arxiv => "arxiv",
+        }
+    }
+
+    /// The training split, relative to the data folder.
+    pub fn train_file(self) -> &'static str {
+        match self {
+            Self::Newsgroups => TRAIN_FILE,
+            Self::Arxiv => "arxiv/train.jsonl.gz",
+        }
+    }
+
+    /// The development split, relative to the data folder: what `eval` and `run` read by default.
+    pub fn dev_file(self) -> &'static str {
+        match self {
+            Self::Newsgroups => DEV_FILE,
+            Self::Arxiv => "arxiv/dev.jsonl.gz",
+        }
+    }
+
+    /// The corpus whose documents these are, judged by their ids: arXiv's papers carry `arXiv:` ids
+    /// (the corpus, feed-ingest and `docclass harvest` all give that form), anything else is trained
+    /// with the general recipe.
+    pub fn of_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Self {
+        let (mut papers, mut all) = (0usize, 0usize);
+        for id in ids {
+            all += 1;
+            papers += usize::from(id.starts_with("arXiv:"));
+        }
+        if all > 0 && papers * 2 > all { Self::Arxiv } else { Self::Newsgroups }
+    }
+
+    /// Categories that the source has retired: no new document can get them, so a model must never
+    /// predict them. arXiv split the undivided `astro-ph` into six in 2009 and `cond-mat` long before;
+    /// their papers carry no finer category to map them to, so training leaves them out (6,241 of the
+    /// 200,000 training papers).
+    pub fn retired_subtopics(self) -> &'static [&'static str] {
+        match self {
+            Self::Newsgroups => &[],
+            Self::Arxiv => &["astro-ph", "cond-mat"],
+        }
+    }
+
+    /// The training recipe measured best for this corpus (README, "Models").
+    pub fn train_config(self) -> TrainConfig {
+        match self {
+            Self::Newsgroups => TrainConfig::default(),
+            Self::Arxiv => TrainConfig::arxiv(),
+        }
+    }
+
+    /// The cached default model's file name.
+    fn default_model_file(self) -> String {
+        format!("default-{}.model", self.name())
+    }
+}
+
+/// 20 Newsgroups' training split, relative to the data folder.
 pub const TRAIN_FILE: &str = "20ng/train.jsonl.gz";
-/// The development split, used by `run` and `eval` when no input is given.
+/// 20 Newsgroups' development split, used by `run` and `eval` when no input is given.
 pub const DEV_FILE: &str = "20ng/dev.jsonl.gz";
 
-/// Where to get the corpus, shown whenever it is missing.
+/// Where to get the corpora, shown whenever one is missing.
 pub const HOW_TO_GET_DATA: &str = "\
-docclass trains and judges on 20 Newsgroups, by-date version (Jason Rennie's redistribution of Ken Lang's
-corpus), as gzipped JSON Lines, one document a line:
+docclass trains and judges on labelled gzipped JSON Lines, one document a line:
     {\"id\": \"...\", \"title\": \"...\", \"text\": \"...\", \"topic\": \"sci\", \"subtopic\": \"sci.med\"}
-Expected files: <data dir>/20ng/train.jsonl.gz (the by-date train split) and <data dir>/20ng/dev.jsonl.gz.
+Expected files: <data dir>/20ng/{train,dev}.jsonl.gz (20 Newsgroups, by-date version) and
+<data dir>/arxiv/{train,dev}.jsonl.gz (arXiv papers; `docclass harvest arxiv` makes such files).
 Point DOCCLASS_DATA_DIR (or --data-dir) at <data dir>, or pass files with --data/--input.
-README.md, section \"Getting the data\", shows how to build the files from the public by-date tarball.";
+README.md, section \"Getting the data\", says where to get both.";
 
-/// Finds the data folder: `explicit` if given, else the first `shared/data` holding the corpus in the
+/// Finds the data folder: `explicit` if given, else the first `shared/data` holding `corpus` in the
 /// current folder, the executable's folder, or any folder above them.
+///
+/// # Errors
+/// When no such folder holds the corpus's training file; the message says where to get it.
 pub fn find_data_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    find_corpus_dir(explicit, Corpus::Newsgroups)
+}
+
+/// [`find_data_dir`] for any corpus.
+///
+/// # Errors
+/// When no folder holds the corpus's training file; the message says where to get it.
+pub fn find_corpus_dir(explicit: Option<&Path>, corpus: Corpus) -> anyhow::Result<PathBuf> {
+    let train = corpus.train_file();
     if let Some(dir) = explicit {
-        anyhow::ensure!(
-            dir.join(TRAIN_FILE).is_file(),
-            "{} holds no {TRAIN_FILE}.\n\n{HOW_TO_GET_DATA}",
-            dir.display()
-        );
+        anyhow::ensure!(dir.join(train).is_file(), "{} holds no {train}.\n\n{HOW_TO_GET_DATA}", dir.display());
         return Ok(dir.to_owned());
     }
     let mut searched = Vec::new();
@@ -32,23 +118,28 @@ pub fn find_data_dir(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     for start in starts.iter().flatten() {
         for ancestor in start.ancestors() {
             let candidate = ancestor.join("shared/data");
-            if candidate.join(TRAIN_FILE).is_file() {
+            if candidate.join(train).is_file() {
                 return Ok(candidate);
             }
             searched.push(candidate);
         }
     }
     anyhow::bail!(
-        "cannot find the labelled corpus: no {TRAIN_FILE} under DOCCLASS_DATA_DIR or any shared/data above the \
+        "cannot find the labelled corpus: no {train} under DOCCLASS_DATA_DIR or any shared/data above the \
          current folder or the executable.\n\n{HOW_TO_GET_DATA}"
     )
 }
 
-/// The default model's file: in `cache_dir` if given, else in the user's cache folder
-/// (`$XDG_CACHE_HOME/docclass` or `~/.cache/docclass` on Linux), else in the temporary folder.
+/// The 20 Newsgroups default model's file (see [`corpus_model_path`]).
 pub fn default_model_path(cache_dir: Option<&Path>) -> PathBuf {
+    corpus_model_path(cache_dir, Corpus::Newsgroups)
+}
+
+/// A corpus's default model file: in `cache_dir` if given, else in the user's cache folder
+/// (`$XDG_CACHE_HOME/docclass` or `~/.cache/docclass` on Linux), else in the temporary folder.
+pub fn corpus_model_path(cache_dir: Option<&Path>, corpus: Corpus) -> PathBuf {
     let dir = cache_dir
         .map(Path::to_owned)
         .unwrap_or_else(|| dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("docclass"));
-    dir.join("default-20ng.model")
+    dir.join(corpus.default_model_file())
 }
