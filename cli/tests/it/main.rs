@@ -171,3 +171,70 @@ fn missing_corpus_says_where_to_get_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("20 Newsgroups") && stderr.contains("Getting the data"), "{stderr}");
 }
+
+/// arXiv as a user meets it: a model trained on a slice of the train split (the full 200,000 papers
+/// belong to benchmarks), judged on 2016–2017 papers, run through the pipeline with cross-lists.
+#[test]
+fn arxiv_ranks_categories_and_judges_cross_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("arxiv.model");
+    let arxiv = |command: &mut Command| {
+        command.arg("--data-dir").arg(data_dir()).args(["--corpus", "arxiv"]);
+    };
+    let mut train = docclass();
+    arxiv(&mut train);
+    let output = succeed(train.args(["train", "--limit", "6000", "--out"]).arg(&model));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Left out 6241 documents of retired categories (astro-ph, cond-mat)"), "{stderr}");
+
+    // 2,000 dev papers, the first of the file, as the input of eval and run.
+    let dev = dir.path().join("dev.jsonl");
+    let papers: Vec<String> = {
+        let file = std::fs::File::open(data_dir().join("arxiv/dev.jsonl.gz")).unwrap();
+        let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(file));
+        std::io::BufRead::lines(reader).take(2000).map(Result::unwrap).collect()
+    };
+    std::fs::write(&dev, papers.join("\n")).unwrap();
+    let mut eval = docclass();
+    arxiv(&mut eval);
+    let report = json(&succeed(eval.args(["eval", "--json", "--model"]).arg(&model).arg("--data").arg(&dev)));
+    let key = |name: &str| report[name].as_f64().unwrap_or_else(|| panic!("missing {name}: {report}"));
+    let (accuracy, top3, listed) =
+        (key("subtopic_accuracy"), key("subtopic_top3_accuracy"), key("subtopic_listed_accuracy"));
+    assert!(accuracy > 0.3, "a 6,000-paper model is far better than chance over 140 categories: {accuracy}");
+    assert!(top3 > accuracy && listed > accuracy, "accuracy {accuracy}, top-3 {top3}, listed {listed}");
+    assert!(key("topic_accuracy") > 0.8, "{report}");
+    let categories = report["subtopics"].as_array().unwrap();
+    assert!(
+        categories.iter().all(|c| c["label"] != "astro-ph" || c["support"] != 0),
+        "a retired category is never predicted"
+    );
+
+    let db = dir.path().join("results.sqlite");
+    let mut run = docclass();
+    arxiv(&mut run);
+    let report = json(&succeed(
+        run.args(["run", "--json", "--model"]).arg(&model).arg("--input").arg(&dev).arg("--db").arg(&db),
+    ));
+    assert_eq!(report["results_written"], 2000);
+    let listed_in_run = report["subtopic_listed_accuracy"].as_f64().unwrap();
+    assert!((listed_in_run - listed).abs() < 1e-9, "the pipeline agrees with eval: {listed_in_run} vs {listed}");
+    let subtopic_stage = &report["stages"]["subtopic"];
+    assert_eq!(subtopic_stage["labelled"], 2000, "{report}");
+    let connection = rusqlite::Connection::open(&db).unwrap();
+    let (top, listed_categories): (String, String) = connection
+        .query_row("SELECT top_categories, label_categories FROM results WHERE id = 'arXiv:1609.02516'", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    let top: Vec<serde_json::Value> = serde_json::from_str(&top).unwrap();
+    assert_eq!(top.len(), 3, "{top:?}");
+    let scores: Vec<f64> = top.iter().map(|c| c["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|pair| pair[0] >= pair[1]) && scores.iter().sum::<f64>() <= 1.0 + 1e-6, "{top:?}");
+    assert_eq!(listed_categories, r#"["physics.optics"]"#);
+
+    // `docclass results` shows the ranking and the agreement line.
+    let output = succeed(docclass().args(["results", "--limit", "5", "--db"]).arg(&db));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("Agreement with the sources' labels (5 labelled rows)"), "{stdout}");
+}
