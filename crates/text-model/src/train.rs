@@ -404,6 +404,12 @@ mod tests {
         assert!(prediction.top.windows(2).all(|pair| pair[0].score >= pair[1].score), "{:?}", prediction.top);
         let total: f32 = prediction.top.iter().map(|c| c.score).sum();
         assert!(total <= 1.0 + 1e-5 && prediction.top.iter().all(|c| c.score >= 0.0), "{:?}", prediction.top);
+        // The chosen category is the best-ranked one: the two stages follow the ranking.
+        for text in ["the patient saw a doctor about the orbit of a star", "a theorem about a hockey puck", "lemma"] {
+            let prediction = model.predict("", text);
+            assert_eq!(prediction.subtopic.label, prediction.top[0].label, "{text}: {prediction:?}");
+            assert_eq!(model.classify_topic("", text), prediction.topic);
+        }
         let sci: Vec<&str> = prediction.top[..2].iter().map(|c| c.label.as_str()).collect();
         assert!(sci.contains(&"sci.med") && sci.contains(&"sci.space"), "{sci:?}");
 
