@@ -17,9 +17,8 @@ use feed_ingest::feed::{
     FeedDefaults, FeedList, FeedMetrics, FeedPoller, FeedSpec, FeedState, Fetcher, FetcherConfig, PollOutcome,
     PollSettings, SeenStore,
 };
-use service_kit::{AwsArgs, StdoutSink, sqs_queue};
+use service_kit::{AwsArgs, CommonArgs, StdoutSink, sqs_queue};
 use tokio_util::sync::CancellationToken;
-use worker_runtime::telemetry::{self, LogFormat};
 
 /// The default port of `/healthz`, `/metrics` and `/feeds` (the classifiers and writer use 9101–9103).
 const METRICS_PORT: u16 = docclass_types::ports::FEED_INGEST;
@@ -62,18 +61,14 @@ struct Args {
     /// Seconds a feed may take to answer in full.
     #[arg(long, default_value_t = FetcherConfig::default().timeout.as_secs_f64())]
     feed_timeout_secs: f64,
-    /// Address of `/healthz`, `/metrics` and `/feeds` while polling [default: 0.0.0.0:9100].
-    #[arg(long, env = "DOCCLASS_METRICS_ADDR")]
-    metrics_addr: Option<std::net::SocketAddr>,
-    /// Ask the running service's `/healthz` and exit 0 if it is healthy, else 1 (the container health
-    /// check; the image has no shell or curl).
-    #[arg(long)]
-    healthcheck: bool,
     /// The SQS ingest queue; without it, envelopes go to stdout.
     #[arg(long, env = "DOCCLASS_INGEST_QUEUE_URL")]
     queue_url: Option<String>,
     #[command(flatten)]
     aws: AwsArgs,
+    /// Log format, metrics address (`/healthz`, `/metrics` and `/feeds` while polling) and health check.
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 // One thread for the async side (SQS and DynamoDB calls, timers); classification runs on the blocking
@@ -82,8 +77,8 @@ struct Args {
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    service_kit::exit_if_healthcheck(args.healthcheck, metrics_address(&args));
-    telemetry::init(LogFormat::Text, "info");
+    args.common.exit_if_healthcheck(METRICS_PORT);
+    args.common.init_logging();
     if !args.feed.is_empty() || args.config.is_some() {
         return feeds(&args).await;
     }
@@ -188,15 +183,17 @@ async fn poll<S: MessageSink>(
     worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
     let mut registry = prometheus_client::registry::Registry::default();
     metrics.register(&mut registry);
-    service_kit::serve_health_with(metrics_address(args), registry, metrics.router(), shutdown.clone()).await?;
+    service_kit::serve_health_with(
+        args.common.metrics_addr_or(METRICS_PORT),
+        registry,
+        metrics.router(),
+        shutdown.clone(),
+    )
+    .await?;
     tracing::info!(feeds = feeds.len(), "polling");
     poller.run(feeds, shutdown).await;
     tracing::info!("feed-ingest stopped");
     Ok(())
-}
-
-fn metrics_address(args: &Args) -> std::net::SocketAddr {
-    args.metrics_addr.unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], METRICS_PORT)))
 }
 
 /// `--once --dry-run`: prints each entry that would be enqueued (relabelled as the feed list says); a

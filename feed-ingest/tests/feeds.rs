@@ -245,3 +245,30 @@ async fn dry_run_prints_entries_and_reports_bad_feeds() {
     assert!(stderr.contains("/error: ") && stderr.contains("HTTP 500"), "{stderr}");
     assert!(stderr.contains("/malformed: "), "{stderr}");
 }
+
+/// `DOCCLASS_LOG_FORMAT=json` (what the ECS task definitions set) makes every log line JSON, as it does
+/// for the other services.
+#[tokio::test]
+async fn logs_in_the_format_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("papers.jsonl");
+    std::fs::write(&input, "{\"id\": \"arXiv:1504.03587\", \"title\": \"A title\", \"text\": \"An abstract.\"}\n")
+        .unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_feed-ingest"))
+        .arg("--input")
+        .arg(&input)
+        .env_remove("DOCCLASS_INGEST_QUEUE_URL")
+        .env("DOCCLASS_LOG_FORMAT", "json")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8(output.stdout).unwrap().lines().count(), 1, "one envelope");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}")))
+        .collect();
+    let finished = lines.iter().find(|line| line["message"] == "feed-ingest finished");
+    assert_eq!(finished.expect("the closing line is logged")["enqueued"], 1, "{stderr}");
+}

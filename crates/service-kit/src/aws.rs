@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use adapters_aws::{AwsSettings, DynamoTable, SqsQueue, load_sdk_config};
 use tokio_util::sync::CancellationToken;
-use worker_runtime::telemetry;
 use worker_runtime::{Forward, Handler, RunReport, ToQueue, ToTable, Worker, WorkerConfig};
 
 use crate::ServiceArgs;
@@ -69,7 +68,7 @@ pub async fn serve_sqs<H: Handler>(
     args: &ServiceArgs,
 ) -> anyhow::Result<RunReport> {
     let SqsStage { name, default_metrics_port, source_url, destination, dead_letter_url } = stage;
-    telemetry::init(args.log_format, "info");
+    args.common.init_logging();
     let config = load_sdk_config(&aws.settings()).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let source = Arc::new(SqsQueue::new(sqs.clone(), source_url));

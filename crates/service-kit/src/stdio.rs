@@ -11,7 +11,6 @@ use docclass_types::{BatchResults, MessageSink, OutgoingMessage, attributes};
 use text_model::{Classifier, Model};
 use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
-use worker_runtime::telemetry::{self, LogFormat};
 use worker_runtime::{Forward, Handler, RunReport, Worker, WorkerConfig};
 
 /// Flags every service takes.
@@ -28,36 +27,20 @@ pub struct ServiceArgs {
     /// batch takes. A crashed worker's messages come back after it.
     #[arg(long, env = "DOCCLASS_VISIBILITY_TIMEOUT_SECS", default_value_t = 60)]
     pub visibility_timeout_secs: u64,
-    /// Log line format on stderr: text or json.
-    #[arg(long, env = "DOCCLASS_LOG_FORMAT", default_value = "text", value_parser = parse_log_format)]
-    pub log_format: LogFormat,
-    /// Address of the `/healthz` and `/metrics` endpoint [default: 0.0.0.0 on the service's own port:
-    /// topic-classifier 9101, subtopic-classifier 9102, table-writer 9103].
-    #[arg(long, env = "DOCCLASS_METRICS_ADDR")]
-    pub metrics_addr: Option<std::net::SocketAddr>,
-    /// Ask the running service's `/healthz` (at the metrics address) and exit 0 if it is healthy, else
-    /// 1: the container health check of images that have no shell or curl.
-    #[arg(long)]
-    pub healthcheck: bool,
+    /// Log format, metrics address and health check.
+    #[command(flatten)]
+    pub common: crate::CommonArgs,
 }
 
 impl ServiceArgs {
     /// With `--healthcheck`, checks the service on its metrics address and exits; else returns.
     pub fn exit_if_healthcheck(&self, default_port: u16) {
-        crate::health::exit_if_healthcheck(self.healthcheck, self.metrics_addr_or(default_port));
+        self.common.exit_if_healthcheck(default_port);
     }
 
     /// The metrics address, or the service's default port on all interfaces.
     pub fn metrics_addr_or(&self, default_port: u16) -> std::net::SocketAddr {
-        self.metrics_addr.unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], default_port)))
-    }
-}
-
-fn parse_log_format(value: &str) -> Result<LogFormat, String> {
-    match value {
-        "text" => Ok(LogFormat::Text),
-        "json" => Ok(LogFormat::Json),
-        other => Err(format!("unknown log format {other:?}: use text or json")),
+        self.common.metrics_addr_or(default_port)
     }
 }
 
@@ -186,7 +169,7 @@ pub async fn serve_stdio<H: Handler, F: Forward>(
     forward: F,
     args: &ServiceArgs,
 ) -> anyhow::Result<RunReport> {
-    telemetry::init(args.log_format, "info");
+    args.common.init_logging();
     let dead_letters = Arc::new(DeadLetterFile::open(&args.dead_letters)?);
     let refused = dead_letters.clone();
     let queue = Arc::new(EmbeddedQueue::new(

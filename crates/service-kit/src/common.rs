@@ -1,0 +1,47 @@
+//! The flags every service binary takes, feed-ingest included: how it logs, where it serves
+//! `/healthz` and `/metrics`, and the container health check.
+
+use std::net::SocketAddr;
+
+use worker_runtime::telemetry::{self, LogFormat};
+
+/// Flags every service takes (flattened into each binary's own).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Log line format on stderr: text or json.
+    #[arg(long, env = "DOCCLASS_LOG_FORMAT", default_value = "text", value_parser = parse_log_format)]
+    pub log_format: LogFormat,
+    /// Address of the `/healthz` and `/metrics` endpoint [default: 0.0.0.0 on the service's own port:
+    /// feed-ingest 9100, topic-classifier 9101, subtopic-classifier 9102, table-writer 9103].
+    #[arg(long, env = "DOCCLASS_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Ask the running service's `/healthz` (at the metrics address) and exit 0 if it is healthy, else
+    /// 1: the container health check of images that have no shell or curl.
+    #[arg(long)]
+    pub healthcheck: bool,
+}
+
+impl CommonArgs {
+    /// With `--healthcheck`, checks the service on its metrics address and exits; else returns.
+    pub fn exit_if_healthcheck(&self, default_port: u16) {
+        crate::health::exit_if_healthcheck(self.healthcheck, self.metrics_addr_or(default_port));
+    }
+
+    /// The metrics address, or the service's default port on all interfaces.
+    pub fn metrics_addr_or(&self, default_port: u16) -> SocketAddr {
+        self.metrics_addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], default_port)))
+    }
+
+    /// Starts logging on stderr in the chosen format.
+    pub fn init_logging(&self) {
+        telemetry::init(self.log_format, "info");
+    }
+}
+
+fn parse_log_format(value: &str) -> Result<LogFormat, String> {
+    match value {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("unknown log format {other:?}: use text or json")),
+    }
+}
