@@ -42,7 +42,7 @@ const METRICS_PORT: u16 = docclass_types::ports::TABLE_WRITER;
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    args.service.exit_if_healthcheck(METRICS_PORT);
+    args.service.common.exit_if_healthcheck(METRICS_PORT);
     match &args.input_queue_url {
         Some(input) => {
             let table = args.table.clone().context("--table (DOCCLASS_TABLE) is needed")?;

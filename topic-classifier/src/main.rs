@@ -45,7 +45,7 @@ const METRICS_PORT: u16 = docclass_types::ports::TOPIC_CLASSIFIER;
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    args.service.exit_if_healthcheck(METRICS_PORT);
+    args.service.common.exit_if_healthcheck(METRICS_PORT);
     let model = load_model(args.model.as_deref(), args.cache_dir.as_deref())?;
     let handler = ClassifyTopic::new(model).with_min_score(args.min_score);
     let queues = ClassifierQueues {

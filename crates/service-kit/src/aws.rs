@@ -81,7 +81,7 @@ pub async fn serve_sqs<H: Handler>(
     let shutdown = CancellationToken::new();
     worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
     tracing::info!(service = name, source = source_url, "serving");
-    let metrics_addr = args.metrics_addr_or(default_metrics_port);
+    let metrics_addr = args.common.metrics_addr_or(default_metrics_port);
     let report = match destination {
         Destination::Queue(url) => {
             let forward = ToQueue(SqsQueue::new(sqs, url));

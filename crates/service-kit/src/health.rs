@@ -106,7 +106,7 @@ pub fn is_healthy(address: SocketAddr) -> bool {
 
 /// For `--healthcheck`: exits 0 if the service at `address` is healthy, else 1; returns only when
 /// `requested` is false.
-pub fn exit_if_healthcheck(requested: bool, address: SocketAddr) {
+pub(crate) fn exit_if_healthcheck(requested: bool, address: SocketAddr) {
     if requested {
         std::process::exit(if is_healthy(address) { 0 } else { 1 });
     }

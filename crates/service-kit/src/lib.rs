@@ -22,5 +22,5 @@ mod stdio;
 
 pub use aws::{AwsArgs, ClassifierQueues, Destination, SqsStage, serve_classifier, serve_sqs, sqs_queue};
 pub use common::CommonArgs;
-pub use health::{exit_if_healthcheck, is_healthy, serve_health, serve_health_with};
+pub use health::{is_healthy, serve_health, serve_health_with};
 pub use stdio::{DeadLetterFile, ServiceArgs, StdoutSink, load_model, serve_stdio};

@@ -32,18 +32,6 @@ pub struct ServiceArgs {
     pub common: crate::CommonArgs,
 }
 
-impl ServiceArgs {
-    /// With `--healthcheck`, checks the service on its metrics address and exits; else returns.
-    pub fn exit_if_healthcheck(&self, default_port: u16) {
-        self.common.exit_if_healthcheck(default_port);
-    }
-
-    /// The metrics address, or the service's default port on all interfaces.
-    pub fn metrics_addr_or(&self, default_port: u16) -> std::net::SocketAddr {
-        self.common.metrics_addr_or(default_port)
-    }
-}
-
 /// Loads `path`, or the default model that `docclass train`/`docclass run` cache: a linear model file,
 /// or, in a build with the `bert` feature, a transformer head file (`docclass train --backend bert`).
 ///
@@ -184,7 +172,7 @@ pub async fn serve_stdio<H: Handler, F: Forward>(
     worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
     let mut registry = prometheus_client::registry::Registry::default();
     worker.register_metrics(&mut registry);
-    crate::serve_health(args.metrics_addr_or(default_metrics_port), registry, shutdown.clone()).await?;
+    crate::serve_health(args.common.metrics_addr_or(default_metrics_port), registry, shutdown.clone()).await?;
     let pool = tokio::spawn(worker.run(shutdown.clone()));
 
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
