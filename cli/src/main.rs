@@ -5,6 +5,7 @@ mod commands;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use docclass_types::topology::env;
 use worker_runtime::telemetry::{self, LogFormat};
 
 /// Document classification pipeline: topic, then subtopic, stored per document.
@@ -23,17 +24,17 @@ pub struct Global {
     /// Which labelled corpus `train`, `eval`, `run` and `bench` read when given no files, and whose
     /// cached default model they use [default: 20ng; with `--data` files, their ids decide: arXiv ids
     /// mean the arXiv recipe].
-    #[arg(long, env = "DOCCLASS_CORPUS", global = true, value_enum)]
+    #[arg(long, env = env::CORPUS, global = true, value_enum)]
     corpus: Option<service_kit::data::Corpus>,
     /// Folder holding the labelled corpora (20ng/train.jsonl.gz, arxiv/train.jsonl.gz, …); found
     /// automatically in a shared/data above the current folder when not given.
-    #[arg(long, env = "DOCCLASS_DATA_DIR", global = true)]
+    #[arg(long, env = env::DATA_DIR, global = true)]
     data_dir: Option<PathBuf>,
     /// Where the default model is cached [default: $XDG_CACHE_HOME/docclass or ~/.cache/docclass].
-    #[arg(long, env = "DOCCLASS_CACHE_DIR", global = true)]
+    #[arg(long, env = env::CACHE_DIR, global = true)]
     cache_dir: Option<PathBuf>,
     /// Log line format on stderr: text or json.
-    #[arg(long, env = "DOCCLASS_LOG_FORMAT", default_value = "text", global = true, value_parser = parse_log_format)]
+    #[arg(long, env = env::LOG_FORMAT, default_value = "text", global = true, value_parser = parse_log_format)]
     log_format: LogFormat,
 }
 

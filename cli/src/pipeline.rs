@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use adapters_embedded::{DeadLetterRecord, EmbeddedQueue, QueueConfig, RunStatistics, SqliteTable};
 use chrono::Utc;
-use docclass_types::{Document, MessageSource, attributes};
+use docclass_types::{Document, MessageSource, Queue, attributes};
 use feed_ingest::{IngestStats, ReadError, enqueue};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -72,12 +72,18 @@ impl Queues {
             ..QueueConfig::default()
         };
         let dead_letter_config = QueueConfig { capacity: usize::MAX, ..config.clone() };
-        let dead_letters = ["ingest-dlq", "subtopic-dlq", "results-dlq"]
-            .map(|name| Arc::new(EmbeddedQueue::new(name, dead_letter_config.clone())));
-        let queue = |name: &str, index: usize| {
-            Arc::new(EmbeddedQueue::with_dead_letters(name, config.clone(), dead_letters[index].clone()))
+        let dead_letters = Queue::ALL
+            .map(|queue| Arc::new(EmbeddedQueue::new(queue.dead_letter_suffix(), dead_letter_config.clone())));
+        let queue = |queue: Queue| {
+            let dead_letters = dead_letters[queue as usize].clone();
+            Arc::new(EmbeddedQueue::with_dead_letters(queue.suffix(), config.clone(), dead_letters))
         };
-        Self { ingest: queue("ingest", 0), subtopic: queue("subtopic", 1), results: queue("results", 2), dead_letters }
+        Self {
+            ingest: queue(Queue::Ingest),
+            subtopic: queue(Queue::Subtopic),
+            results: queue(Queue::Results),
+            dead_letters,
+        }
     }
 }
 

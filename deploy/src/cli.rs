@@ -77,7 +77,7 @@ enum Command {
         compose: Option<String>,
         /// With --compose: seconds a container stopped on scale-in has to finish its messages (the
         /// compose file's stop_grace_period).
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = docclass_types::topology::timeouts::STOP.as_secs() as i32)]
         stop_timeout_secs: i32,
     },
     /// Remove what `apply` made: only resources tagged with this stack, and the stack's queues and

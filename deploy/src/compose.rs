@@ -156,3 +156,35 @@ impl Pools for ComposePools {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use docclass_types::Queue;
+    use docclass_types::topology::{self, env, timeouts};
+
+    /// `docker-compose.yml` cannot import the topology; it must spell it the same way.
+    #[test]
+    fn docker_compose_yml_names_the_topology_as_the_code_does() {
+        let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docker-compose.yml")).unwrap();
+        let value = |name: &str| {
+            let prefix = format!("  {name}: ");
+            let line = file.lines().find(|line| line.starts_with(&prefix));
+            line.unwrap_or_else(|| panic!("docker-compose.yml sets no {name}"))[prefix.len()..].trim().to_owned()
+        };
+        let stack = format!("${{{}:-{}}}", env::STACK, topology::DEFAULT_STACK);
+        assert_eq!(value(env::STACK), stack);
+        for queue in Queue::ALL {
+            let url = value(queue.url_var());
+            assert!(url.ends_with(&format!("/{}", queue.name(&stack))), "{}: {url}", queue.url_var());
+            let dead_letters = value(queue.dead_letter_url_var());
+            assert!(
+                dead_letters.ends_with(&format!("/{}", queue.dead_letter_name(&stack))),
+                "{}: {dead_letters}",
+                queue.dead_letter_url_var()
+            );
+        }
+        assert_eq!(value(env::TABLE), topology::result_table_name(&stack));
+        assert_eq!(value(env::SEEN_TABLE), topology::seen_table_name(&stack));
+        assert_eq!(value("stop_grace_period"), format!("{}s", timeouts::STOP.as_secs()));
+    }
+}

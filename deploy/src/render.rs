@@ -12,6 +12,8 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::{Value, json};
 
+use docclass_types::topology::env;
+
 use crate::stack::{LaunchType, Queue, SERVICES, Service, Stack};
 
 /// Where the images keep the model (classifier images bake it in; see Dockerfiles/).
@@ -60,31 +62,32 @@ pub fn pretty(value: &Value) -> String {
 fn environment(stack: &Stack, service: Service) -> Vec<Value> {
     let mut variables: Vec<(String, String)> = vec![
         ("AWS_REGION".into(), stack.region.clone()),
-        ("DOCCLASS_LOG_FORMAT".into(), "json".into()),
-        ("DOCCLASS_STACK".into(), stack.name.clone()),
+        (env::LOG_FORMAT.into(), "json".into()),
+        (env::STACK.into(), stack.name.clone()),
     ];
-    let queue = |name: &str, queue: Queue, dead_letters: bool| (name.to_owned(), stack.queue_url(queue, dead_letters));
+    let queue = |queue: Queue| (queue.url_var().to_owned(), stack.queue_url(queue, false));
+    let dead_letters = |queue: Queue| (queue.dead_letter_url_var().to_owned(), stack.queue_url(queue, true));
     match service {
         Service::FeedIngest => {
-            variables.push(queue("DOCCLASS_INGEST_QUEUE_URL", Queue::Ingest, false));
-            variables.push(("DOCCLASS_SEEN_TABLE".into(), stack.seen_table_name()));
+            variables.push(queue(Queue::Ingest));
+            variables.push((env::SEEN_TABLE.into(), stack.seen_table_name()));
         }
         Service::TopicClassifier => {
-            variables.push(queue("DOCCLASS_INGEST_QUEUE_URL", Queue::Ingest, false));
-            variables.push(queue("DOCCLASS_SUBTOPIC_QUEUE_URL", Queue::Subtopic, false));
-            variables.push(queue("DOCCLASS_INGEST_DLQ_URL", Queue::Ingest, true));
-            variables.push(("DOCCLASS_MODEL".into(), MODEL_PATH.into()));
+            variables.push(queue(Queue::Ingest));
+            variables.push(queue(Queue::Subtopic));
+            variables.push(dead_letters(Queue::Ingest));
+            variables.push((env::MODEL.into(), MODEL_PATH.into()));
         }
         Service::SubtopicClassifier => {
-            variables.push(queue("DOCCLASS_SUBTOPIC_QUEUE_URL", Queue::Subtopic, false));
-            variables.push(queue("DOCCLASS_RESULTS_QUEUE_URL", Queue::Results, false));
-            variables.push(queue("DOCCLASS_SUBTOPIC_DLQ_URL", Queue::Subtopic, true));
-            variables.push(("DOCCLASS_MODEL".into(), MODEL_PATH.into()));
+            variables.push(queue(Queue::Subtopic));
+            variables.push(queue(Queue::Results));
+            variables.push(dead_letters(Queue::Subtopic));
+            variables.push((env::MODEL.into(), MODEL_PATH.into()));
         }
         Service::TableWriter => {
-            variables.push(queue("DOCCLASS_RESULTS_QUEUE_URL", Queue::Results, false));
-            variables.push(("DOCCLASS_TABLE".into(), stack.table_name()));
-            variables.push(queue("DOCCLASS_RESULTS_DLQ_URL", Queue::Results, true));
+            variables.push(queue(Queue::Results));
+            variables.push((env::TABLE.into(), stack.table_name()));
+            variables.push(dead_letters(Queue::Results));
         }
     }
     for (name, value) in &stack.service(service).environment {

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
-use docclass_types::ports;
+pub use docclass_types::Queue;
+use docclass_types::{default_ports, topology};
 use serde::Deserialize;
 
 use crate::scaling::ScalingPolicy;
@@ -42,10 +43,10 @@ impl Service {
     /// The port of its `/healthz` and `/metrics`.
     pub fn metrics_port(self) -> u16 {
         match self {
-            Service::FeedIngest => ports::FEED_INGEST,
-            Service::TopicClassifier => ports::TOPIC_CLASSIFIER,
-            Service::SubtopicClassifier => ports::SUBTOPIC_CLASSIFIER,
-            Service::TableWriter => ports::TABLE_WRITER,
+            Service::FeedIngest => default_ports::FEED_INGEST,
+            Service::TopicClassifier => default_ports::TOPIC_CLASSIFIER,
+            Service::SubtopicClassifier => default_ports::SUBTOPIC_CLASSIFIER,
+            Service::TableWriter => default_ports::TABLE_WRITER,
         }
     }
 
@@ -61,28 +62,6 @@ impl Service {
 
     fn from_name(name: &str) -> Option<Self> {
         SERVICES.into_iter().find(|service| service.name() == name)
-    }
-}
-
-/// The pipeline's three queues (each with a dead-letter queue `<name>-dlq`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Queue {
-    /// feed-ingest → topic-classifier.
-    Ingest,
-    /// topic-classifier → subtopic-classifier.
-    Subtopic,
-    /// subtopic-classifier → table-writer.
-    Results,
-}
-
-impl Queue {
-    /// Its name's suffix, as `docclass infra up` makes it.
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Queue::Ingest => "ingest",
-            Queue::Subtopic => "subtopic",
-            Queue::Results => "results",
-        }
     }
 }
 
@@ -192,7 +171,7 @@ pub struct ServiceSpec {
     #[serde(default = "five_minutes", with = "humantime_serde")]
     pub scale_in_window: Duration,
     /// Seconds ECS waits after SIGTERM before killing the container; the service drains in that time.
-    #[serde(default = "thirty")]
+    #[serde(default = "stop_timeout_secs")]
     pub stop_timeout_secs: u32,
     /// This service's image, instead of `<registry>/docclass-<service>:<tag>`.
     pub image: Option<String>,
@@ -209,8 +188,8 @@ fn five_minutes() -> Duration {
     Duration::from_secs(300)
 }
 
-fn thirty() -> u32 {
-    30
+fn stop_timeout_secs() -> u32 {
+    topology::timeouts::STOP.as_secs() as u32
 }
 
 /// Fargate's CPU units and the memory (MiB) each allows: (cpu, min, max, step).
@@ -319,8 +298,7 @@ impl Stack {
 
     /// A queue's name (`Some(true)`: its dead-letter queue).
     pub fn queue_name(&self, queue: Queue, dead_letters: bool) -> String {
-        let name = format!("{}-{}", self.name, queue.suffix());
-        if dead_letters { format!("{name}-dlq") } else { name }
+        if dead_letters { queue.dead_letter_name(&self.name) } else { queue.name(&self.name) }
     }
 
     /// A queue's URL.
@@ -340,12 +318,12 @@ impl Stack {
 
     /// The result table's name.
     pub fn table_name(&self) -> String {
-        format!("{}-results", self.name)
+        topology::result_table_name(&self.name)
     }
 
     /// feed-ingest's de-duplication table's name.
     pub fn seen_table_name(&self) -> String {
-        format!("{}-seen", self.name)
+        topology::seen_table_name(&self.name)
     }
 
     /// A table's ARN.

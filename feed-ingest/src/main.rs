@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use docclass_types::topology::env;
 use docclass_types::{Document, Limits, MessageSink};
 use feed_ingest::ReadError;
 use feed_ingest::feed::{
@@ -21,7 +22,7 @@ use service_kit::{AwsArgs, CommonArgs, StdoutSink, sqs_queue};
 use tokio_util::sync::CancellationToken;
 
 /// The default port of `/healthz`, `/metrics` and `/feeds` (the classifiers and writer use 9101–9103).
-const METRICS_PORT: u16 = docclass_types::ports::FEED_INGEST;
+const METRICS_PORT: u16 = docclass_types::default_ports::FEED_INGEST;
 
 /// Reads RSS/Atom feeds, JSON Lines files (gzipped or not), folders of text files, or - for stdin, and
 /// enqueues them.
@@ -35,7 +36,7 @@ struct Args {
     #[arg(long)]
     feed: Vec<String>,
     /// A feed list (TOML: URLs, intervals, label mappings; see the README).
-    #[arg(long, env = "DOCCLASS_FEEDS")]
+    #[arg(long, env = env::FEEDS)]
     config: Option<PathBuf>,
     /// How often each `--feed` is polled (the feed list sets its own), e.g. "15m", "1h".
     #[arg(long, value_parser = humantime::parse_duration, default_value = "15m")]
@@ -47,10 +48,10 @@ struct Args {
     #[arg(long, requires = "once")]
     dry_run: bool,
     /// Remember enqueued documents in this SQLite file, so no poll or restart enqueues one twice.
-    #[arg(long, env = "DOCCLASS_SEEN_DB", conflicts_with = "seen_table")]
+    #[arg(long, env = env::SEEN_DB, conflicts_with = "seen_table")]
     seen_db: Option<PathBuf>,
     /// Remember enqueued documents in this DynamoDB table (`docclass infra up` makes `<stack>-seen`).
-    #[arg(long, env = "DOCCLASS_SEEN_TABLE")]
+    #[arg(long, env = env::SEEN_TABLE)]
     seen_table: Option<String>,
     /// The largest feed response accepted, in bytes.
     #[arg(long, default_value_t = FetcherConfig::default().max_bytes)]
@@ -62,7 +63,7 @@ struct Args {
     #[arg(long, default_value_t = FetcherConfig::default().timeout.as_secs_f64())]
     feed_timeout_secs: f64,
     /// The SQS ingest queue; without it, envelopes go to stdout.
-    #[arg(long, env = "DOCCLASS_INGEST_QUEUE_URL")]
+    #[arg(long, env = env::INGEST_QUEUE_URL)]
     queue_url: Option<String>,
     #[command(flatten)]
     aws: AwsArgs,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use docclass_types::{CategoryScore, Classification, Envelope, Stage, UNKNOWN_LABEL};
+use docclass_types::{CategoryScore, Classification, DeadLetterReason, Envelope, Stage, UNKNOWN_LABEL};
 use text_model::Classifier;
 use worker_runtime::{Handler, HandlerError};
 
@@ -51,7 +51,7 @@ impl Handler for ClassifySubtopic {
         let Some(answer) = self.model.classify_subtopic(&topic, &document.title, &document.text) else {
             // Another model version chose a topic this one does not know: retrying cannot help.
             return Err(HandlerError::Permanent {
-                reason: "unknown_topic",
+                reason: DeadLetterReason::UnknownTopic,
                 detail: format!(
                     "document {} has topic {topic:?}, which model {} does not know",
                     document.id,
@@ -137,6 +137,6 @@ mod tests {
         assert_eq!(unknown_topic.subtopic.unwrap().label, UNKNOWN_LABEL);
 
         let foreign = ClassifySubtopic::new(model).handle(envelope("talk", 1.0)).unwrap_err();
-        assert!(matches!(foreign, HandlerError::Permanent { reason: "unknown_topic", .. }));
+        assert!(matches!(foreign, HandlerError::Permanent { reason: DeadLetterReason::UnknownTopic, .. }));
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use adapters_embedded::SqliteTable;
 use anyhow::Context;
 use clap::Parser;
+use docclass_types::topology::env;
 use service_kit::{AwsArgs, Destination, ServiceArgs, SqsStage, serve_sqs, serve_stdio};
 use table_writer::WriteResult;
 use worker_runtime::ToTable;
@@ -15,16 +16,16 @@ use worker_runtime::ToTable;
 #[command(version, about)]
 struct Args {
     /// SQS queue of classified documents; without it, envelopes are read on stdin and written to --db.
-    #[arg(long, env = "DOCCLASS_RESULTS_QUEUE_URL")]
+    #[arg(long, env = env::RESULTS_QUEUE_URL)]
     input_queue_url: Option<String>,
     /// The DynamoDB table (needed with --input-queue-url).
-    #[arg(long, env = "DOCCLASS_TABLE")]
+    #[arg(long, env = env::TABLE)]
     table: Option<String>,
     /// SQS dead-letter queue of the results queue (needed with --input-queue-url).
-    #[arg(long, env = "DOCCLASS_RESULTS_DLQ_URL")]
+    #[arg(long, env = env::RESULTS_DLQ_URL)]
     dead_letter_queue_url: Option<String>,
     /// The SQLite file holding the `results` table (stdin mode).
-    #[arg(long, env = "DOCCLASS_DB", default_value = "docclass-results.sqlite")]
+    #[arg(long, env = env::DB, default_value = docclass_types::topology::DEFAULT_DB)]
     db: PathBuf,
     #[command(flatten)]
     aws: AwsArgs,
@@ -34,7 +35,7 @@ struct Args {
 
 /// This service's default port for `/healthz` and `/metrics`: each service has its own, so all of them
 /// can run side by side on one host.
-const METRICS_PORT: u16 = docclass_types::ports::TABLE_WRITER;
+const METRICS_PORT: u16 = docclass_types::default_ports::TABLE_WRITER;
 
 // One thread for the async side (SQS and DynamoDB calls, timers); classification runs on the blocking
 // pool. Measured with scripts/bench-aws.sh on ministack: against the default (a thread per core), 15 %
@@ -45,11 +46,11 @@ async fn main() -> anyhow::Result<()> {
     args.service.common.exit_if_healthcheck(METRICS_PORT);
     match &args.input_queue_url {
         Some(input) => {
-            let table = args.table.clone().context("--table (DOCCLASS_TABLE) is needed")?;
+            let table = args.table.clone().with_context(|| format!("--table ({}) is needed", env::TABLE))?;
             let dead_letters = args
                 .dead_letter_queue_url
                 .as_deref()
-                .context("--dead-letter-queue-url (DOCCLASS_RESULTS_DLQ_URL) is needed")?;
+                .with_context(|| format!("--dead-letter-queue-url ({}) is needed", env::RESULTS_DLQ_URL))?;
             let stage = SqsStage {
                 name: "table-writer",
                 default_metrics_port: METRICS_PORT,

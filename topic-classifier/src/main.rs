@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
+use docclass_types::topology::env;
 use service_kit::{AwsArgs, ClassifierQueues, ServiceArgs, load_model, serve_classifier};
 use topic_classifier::ClassifyTopic;
 
@@ -12,22 +13,22 @@ use topic_classifier::ClassifyTopic;
 #[command(version, about)]
 struct Args {
     /// Model file [default: the model `docclass run` caches].
-    #[arg(long, env = "DOCCLASS_MODEL")]
+    #[arg(long, env = env::MODEL)]
     model: Option<PathBuf>,
     /// Where the default model is cached.
-    #[arg(long, env = "DOCCLASS_CACHE_DIR")]
+    #[arg(long, env = env::CACHE_DIR)]
     cache_dir: Option<PathBuf>,
     /// Below this confidence, answer `unknown` instead of a guess (see `docclass eval --min-score`).
-    #[arg(long, env = "DOCCLASS_MIN_SCORE", default_value_t = 0.0)]
+    #[arg(long, env = env::MIN_SCORE, default_value_t = 0.0)]
     min_score: f32,
     /// SQS queue to read documents from; without it, envelopes are read on stdin and written to stdout.
-    #[arg(long, env = "DOCCLASS_INGEST_QUEUE_URL")]
+    #[arg(long, env = env::INGEST_QUEUE_URL)]
     input_queue_url: Option<String>,
     /// SQS queue for documents with their topic (needed with --input-queue-url).
-    #[arg(long, env = "DOCCLASS_SUBTOPIC_QUEUE_URL")]
+    #[arg(long, env = env::SUBTOPIC_QUEUE_URL)]
     output_queue_url: Option<String>,
     /// SQS dead-letter queue of the input queue (needed with --input-queue-url).
-    #[arg(long, env = "DOCCLASS_INGEST_DLQ_URL")]
+    #[arg(long, env = env::INGEST_DLQ_URL)]
     dead_letter_queue_url: Option<String>,
     #[command(flatten)]
     aws: AwsArgs,
@@ -37,7 +38,7 @@ struct Args {
 
 /// This service's default port for `/healthz` and `/metrics`: each service has its own, so all of them
 /// can run side by side on one host.
-const METRICS_PORT: u16 = docclass_types::ports::TOPIC_CLASSIFIER;
+const METRICS_PORT: u16 = docclass_types::default_ports::TOPIC_CLASSIFIER;
 
 // One thread for the async side (SQS and DynamoDB calls, timers); classification runs on the blocking
 // pool. Measured with scripts/bench-aws.sh on ministack: against the default (a thread per core), 15 %

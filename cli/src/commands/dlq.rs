@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use adapters_aws::{SqsQueue, load_sdk_config};
 use anyhow::Context;
+use docclass_types::Queue;
+use docclass_types::topology::env;
 use docclass_types::{MessageSink, MessageSource, OutgoingMessage, ReceivedMessage, attributes};
 use service_kit::AwsArgs;
 
@@ -43,7 +45,7 @@ enum Action {
     /// Show the dead letters an embedded run (`docclass run`) kept in its SQLite file.
     Embedded {
         /// The SQLite file.
-        #[arg(long, default_value = "docclass-results.sqlite")]
+        #[arg(long, default_value = docclass_types::topology::DEFAULT_DB)]
         db: PathBuf,
         /// At most this many.
         #[arg(long, default_value_t = 10)]
@@ -63,45 +65,52 @@ enum Stage {
 #[derive(Debug, clap::Args)]
 struct QueueUrls {
     /// Ingest queue.
-    #[arg(long, env = "DOCCLASS_INGEST_QUEUE_URL", hide_env_values = true)]
+    #[arg(long, env = env::INGEST_QUEUE_URL, hide_env_values = true)]
     ingest_queue_url: Option<String>,
     /// Subtopic queue.
-    #[arg(long, env = "DOCCLASS_SUBTOPIC_QUEUE_URL", hide_env_values = true)]
+    #[arg(long, env = env::SUBTOPIC_QUEUE_URL, hide_env_values = true)]
     subtopic_queue_url: Option<String>,
     /// Results queue.
-    #[arg(long, env = "DOCCLASS_RESULTS_QUEUE_URL", hide_env_values = true)]
+    #[arg(long, env = env::RESULTS_QUEUE_URL, hide_env_values = true)]
     results_queue_url: Option<String>,
     /// Dead-letter queue of the ingest queue.
-    #[arg(long, env = "DOCCLASS_INGEST_DLQ_URL", hide_env_values = true)]
+    #[arg(long, env = env::INGEST_DLQ_URL, hide_env_values = true)]
     ingest_dlq_url: Option<String>,
     /// Dead-letter queue of the subtopic queue.
-    #[arg(long, env = "DOCCLASS_SUBTOPIC_DLQ_URL", hide_env_values = true)]
+    #[arg(long, env = env::SUBTOPIC_DLQ_URL, hide_env_values = true)]
     subtopic_dlq_url: Option<String>,
     /// Dead-letter queue of the results queue.
-    #[arg(long, env = "DOCCLASS_RESULTS_DLQ_URL", hide_env_values = true)]
+    #[arg(long, env = env::RESULTS_DLQ_URL, hide_env_values = true)]
     results_dlq_url: Option<String>,
 }
 
 impl QueueUrls {
     /// `(queue, its dead-letter queue)` of a stage.
     fn of(&self, stage: Stage) -> anyhow::Result<(&str, &str)> {
-        let (queue, dead_letters, names) = match stage {
-            Stage::Ingest => {
-                (&self.ingest_queue_url, &self.ingest_dlq_url, "DOCCLASS_INGEST_QUEUE_URL and DOCCLASS_INGEST_DLQ_URL")
-            }
-            Stage::Subtopic => (
-                &self.subtopic_queue_url,
-                &self.subtopic_dlq_url,
-                "DOCCLASS_SUBTOPIC_QUEUE_URL and DOCCLASS_SUBTOPIC_DLQ_URL",
-            ),
-            Stage::Results => (
-                &self.results_queue_url,
-                &self.results_dlq_url,
-                "DOCCLASS_RESULTS_QUEUE_URL and DOCCLASS_RESULTS_DLQ_URL",
-            ),
+        let (queue, dead_letters) = match stage {
+            Stage::Ingest => (&self.ingest_queue_url, &self.ingest_dlq_url),
+            Stage::Subtopic => (&self.subtopic_queue_url, &self.subtopic_dlq_url),
+            Stage::Results => (&self.results_queue_url, &self.results_dlq_url),
         };
-        let missing = || format!("set {names} (eval \"$(docclass infra up)\" does) or pass them as flags");
+        let queue_of = Queue::from(stage);
+        let missing = || {
+            format!(
+                "set {} and {} (eval \"$(docclass infra up)\" does) or pass them as flags",
+                queue_of.url_var(),
+                queue_of.dead_letter_url_var()
+            )
+        };
         Ok((queue.as_deref().with_context(missing)?, dead_letters.as_deref().with_context(missing)?))
+    }
+}
+
+impl From<Stage> for Queue {
+    fn from(stage: Stage) -> Self {
+        match stage {
+            Stage::Ingest => Queue::Ingest,
+            Stage::Subtopic => Queue::Subtopic,
+            Stage::Results => Queue::Results,
+        }
     }
 }
 

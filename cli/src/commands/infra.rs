@@ -4,6 +4,8 @@ use std::time::{Duration, Instant};
 
 use adapters_aws::infra::{self, QueueSettings, StackNames};
 use adapters_aws::load_sdk_config;
+use docclass_types::Queue;
+use docclass_types::topology::env;
 use service_kit::AwsArgs;
 
 /// Arguments of `docclass infra`.
@@ -12,7 +14,7 @@ pub struct InfraArgs {
     #[command(subcommand)]
     action: Action,
     /// Prefix of every queue and table name, so several pipelines can share an account.
-    #[arg(long, env = "DOCCLASS_STACK", default_value = "docclass", global = true)]
+    #[arg(long, env = env::STACK, default_value = docclass_types::topology::DEFAULT_STACK, global = true)]
     stack: String,
     #[command(flatten)]
     aws: AwsArgs,
@@ -64,14 +66,14 @@ pub fn run(args: InfraArgs) -> anyhow::Result<()> {
                 };
                 let [ingest_dlq, subtopic_dlq, results_dlq] = &stack.dead_letter_urls;
                 for (name, value) in [
-                    ("DOCCLASS_INGEST_QUEUE_URL", &stack.ingest_url),
-                    ("DOCCLASS_SUBTOPIC_QUEUE_URL", &stack.subtopic_url),
-                    ("DOCCLASS_RESULTS_QUEUE_URL", &stack.results_url),
-                    ("DOCCLASS_INGEST_DLQ_URL", ingest_dlq),
-                    ("DOCCLASS_SUBTOPIC_DLQ_URL", subtopic_dlq),
-                    ("DOCCLASS_RESULTS_DLQ_URL", results_dlq),
-                    ("DOCCLASS_TABLE", &stack.table),
-                    ("DOCCLASS_SEEN_TABLE", &stack.seen_table),
+                    (Queue::Ingest.url_var(), &stack.ingest_url),
+                    (Queue::Subtopic.url_var(), &stack.subtopic_url),
+                    (Queue::Results.url_var(), &stack.results_url),
+                    (Queue::Ingest.dead_letter_url_var(), ingest_dlq),
+                    (Queue::Subtopic.dead_letter_url_var(), subtopic_dlq),
+                    (Queue::Results.dead_letter_url_var(), results_dlq),
+                    (env::TABLE, &stack.table),
+                    (env::SEEN_TABLE, &stack.seen_table),
                 ] {
                     println!("export {name}={value}");
                 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use adapters_aws::{DynamoTable, load_sdk_config};
 use adapters_embedded::SqliteTable;
+use docclass_types::topology::env;
 use docclass_types::{ResultRow, ResultTable};
 use service_kit::AwsArgs;
 
@@ -20,10 +21,10 @@ pub struct ResultsArgs {
     #[arg(long)]
     json: bool,
     /// The DynamoDB table (as `docclass infra up` exports it); without it, the SQLite file --db.
-    #[arg(long, env = "DOCCLASS_TABLE")]
+    #[arg(long, env = env::TABLE)]
     table: Option<String>,
     /// The SQLite file `docclass run` wrote.
-    #[arg(long, default_value = "docclass-results.sqlite")]
+    #[arg(long, default_value = docclass_types::topology::DEFAULT_DB)]
     db: PathBuf,
     #[command(flatten)]
     aws: AwsArgs,

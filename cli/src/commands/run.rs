@@ -26,7 +26,7 @@ pub struct RunArgs {
     #[arg(long)]
     model: Option<PathBuf>,
     /// The SQLite file that receives one row per document (and the dead letters).
-    #[arg(long, default_value = "docclass-results.sqlite")]
+    #[arg(long, default_value = docclass_types::topology::DEFAULT_DB)]
     db: PathBuf,
     /// Route documents whose confidence (topic score × subtopic score) is below this to the `unknown`
     /// label for review instead of filing them under a guess; `docclass eval --min-score` shows the

@@ -10,6 +10,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::dynamodb::TOPIC_INDEX;
 use crate::error::classify;
+use docclass_types::Queue;
+use docclass_types::topology::{self, timeouts};
 
 /// SQS keeps a message at most 14 days: dead letters get all of it, to leave time for a fix.
 const DEAD_LETTER_RETENTION_SECONDS: u32 = 14 * 24 * 60 * 60;
@@ -37,7 +39,11 @@ pub struct QueueSettings {
 
 impl Default for QueueSettings {
     fn default() -> Self {
-        Self { visibility_timeout_secs: 60, max_receive_count: 5, receive_wait_secs: 20 }
+        Self {
+            visibility_timeout_secs: timeouts::VISIBILITY.as_secs() as u32,
+            max_receive_count: topology::MAX_RECEIVE_COUNT,
+            receive_wait_secs: 20,
+        }
     }
 }
 
@@ -61,17 +67,17 @@ impl StackNames {
     /// Names under `prefix`, e.g. `docclass-ingest`, `docclass-results` (the table).
     pub fn new(prefix: &str) -> Self {
         Self {
-            ingest: format!("{prefix}-ingest"),
-            subtopic: format!("{prefix}-subtopic"),
-            results: format!("{prefix}-results"),
-            table: format!("{prefix}-results"),
-            seen_table: format!("{prefix}-seen"),
+            ingest: Queue::Ingest.name(prefix),
+            subtopic: Queue::Subtopic.name(prefix),
+            results: Queue::Results.name(prefix),
+            table: topology::result_table_name(prefix),
+            seen_table: topology::seen_table_name(prefix),
         }
     }
 
     /// The dead-letter queue of `queue`.
     pub fn dead_letters_of(queue: &str) -> String {
-        format!("{queue}-dlq")
+        format!("{queue}{}", topology::DEAD_LETTER_SUFFIX)
     }
 }
 

@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use docclass_types::{
-    BatchResults, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt, ReceivedMessage, attributes,
+    BatchResults, DeadLetterReason, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt, ReceivedMessage,
+    attributes,
 };
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -175,7 +176,7 @@ impl EmbeddedQueue {
                 tracing::warn!(queue = %self.name, receive_count, "message exceeded its receive count; moved to the dead-letter queue");
                 attrs
                     .entry(attributes::DEAD_LETTER_REASON.into())
-                    .or_insert_with(|| "max_receive_count_exceeded".into());
+                    .or_insert_with(|| DeadLetterReason::MaxReceiveCountExceeded.as_str().into());
                 attrs
                     .entry(attributes::DEAD_LETTER_DETAIL.into())
                     .or_insert_with(|| format!("delivered {receive_count} times without being acknowledged"));

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! - `docclass-types` (this crate): [`Envelope`] and friends, the [`MessageSource`], [`MessageSink`] and
-//!   [`ResultTable`] ports and their errors. It knows nothing about AWS or SQLite, so every other crate can
+//!   [`ResultTable`] ports and their errors, the pipeline's layout ([`topology`]: queue and table names,
+//!   environment variables, timeouts) and the [`DeadLetterReason`]s. It knows nothing about AWS or SQLite, so every other crate can
 //!   depend on it cheaply.
 //! - `worker-runtime`: the one receive → handle → forward → ack loop that every service runs, with
 //!   dead-lettering, shutdown and telemetry.
@@ -21,12 +22,15 @@
 //! - `cli` (the `docclass` binary): train, eval, bench and the one-process embedded `run`.
 #![warn(missing_docs)]
 
+mod dead_letter;
+pub mod default_ports;
 mod message;
-pub mod ports;
 mod queue;
 mod seen;
 mod table;
+pub mod topology;
 
+pub use dead_letter::DeadLetterReason;
 pub use message::{
     CategoryScore, Classification, Document, Envelope, Labels, Limits, Rejection, SCHEMA_VERSION, Stage, UNKNOWN_LABEL,
 };
@@ -35,3 +39,4 @@ pub use queue::{
 };
 pub use seen::SeenDocuments;
 pub use table::{ResultRow, ResultTable, TableError};
+pub use topology::Queue;

@@ -7,6 +7,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::DeadLetterReason;
+
 /// The envelope schema this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -127,7 +129,7 @@ impl Default for Limits {
 }
 
 /// Why a message can never be processed. It goes to the dead-letter queue with
-/// [`Rejection::reason_code`] as its machine-readable reason and is not retried.
+/// [`Rejection::reason`] as its machine-readable reason and is not retried.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     /// The body is not a JSON envelope.
@@ -174,16 +176,21 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// A stable, machine-readable code, stored with the dead letter.
-    pub fn reason_code(&self) -> &'static str {
+    /// Its reason, stored with the dead letter.
+    pub fn reason(&self) -> DeadLetterReason {
         match self {
-            Rejection::InvalidJson { .. } => "invalid_json",
-            Rejection::UnsupportedSchemaVersion { .. } => "unsupported_schema_version",
-            Rejection::MissingId => "missing_id",
-            Rejection::EmptyText { .. } => "empty_text",
-            Rejection::TextTooLarge { .. } => "text_too_large",
-            Rejection::MissingClassification { .. } => "missing_classification",
+            Rejection::InvalidJson { .. } => DeadLetterReason::InvalidJson,
+            Rejection::UnsupportedSchemaVersion { .. } => DeadLetterReason::UnsupportedSchemaVersion,
+            Rejection::MissingId => DeadLetterReason::MissingId,
+            Rejection::EmptyText { .. } => DeadLetterReason::EmptyText,
+            Rejection::TextTooLarge { .. } => DeadLetterReason::TextTooLarge,
+            Rejection::MissingClassification { .. } => DeadLetterReason::MissingClassification,
         }
+    }
+
+    /// Its reason's stable spelling, e.g. `invalid_json`.
+    pub fn reason_code(&self) -> &'static str {
+        self.reason().as_str()
     }
 }
 

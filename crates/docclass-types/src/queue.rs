@@ -9,8 +9,7 @@ use std::time::Duration;
 
 /// Names of the message attributes docclass sets.
 pub mod attributes {
-    /// On a dead letter: the machine-readable reason ([`crate::Rejection::reason_code`] or a runtime
-    /// code such as `handler_failed`).
+    /// On a dead letter: the machine-readable reason, a [`crate::DeadLetterReason`].
     pub const DEAD_LETTER_REASON: &str = "docclass.dead_letter.reason";
     /// On a dead letter: the human-readable detail.
     pub const DEAD_LETTER_DETAIL: &str = "docclass.dead_letter.detail";

@@ -3,17 +3,18 @@
 
 use std::net::SocketAddr;
 
+use docclass_types::topology::env;
 use worker_runtime::telemetry::{self, LogFormat};
 
 /// Flags every service takes (flattened into each binary's own).
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
     /// Log line format on stderr: text or json.
-    #[arg(long, env = "DOCCLASS_LOG_FORMAT", default_value = "text", value_parser = parse_log_format)]
+    #[arg(long, env = env::LOG_FORMAT, default_value = "text", value_parser = parse_log_format)]
     pub log_format: LogFormat,
     /// Address of the `/healthz` and `/metrics` endpoint [default: 0.0.0.0 on the service's own port:
     /// feed-ingest 9100, topic-classifier 9101, subtopic-classifier 9102, table-writer 9103].
-    #[arg(long, env = "DOCCLASS_METRICS_ADDR")]
+    #[arg(long, env = env::METRICS_ADDR)]
     pub metrics_addr: Option<SocketAddr>,
     /// Ask the running service's `/healthz` (at the metrics address) and exit 0 if it is healthy, else
     /// 1: the container health check of images that have no shell or curl.

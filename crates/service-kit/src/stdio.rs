@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use adapters_embedded::{EmbeddedQueue, QueueConfig};
 use anyhow::Context;
+use docclass_types::topology::{env, timeouts};
 use docclass_types::{BatchResults, MessageSink, OutgoingMessage, attributes};
 use text_model::{Classifier, Model};
 use tokio::io::AsyncBufReadExt;
@@ -17,15 +18,15 @@ use worker_runtime::{Forward, Handler, RunReport, Worker, WorkerConfig};
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServiceArgs {
     /// Concurrent workers.
-    #[arg(long, env = "DOCCLASS_WORKERS", default_value_t = 2)]
+    #[arg(long, env = env::WORKERS, default_value_t = 2)]
     pub workers: usize,
     /// Where dead letters are appended, one JSON object per line with `reason`, `detail`, `queue` and the
     /// original `body`.
-    #[arg(long, env = "DOCCLASS_DEAD_LETTERS", default_value = "dead-letters.jsonl")]
+    #[arg(long, env = env::DEAD_LETTERS, default_value = "dead-letters.jsonl")]
     pub dead_letters: PathBuf,
     /// How long a received message stays hidden from other workers (SQS mode); longer than the slowest
     /// batch takes. A crashed worker's messages come back after it.
-    #[arg(long, env = "DOCCLASS_VISIBILITY_TIMEOUT_SECS", default_value_t = 60)]
+    #[arg(long, env = env::VISIBILITY_TIMEOUT_SECS, default_value_t = timeouts::VISIBILITY.as_secs())]
     pub visibility_timeout_secs: u64,
     /// Log format, metrics address and health check.
     #[command(flatten)]

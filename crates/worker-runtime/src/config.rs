@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use docclass_types::Limits;
+use docclass_types::topology::{self, timeouts};
 
 use crate::Backoff;
 
@@ -39,13 +40,13 @@ impl Default for WorkerConfig {
         Self {
             workers: 2,
             batch_size: Self::SQS_MAX_BATCH,
-            visibility_timeout: Duration::from_secs(30),
+            visibility_timeout: timeouts::VISIBILITY,
             // Half of SQS's longest (20 s): a stop waits for at most this much of a poll, and an idle
             // worker makes six calls a minute instead of three.
-            wait_time: Duration::from_secs(10),
-            max_attempts: 4,
+            wait_time: timeouts::RECEIVE_WAIT,
+            max_attempts: topology::MAX_ATTEMPTS,
             retry_backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(20)),
-            shutdown_timeout: Duration::from_secs(20),
+            shutdown_timeout: timeouts::DRAIN,
             limits: Limits::default(),
         }
     }

@@ -1,6 +1,6 @@
 //! The one thing a service writes: what to do to an envelope.
 
-use docclass_types::{Envelope, Stage};
+use docclass_types::{DeadLetterReason, Envelope, Stage};
 
 /// A pipeline step: takes a validated envelope and returns it with this stage's result added.
 ///
@@ -29,7 +29,7 @@ pub enum HandlerError {
     #[error("{detail}")]
     Permanent {
         /// Machine-readable reason.
-        reason: &'static str,
+        reason: DeadLetterReason,
         /// Human-readable detail.
         detail: String,
     },

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use docclass_types::{
-    Envelope, MessageSink, MessageSource, OutgoingMessage, Receipt, ReceivedMessage, Rejection, attributes,
+    DeadLetterReason, Envelope, MessageSink, MessageSource, OutgoingMessage, Receipt, ReceivedMessage, Rejection,
+    attributes,
 };
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -51,7 +52,7 @@ pub struct RunReport {
 
 /// Why one message is going to the dead-letter queue.
 struct DeadLetter {
-    reason: &'static str,
+    reason: DeadLetterReason,
     detail: String,
 }
 
@@ -340,7 +341,7 @@ where
                 }
                 Err(HandlerError::Retriable(detail)) => {
                     self.metrics.add_failed(1);
-                    self.retry_or_give_up(&messages[index], "handler_failed", detail)
+                    self.retry_or_give_up(&messages[index], DeadLetterReason::HandlerFailed, detail)
                 }
             };
         }
@@ -370,8 +371,10 @@ where
                     self.metrics.observe_age(age.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6);
                 }
                 Some(Err(error)) if !error.is_retriable() => {
-                    dispositions[index] =
-                        Disposition::DeadLetter(DeadLetter { reason: "forward_rejected", detail: error.to_string() });
+                    dispositions[index] = Disposition::DeadLetter(DeadLetter {
+                        reason: DeadLetterReason::ForwardRejected,
+                        detail: error.to_string(),
+                    });
                 }
                 failure => {
                     self.metrics.add_failed(1);
@@ -395,10 +398,10 @@ where
         for (index, disposition) in dispositions.iter().enumerate() {
             if let Disposition::DeadLetter(DeadLetter { reason, detail }) = disposition {
                 let message = &messages[index];
-                tracing::warn!(queue = self.source.name(), message_id = %message.message_id, reason, %detail, "dead-lettering message");
+                tracing::warn!(queue = self.source.name(), message_id = %message.message_id, reason = reason.as_str(), %detail, "dead-lettering message");
                 let mut letter = OutgoingMessage::new(index.to_string(), message.body.clone());
                 letter.attributes = message.attributes.clone();
-                letter.attributes.insert(attributes::DEAD_LETTER_REASON.into(), (*reason).into());
+                letter.attributes.insert(attributes::DEAD_LETTER_REASON.into(), reason.as_str().into());
                 letter.attributes.insert(attributes::DEAD_LETTER_DETAIL.into(), detail.clone());
                 letter.attributes.insert(attributes::DEAD_LETTER_SOURCE_QUEUE.into(), self.source.name().into());
                 indices.push(index);
@@ -430,7 +433,7 @@ where
 
     /// A message that failed goes back to its queue after a backoff, or to the dead-letter queue once it
     /// has used up its attempts.
-    fn retry_or_give_up(&self, message: &ReceivedMessage, reason: &'static str, detail: String) -> Disposition {
+    fn retry_or_give_up(&self, message: &ReceivedMessage, reason: DeadLetterReason, detail: String) -> Disposition {
         if message.receive_count >= self.config.max_attempts {
             Disposition::DeadLetter(DeadLetter {
                 reason,
@@ -454,7 +457,7 @@ where
 }
 
 fn rejected(rejection: &Rejection) -> Disposition {
-    Disposition::DeadLetter(DeadLetter { reason: rejection.reason_code(), detail: rejection.to_string() })
+    Disposition::DeadLetter(DeadLetter { reason: rejection.reason(), detail: rejection.to_string() })
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {

@@ -269,7 +269,7 @@ pub async fn apply(
         ));
         match step.resource {
             Resource::QueuesAndTables => {
-                let settings = QueueSettings { visibility_timeout_secs: 60, ..QueueSettings::default() };
+                let settings = QueueSettings::default();
                 infra::up(&clients.sqs, &clients.dynamodb, &StackNames::new(&stack.name), &settings).await?;
             }
             Resource::LogGroup => apply_log_group(stack, clients, &step.change).await?,

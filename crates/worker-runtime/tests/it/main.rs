@@ -8,8 +8,8 @@ use std::time::Duration;
 use adapters_embedded::{EmbeddedQueue, QueueConfig};
 use chrono::Utc;
 use docclass_types::{
-    BatchResults, Classification, Document, Envelope, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt,
-    ReceivedMessage, Stage, attributes,
+    BatchResults, Classification, DeadLetterReason, Document, Envelope, MessageSink, MessageSource, OutgoingMessage,
+    QueueError, Receipt, ReceivedMessage, Stage, attributes,
 };
 use tokio_util::sync::CancellationToken;
 use worker_runtime::{Backoff, Handler, HandlerError, ToQueue, Worker, WorkerConfig};
@@ -57,7 +57,10 @@ impl Handler for TestHandler {
             Behaviour::PanicOnce if call == 1 => panic!("injected panic for {id}"),
             Behaviour::AlwaysFail => return Err(HandlerError::Retriable(format!("injected failure {call}"))),
             Behaviour::Refuse => {
-                return Err(HandlerError::Permanent { reason: "refused_by_test", detail: "refused".into() });
+                return Err(HandlerError::Permanent {
+                    reason: DeadLetterReason::UnknownTopic,
+                    detail: "refused".into(),
+                });
             }
             Behaviour::Slow(duration) => std::thread::sleep(duration),
             _ => {}
@@ -221,7 +224,7 @@ async fn permanent_and_repeated_failures_end_in_the_dead_letter_queue() {
             (Envelope::decode(&body).unwrap().document.id, attrs[attributes::DEAD_LETTER_REASON].clone())
         })
         .collect();
-    assert_eq!(dead["refused"], "refused_by_test");
+    assert_eq!(dead["refused"], "unknown_topic");
     assert_eq!(dead["flaky"], "handler_failed");
     assert_eq!(worker.metrics().snapshot().received, 1 + config().max_attempts as u64);
 }
