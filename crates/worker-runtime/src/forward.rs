@@ -49,6 +49,12 @@ impl ForwardError {
             ForwardError::Queue(QueueError::Throttled { .. }) | ForwardError::Table(TableError::Throttled { .. })
         )
     }
+
+    /// Whether the destination cannot take more for now — it throttles, or (a bounded embedded queue) it is
+    /// full. That says nothing about the envelope, so it does not count as one of its attempts.
+    pub fn is_backpressure(&self) -> bool {
+        self.is_throttled() || matches!(self, ForwardError::Queue(QueueError::Full { .. }))
+    }
 }
 
 /// Forwards envelopes to the next queue as JSON messages.

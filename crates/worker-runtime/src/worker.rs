@@ -238,7 +238,7 @@ where
         // handled twice at once by another worker.
         let work = async {
             self.handle(&messages, &mut dispositions).await;
-            self.forward(&mut dispositions).await;
+            self.forward(&messages, &mut dispositions).await;
             self.dead_letter(&messages, &mut dispositions).await;
         };
         tokio::select! {
@@ -348,7 +348,7 @@ where
     }
 
     /// Forwards every handled envelope; failures are retried or, if they never can succeed, dead-lettered.
-    async fn forward(&self, dispositions: &mut [Disposition]) {
+    async fn forward(&self, messages: &[ReceivedMessage], dispositions: &mut [Disposition]) {
         let (indices, envelopes): (Vec<usize>, Vec<Envelope>) = dispositions
             .iter()
             .enumerate()
@@ -382,9 +382,21 @@ where
                     if throttled {
                         self.metrics.add_throttled(1);
                     }
-                    let detail = failure.map_or_else(|| "no result for this entry".into(), |e| format!("{e:?}"));
-                    tracing::debug!(destination = self.forward.destination(), %detail, "forward failed; will retry");
-                    dispositions[index] = if throttled { Disposition::Throttled } else { Disposition::Retry };
+                    let detail = match failure {
+                        Some(Err(error)) => error.to_string(),
+                        _ => "no result for this entry".to_owned(),
+                    };
+                    tracing::debug!(destination = self.forward.destination(), %detail, "forward failed");
+                    // Backpressure says nothing about the message: it waits its turn however often it comes
+                    // back. Any other failure counts as one of its attempts.
+                    let backpressure = matches!(failure, Some(Err(error)) if error.is_backpressure());
+                    dispositions[index] = if throttled {
+                        Disposition::Throttled
+                    } else if backpressure {
+                        Disposition::Retry
+                    } else {
+                        self.retry_or_give_up(&messages[index], DeadLetterReason::ForwardFailed, detail)
+                    };
                 }
             }
         }

@@ -12,7 +12,7 @@ use docclass_types::{
     QueueError, Receipt, ReceivedMessage, Stage, attributes,
 };
 use tokio_util::sync::CancellationToken;
-use worker_runtime::{Backoff, Handler, HandlerError, ToQueue, Worker, WorkerConfig};
+use worker_runtime::{Backoff, Forward, ForwardError, Handler, HandlerError, ToQueue, Worker, WorkerConfig};
 
 /// What a test handler does to a document, by id.
 #[derive(Clone, Copy)]
@@ -227,6 +227,77 @@ async fn permanent_and_repeated_failures_end_in_the_dead_letter_queue() {
     assert_eq!(dead["refused"], "unknown_topic");
     assert_eq!(dead["flaky"], "handler_failed");
     assert_eq!(worker.metrics().snapshot().received, 1 + config().max_attempts as u64);
+}
+
+/// A destination that is there but fails every send (as a queue whose policy denies the sender would), or
+/// only asks to slow down.
+struct FailingForward {
+    throttle: bool,
+}
+
+impl Forward for FailingForward {
+    fn destination(&self) -> &str {
+        "failing"
+    }
+
+    async fn forward_batch(&self, envelopes: &[Envelope]) -> Vec<Result<(), ForwardError>> {
+        let error = if self.throttle {
+            QueueError::Throttled { queue: "failing".into() }
+        } else {
+            QueueError::Transport { queue: "failing".into(), detail: "injected failure".into(), retriable: true }
+        };
+        envelopes.iter().map(|_| Err(error.clone().into())).collect()
+    }
+}
+
+#[tokio::test]
+async fn a_forward_that_keeps_failing_is_dead_lettered_after_max_attempts_with_its_reason() {
+    let q = queues();
+    send(&q.input, vec![envelope("stuck", "a")]).await;
+    let worker = Worker::new(
+        q.input.clone(),
+        Arc::new(TestHandler::default()),
+        Arc::new(FailingForward { throttle: false }),
+        q.dead_letters.clone(),
+        config(),
+    );
+    // Bounded: the input queue's own redrive (100 receives) is far away; only the worker can end this.
+    for _ in 0..50 {
+        if q.input.is_empty() {
+            break;
+        }
+        worker.process_one_batch().await;
+    }
+    assert!(q.input.is_empty(), "the message is still circling after 50 batches");
+    let dead = q.dead_letters.drain_visible();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].1[attributes::DEAD_LETTER_REASON], "forward_failed");
+    assert!(dead[0].1[attributes::DEAD_LETTER_DETAIL].contains("injected failure"), "{:?}", dead[0].1);
+    assert_eq!(worker.metrics().snapshot().received, config().max_attempts as u64);
+}
+
+#[tokio::test]
+async fn a_throttled_forward_is_never_dead_lettered() {
+    let q = queues();
+    send(&q.input, vec![envelope("patient", "a")]).await;
+    let worker = Worker::new(
+        q.input.clone(),
+        Arc::new(TestHandler::default()),
+        Arc::new(FailingForward { throttle: true }),
+        q.dead_letters.clone(),
+        config(),
+    );
+    let attempts = 3 * config().max_attempts;
+    let mut received = 0;
+    for _ in 0..500 {
+        if received >= attempts as usize {
+            break;
+        }
+        received += worker.process_one_batch().await.received;
+    }
+    assert!(received >= attempts as usize, "delivered only {received} times");
+    assert!(q.dead_letters.is_empty(), "throttling is not the message's failure");
+    assert!(!q.input.is_empty(), "the message waits in its queue");
 }
 
 /// A source whose first acknowledgement "crashes" the worker: the result is already forwarded, the
