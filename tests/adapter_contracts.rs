@@ -2,7 +2,7 @@
 //! against moto server (started by the test itself, see `emulator.rs`).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use adapters_aws::infra::{self, QueueSettings, StackNames};
@@ -11,7 +11,10 @@ use adapters_embedded::{EmbeddedQueue, QueueConfig, SqliteSeen, SqliteTable};
 use docclass_tests::contract::{queue_contract, seen_contract, table_contract};
 use docclass_tests::emulator;
 use docclass_tests::throttling_proxy::{Behaviour, ThrottlingProxy};
-use docclass_types::{Classification, Document, Envelope, MessageSink, OutgoingMessage, ResultTable};
+use docclass_types::{
+    BatchResults, Classification, Document, Envelope, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt,
+    ReceivedMessage, ResultTable,
+};
 use table_writer::WriteResult;
 use tokio_util::sync::CancellationToken;
 use worker_runtime::{Backoff, ToTable, Worker, WorkerConfig};
@@ -195,6 +198,41 @@ fn result_messages(count: usize, source: &str) -> Vec<OutgoingMessage> {
         .collect()
 }
 
+/// A queue that counts the receive calls made of it: a test waits for the polls it needs, not for a guess
+/// at how long they take to start.
+struct CountingReceives {
+    queue: SqsQueue,
+    receives: Arc<AtomicUsize>,
+}
+
+impl MessageSource for CountingReceives {
+    fn name(&self) -> &str {
+        MessageSource::name(&self.queue)
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        self.receives.fetch_add(1, Ordering::SeqCst);
+        self.queue.receive(max, visibility, wait).await
+    }
+
+    fn receive_is_cancel_safe(&self) -> bool {
+        self.queue.receive_is_cancel_safe()
+    }
+
+    async fn ack_batch(&self, receipts: &[Receipt]) -> BatchResults {
+        self.queue.ack_batch(receipts).await
+    }
+
+    async fn change_visibility_batch(&self, receipts: &[Receipt], visibility: Duration) -> BatchResults {
+        self.queue.change_visibility_batch(receipts, visibility).await
+    }
+}
+
 /// A worker on SQS told to stop while its long polls wait on an empty queue, then messages arrive:
 /// the polls bring them, and the stopping worker must give them back at once. Dropping the polls
 /// instead would leave whatever SQS had handed them hidden until their visibility timeout (moto, like
@@ -212,8 +250,9 @@ async fn a_stopping_worker_gives_back_what_its_last_long_poll_brought() {
         visibility_timeout: Duration::from_secs(120),
         ..WorkerConfig::default()
     };
+    let receives = Arc::new(AtomicUsize::new(0));
     let writer = Arc::new(Worker::new(
-        Arc::new(results.clone()),
+        Arc::new(CountingReceives { queue: results.clone(), receives: receives.clone() }),
         Arc::new(WriteResult),
         Arc::new(ToTable(DynamoTable::new(dynamodb.clone(), &stack.table))),
         Arc::new(SqsQueue::new(sqs.clone(), &stack.dead_letter_urls[2])),
@@ -221,8 +260,12 @@ async fn a_stopping_worker_gives_back_what_its_last_long_poll_brought() {
     ));
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(writer.run(shutdown.clone()));
-    // Both workers are in a long poll by now (the queue is empty).
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Both workers in a long poll (the queue is empty, and a poll waits 5 s).
+    let started = Instant::now();
+    while receives.load(Ordering::SeqCst) < 2 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the workers never polled");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     shutdown.cancel();
     for chunk in result_messages(RESULTS, "stopping-test").chunks(10) {
         assert!(results.send_batch(chunk).await.iter().all(Result::is_ok));

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
 
 use adapters_embedded::{EmbeddedQueue, QueueConfig};
 use chrono::Utc;
@@ -26,12 +26,16 @@ enum Behaviour {
     Refuse,
     /// Takes this long (on the blocking pool).
     Slow(Duration),
+    /// Waits at the handler's gate until the test opens it.
+    Gated,
 }
 
 #[derive(Default)]
 struct TestHandler {
     behaviours: HashMap<String, Behaviour>,
     calls: Mutex<HashMap<String, u32>>,
+    /// Where [`Behaviour::Gated`] documents wait; the test passes it too to let them go.
+    gate: Option<Arc<Barrier>>,
 }
 
 impl TestHandler {
@@ -63,6 +67,9 @@ impl Handler for TestHandler {
                 });
             }
             Behaviour::Slow(duration) => std::thread::sleep(duration),
+            Behaviour::Gated => {
+                self.gate.as_ref().expect("a gated handler has a gate").wait();
+            }
             _ => {}
         }
         envelope.topic = Some(Classification {
@@ -123,6 +130,15 @@ async fn send(queue: &EmbeddedQueue, bodies: Vec<String>) {
         let batch: Vec<_> =
             chunk.iter().enumerate().map(|(i, b)| OutgoingMessage::new(i.to_string(), b.clone())).collect();
         assert!(queue.send_batch(&batch).await.iter().all(Result::is_ok));
+    }
+}
+
+/// Polls `done` until it holds, failing the test after 20 s: a regression fails CI instead of hanging it.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -192,7 +208,10 @@ async fn a_panicking_handler_fails_only_its_message_which_is_retried() {
     assert_eq!((first.completed, first.retried), (1, 1));
     // The retry comes back after its (short) backoff.
     let mut second = worker.process_one_batch().await;
-    while second.received == 0 {
+    for _ in 0..200 {
+        if second.received > 0 {
+            break;
+        }
         second = worker.process_one_batch().await;
     }
     assert_eq!(second.completed, 1);
@@ -213,9 +232,13 @@ async fn permanent_and_repeated_failures_end_in_the_dead_letter_queue() {
         q.dead_letters.clone(),
         config(),
     );
-    while !q.input.is_empty() {
+    for _ in 0..200 {
+        if q.input.is_empty() {
+            break;
+        }
         worker.process_one_batch().await;
     }
+    assert!(q.input.is_empty(), "messages still circling after 200 batches");
     let dead: HashMap<String, String> = q
         .dead_letters
         .drain_visible()
@@ -348,9 +371,7 @@ async fn a_crash_between_forward_and_ack_redelivers_and_loses_nothing() {
     ));
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(worker.clone().run(shutdown.clone()));
-    while !q.input.is_empty() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until("the input queue is empty", || q.input.is_empty()).await;
     shutdown.cancel();
     let report = run.await.unwrap();
     assert_eq!(report.metrics.worker_restarts, 1, "the crashed worker was restarted");
@@ -376,7 +397,7 @@ async fn shutdown_finishes_work_in_hand_and_returns_the_rest() {
     ));
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(worker.clone().run(shutdown.clone()));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_until("a first batch is forwarded", || q.output.depth().visible > 0).await;
     shutdown.cancel();
     let report = tokio::time::timeout(Duration::from_secs(5), run).await.expect("shutdown is bounded").unwrap();
     assert!(!report.timed_out);
@@ -393,7 +414,8 @@ async fn shutdown_finishes_work_in_hand_and_returns_the_rest() {
 async fn a_slow_batch_stays_hidden_until_it_is_done() {
     let q = queues();
     send(&q.input, vec![envelope("slow", "text")]).await;
-    let handler = TestHandler::with(&[("slow", Behaviour::Slow(Duration::from_millis(2_500)))]);
+    let gate = Arc::new(Barrier::new(2));
+    let handler = TestHandler { gate: Some(gate.clone()), ..TestHandler::with(&[("slow", Behaviour::Gated)]) };
     let config = WorkerConfig { visibility_timeout: Duration::from_secs(1), ..config() };
     let worker = Arc::new(Worker::new(
         q.input.clone(),
@@ -406,10 +428,13 @@ async fn a_slow_batch_stays_hidden_until_it_is_done() {
         let worker = worker.clone();
         async move { worker.process_one_batch().await }
     });
-    // Past the 1 s visibility timeout, the message is still being handled: it must not be offered again.
+    // Past the 1 s visibility timeout (time must pass for that), the message is still being handled — the
+    // handler waits at its gate — so it must not be offered again.
+    wait_until("the message is in work", || q.input.depth().in_flight == 1).await;
     tokio::time::sleep(Duration::from_millis(1_600)).await;
     let stolen = q.input.receive(10, Duration::from_secs(30), Duration::ZERO).await.unwrap();
     assert!(stolen.is_empty(), "a message in work reappeared: {stolen:?}");
+    tokio::task::spawn_blocking(move || gate.wait()).await.unwrap();
     assert_eq!(slow.await.unwrap().completed, 1);
     assert_eq!(ids(&q.output), ["slow"], "handled once, forwarded once");
     assert!(q.input.is_empty());
