@@ -34,8 +34,13 @@ const IMAGES: [&str; 6] = [
 /// The issue's limit for one image.
 const MAX_IMAGE_BYTES: u64 = 20_000_000;
 
-/// How long each throughput window lasts.
-const WINDOW: Duration = Duration::from_secs(15);
+/// How long each throughput window lasts: long enough for a figure, short enough not to dominate the test.
+const WINDOW: Duration = Duration::from_secs(8);
+
+/// The services' visibility timeout here: the killed containers' messages come back after it, and the
+/// default (60 s) would be most of the test's wait. Still well over a batch's time (milliseconds) and
+/// extended while a batch is in work.
+const VISIBILITY_SECS: u64 = 20;
 
 /// Documents per file fed through the feed-ingest image.
 const CHUNK: usize = 250;
@@ -179,6 +184,34 @@ fn wait_healthy(containers: &[String]) -> Vec<Duration> {
         .collect()
 }
 
+/// Consecutive phases of the test and how long each took.
+struct Phases {
+    since: Instant,
+    ended: Vec<(&'static str, Duration)>,
+}
+
+impl Default for Phases {
+    fn default() -> Self {
+        Self { since: Instant::now(), ended: Vec::new() }
+    }
+}
+
+impl Phases {
+    fn end(&mut self, name: &'static str) {
+        self.ended.push((name, self.since.elapsed()));
+        self.since = Instant::now();
+    }
+
+    fn report(&mut self) -> String {
+        self.end("stop");
+        self.ended
+            .iter()
+            .map(|(name, took)| format!("{name} {:.0} s", took.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 fn seconds(durations: &[Duration]) -> String {
     durations.iter().map(|d| format!("{:.1} s", d.as_secs_f64())).collect::<Vec<_>>().join(", ")
 }
@@ -201,6 +234,8 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     let dir = tempfile::tempdir().unwrap();
 
     // The images, with the model every classifier image carries.
+    // Where the test's time goes, printed with the figures.
+    let mut phases = Phases::default();
     let images = Images { tag: format!("test-{}", std::process::id()) };
     let model = dir.path().join("model.bin");
     train_model().save(&model).unwrap();
@@ -231,6 +266,7 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     // The emulator on the host, which containers reach through host-gateway: on all interfaces, because
     // the address host-gateway stands for is the engine's setting (docker0's by default), and it lives
     // only as long as this test.
+    phases.end("images built");
     let moto = MotoServer::start("0.0.0.0");
     let port = moto.endpoint.rsplit(':').next().unwrap();
     let compose = Compose::new(
@@ -239,6 +275,7 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
             ("DOCCLASS_AWS_ENDPOINT", format!("http://host.docker.internal:{port}")),
             ("DOCCLASS_IMAGE_TAG", images.tag.clone()),
             ("DOCCLASS_STACK", "docclass".to_owned()),
+            ("DOCCLASS_VISIBILITY_TIMEOUT_SECS", VISIBILITY_SECS.to_string()),
         ],
     );
     let settings = emulator::settings(&moto.endpoint);
@@ -340,7 +377,7 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     }
 
     // Every document exactly once; the killed containers' messages come back after their visibility
-    // timeout (60 s) to the survivors.
+    // timeout (VISIBILITY_SECS) to the survivors.
     feeder.await.unwrap();
     let mut ids = BTreeSet::new();
     while ids.len() < documents.len() {
@@ -366,6 +403,7 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
         }
     }
 
+    phases.end("documents through, queues drained");
     // The compose scaler, `deploy scale --compose`: with the queues empty the topic pool shrinks to its
     // minimum, but not before the scale-in window has passed; a burst grows it to its maximum at once.
     let stack_file = dir.path().join("stack.toml");
@@ -416,6 +454,7 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     assert_eq!(emulator::item_ids(&dynamodb, "docclass-results").await, input_ids);
     assert_eq!(emulator::item_count(&dynamodb, "docclass-results").await, documents.len());
 
+    phases.end("scaler");
     // `docker stop` (SIGTERM): every container left drains and exits 0 within the grace period.
     let services = ["topic-classifier", "subtopic-classifier", "table-writer"];
     let survivors: Vec<String> = services
@@ -433,13 +472,14 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
         "\ncompose_cluster figures ({} documents):\n  image sizes: {}\n  start → healthy: topic {} | \
          subtopic and writer {}\n  topic start → first message processed: {:.1} s\n  documents/s stored \
          (end to end): 1 topic container {one_container:.1}, 4 topic containers {four_containers:.1}\n  under load \
-         (name, memory, CPU):\n{}",
+         (name, memory, CPU):\n{}\n  time: {}",
         documents.len(),
         sizes.join(", "),
         seconds(&topic_healthy),
         seconds(&healthy),
         first_message.as_secs_f64(),
         stats.lines().map(|line| format!("    {line}")).collect::<Vec<_>>().join("\n"),
+        phases.report(),
     );
     drop(compose);
     drop(moto);

@@ -186,5 +186,7 @@ mod tests {
         assert_eq!(value(env::TABLE), topology::result_table_name(&stack));
         assert_eq!(value(env::SEEN_TABLE), topology::seen_table_name(&stack));
         assert_eq!(value("stop_grace_period"), format!("{}s", timeouts::STOP.as_secs()));
+        let visibility = format!("${{{}:-{}}}", env::VISIBILITY_TIMEOUT_SECS, timeouts::VISIBILITY.as_secs());
+        assert_eq!(value(env::VISIBILITY_TIMEOUT_SECS), visibility);
     }
 }
