@@ -284,3 +284,17 @@ async fn a_stopping_worker_gives_back_what_its_last_long_poll_brought() {
     assert!(report.metrics.returned > 0, "the polls brought messages and gave them back: {:?}", report.metrics);
     infra::down(&sqs, &dynamodb, &names).await.unwrap();
 }
+
+/// An SDK failure reads as one line with the service's code and message, not the SDK's Debug dump of the
+/// raw response (about 2 KB).
+#[tokio::test]
+async fn sdk_errors_read_as_one_line() {
+    let (sqs, _) = aws().await;
+    let missing =
+        SqsQueue::new(sqs, format!("{}/123456789012/no-such-queue-{}", emulator::endpoint(), std::process::id()));
+    let results = missing.send_batch(&[OutgoingMessage::new("0", "body")]).await;
+    let error = results[0].as_ref().expect_err("the queue does not exist").to_string();
+    assert!(!error.contains('\n') && error.len() < 300, "not one short line: {error}");
+    assert!(error.contains("NonExistentQueue") || error.contains("QueueDoesNotExist"), "no service code: {error}");
+    assert!(!error.contains("HttpResponse") && !error.contains("headers"), "a Debug dump: {error}");
+}

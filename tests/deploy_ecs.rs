@@ -15,7 +15,7 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use deploy::aws::{self, Change, Clients, EcsPools, Resource, ScaleTarget};
 use deploy::{SERVICES, Service, Stack};
 use docclass_tests::emulator;
-use docclass_tests::processes::{Environment, Service as Process};
+use docclass_tests::processes::{self, Environment, Service as Process};
 
 /// The example stack under a unique name, in a network moto knows.
 fn stack_file(endpoint: &str, name: &str) -> String {
@@ -213,7 +213,10 @@ async fn plan_apply_scale_status_and_destroy_on_moto() {
     // The window runs from the scaler's last sight of the backlog, which may be up to one interval
     // (1 s) before the purge: so no sooner than 3 s - 1 s after it.
     assert!(drained.elapsed() >= Duration::from_secs(2), "scaled in inside the window");
-    drop(watcher);
+    // What ECS and compose send to stop it: it ends at once, and cleanly.
+    let mut watcher = watcher;
+    let stopped = processes::terminate(&mut watcher, Duration::from_secs(10)).await;
+    assert!(stopped.success(), "deploy scale --watch on SIGTERM: {stopped}");
 
     let statuses = aws::status(&changed, &clients).await.unwrap();
     assert!(statuses.iter().all(|s| s.exists), "{statuses:?}");
@@ -230,4 +233,28 @@ async fn plan_apply_scale_status_and_destroy_on_moto() {
     assert!(clients.sqs.get_queue_url().queue_name(format!("{name}-ingest")).send().await.is_err());
     let plan = aws::plan(&changed, &clients).await.unwrap();
     assert_eq!(plan.changes().filter(|s| s.change == Change::Create).count(), 1 + 5 + 1 + 4 + 4 + 3, "{plan}");
+}
+
+/// An endpoint that does not answer is a failure, said in one line — not "nothing there": `plan` must not
+/// offer to create everything, `destroy` must not report a clean slate, `status` must not show the
+/// services as absent.
+#[tokio::test]
+async fn an_unreachable_endpoint_is_a_one_line_error_not_an_empty_account() {
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let text = include_str!("../deploy/stack.example.toml");
+    let stack = Stack::parse(text).unwrap();
+    let clients = Clients::new(&emulator::settings(&endpoint)).await;
+    let failures = [
+        ("plan", aws::plan(&stack, &clients).await.map(|_| ())),
+        ("destroy", aws::destroy(&stack, &clients, true).await.map(|_| ())),
+        ("status", aws::status(&stack, &clients).await.map(|_| ())),
+    ];
+    for (what, result) in failures {
+        let error = format!("{:#}", result.expect_err(what));
+        assert!(!error.contains('\n') && error.len() < 400, "{what}: not one short line: {error}");
+        assert!(error.contains("AWS endpoint did not answer"), "{what}: {error}");
+        assert!(!error.contains("HttpResponse") && !error.contains("extensions"), "{what}: a Debug dump: {error}");
+    }
 }

@@ -200,7 +200,7 @@ async fn run_on_aws(args: DeployArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Scaler rounds until Ctrl-C (or one round without `watch`), each decision printed on a line. While
+/// Scaler rounds until SIGTERM or Ctrl-C (or one round without `watch`), each decision printed on a line. While
 /// watching, a failed round (SQS throttled, the Docker engine restarting) is reported and the next one
 /// tries again: a scaler that exits on the first hiccup leaves the pools unattended.
 async fn scale(
@@ -211,7 +211,8 @@ async fn scale(
     interval: Duration,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let shutdown = tokio::signal::ctrl_c();
+    // SIGTERM (what ECS and compose send) as well as Ctrl-C.
+    let shutdown = worker_runtime::shutdown_signal();
     tokio::pin!(shutdown);
     loop {
         let round = match aws::scale_once(clients, pools, &mut targets, started.elapsed()).await {
@@ -237,7 +238,7 @@ async fn scale(
             return Ok(());
         }
         tokio::select! {
-            _ = &mut shutdown => return Ok(()),
+            () = &mut shutdown => return Ok(()),
             () = tokio::time::sleep(interval) => {}
         }
     }

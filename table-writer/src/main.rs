@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
+use adapters_aws::DynamoTable;
 use adapters_embedded::SqliteTable;
 use anyhow::Context;
 use clap::Parser;
 use docclass_types::topology::env;
-use service_kit::{AwsArgs, Destination, ServiceArgs, SqsStage, serve_sqs, serve_stdio};
+use service_kit::{AwsArgs, ServiceArgs, SqsStage, serve_sqs, serve_stdio};
 use table_writer::WriteResult;
 use worker_runtime::ToTable;
 
@@ -55,10 +56,12 @@ async fn main() -> anyhow::Result<()> {
                 name: "table-writer",
                 default_metrics_port: METRICS_PORT,
                 source_url: input,
-                destination: Destination::Table(table),
                 dead_letter_url: dead_letters,
             };
-            serve_sqs(stage, WriteResult, &args.aws, &args.service).await?;
+            let to_table = |config: &aws_config::SdkConfig| {
+                ToTable(DynamoTable::new(aws_sdk_dynamodb::Client::new(config), table))
+            };
+            serve_sqs(stage, WriteResult, to_table, &args.aws, &args.service).await?;
         }
         None => {
             let table = SqliteTable::open(&args.db)?;

@@ -169,7 +169,7 @@ async fn waiting_count(client: &aws_sdk_sqs::Client, url: &str) -> anyhow::Resul
         .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
         .send()
         .await
-        .map_err(|error| anyhow::anyhow!(aws_sdk_sqs::error::DisplayErrorContext(error).to_string()))?;
+        .map_err(|error| anyhow::anyhow!(adapters_aws::sdk_error_message(&error)))?;
     Ok(attributes
         .attributes()
         .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages))

@@ -140,9 +140,13 @@ pub async fn down(
 ) -> Result<(), InfraError> {
     for queue in [&names.ingest, &names.subtopic, &names.results] {
         for name in [queue.clone(), StackNames::dead_letters_of(queue)] {
-            if let Ok(found) = sqs.get_queue_url().queue_name(&name).send().await
-                && let Some(url) = found.queue_url()
-            {
+            let found = match sqs.get_queue_url().queue_name(&name).send().await {
+                Ok(found) => found,
+                Err(error) if error.as_service_error().is_some_and(is_missing_queue) => continue,
+                // Unreachable, denied, …: not "already gone".
+                Err(error) => return Err(failed(&format!("finding queue {name}"), &error)),
+            };
+            if let Some(url) = found.queue_url() {
                 sqs.delete_queue()
                     .queue_url(url)
                     .send()
@@ -161,6 +165,13 @@ pub async fn down(
     Ok(())
 }
 
+/// Whether SQS says the queue does not exist (its JSON protocol's code, or the query protocol's that
+/// emulators and older endpoints answer).
+pub fn is_missing_queue(error: &aws_sdk_sqs::operation::get_queue_url::GetQueueUrlError) -> bool {
+    use aws_sdk_sqs::error::ProvideErrorMetadata;
+    error.is_queue_does_not_exist() || error.code().is_some_and(|code| code.contains("NonExistentQueue"))
+}
+
 fn failed<E>(
     action: &str,
     error: &aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
@@ -169,6 +180,11 @@ where
     E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
     InfraError { action: action.to_owned(), detail: classify(error).detail }
+}
+
+/// SQS created a queue but named no URL: nothing could use it, so say so rather than hand on "".
+fn no_url(name: &str) -> InfraError {
+    InfraError { action: format!("creating queue {name}"), detail: "the answer carries no queue URL".into() }
 }
 
 /// Creates `name` and `name-dlq` with the redrive policy between them; answers both URLs.
@@ -187,8 +203,8 @@ async fn ensure_queue_with_dead_letters(
         .await
         .map_err(|e| failed(&format!("creating queue {dead_letter_name}"), &e))?
         .queue_url()
-        .unwrap_or_default()
-        .to_owned();
+        .map(str::to_owned)
+        .ok_or_else(|| no_url(&dead_letter_name))?;
     let arn = sqs
         .get_queue_attributes()
         .queue_url(&dead_letter_url)
@@ -214,8 +230,8 @@ async fn ensure_queue_with_dead_letters(
         .await
         .map_err(|e| failed(&format!("creating queue {name}"), &e))?
         .queue_url()
-        .unwrap_or_default()
-        .to_owned();
+        .map(str::to_owned)
+        .ok_or_else(|| no_url(name))?;
     Ok((url, dead_letter_url))
 }
 

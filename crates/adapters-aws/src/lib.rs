@@ -18,4 +18,5 @@ pub mod sqs;
 
 pub use config::{AwsSettings, load_sdk_config};
 pub use dynamodb::{DynamoSeen, DynamoTable};
+pub use error::message as sdk_error_message;
 pub use sqs::SqsQueue;

@@ -1,11 +1,14 @@
-//! Serving one stage between SQS queues (and, for the writer, a DynamoDB table).
+//! Serving one stage from an SQS queue to its destination: the next queue, or (the writer's own
+//! [`worker_runtime::Forward`]) the DynamoDB table. The destination is built by the caller, so a
+//! classifier binary holds no DynamoDB code it could never call.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters_aws::{AwsSettings, DynamoTable, SqsQueue, load_sdk_config};
+use adapters_aws::{AwsSettings, SqsQueue, load_sdk_config};
+use aws_config::SdkConfig;
 use tokio_util::sync::CancellationToken;
-use worker_runtime::{Forward, Handler, RunReport, ToQueue, ToTable, Worker, WorkerConfig};
+use worker_runtime::{Forward, Handler, RunReport, ToQueue, Worker, WorkerConfig};
 
 use crate::ServiceArgs;
 
@@ -28,12 +31,9 @@ impl AwsArgs {
     }
 }
 
-/// Where a stage's results go on AWS.
-pub enum Destination {
-    /// The next SQS queue, by URL.
-    Queue(String),
-    /// The DynamoDB table, by name.
-    Table(String),
+/// The next SQS queue, by URL: a classifier's destination for [`serve_sqs`].
+pub fn to_queue(url: &str) -> impl FnOnce(&SdkConfig) -> ToQueue<SqsQueue> + '_ {
+    move |config| ToQueue(SqsQueue::new(aws_sdk_sqs::Client::new(config), url))
 }
 
 /// An SQS queue at `url`, for producers such as feed-ingest.
@@ -50,24 +50,24 @@ pub struct SqsStage<'a> {
     pub default_metrics_port: u16,
     /// The queue it consumes.
     pub source_url: &'a str,
-    /// Where its results go.
-    pub destination: Destination,
     /// The dead-letter queue of its source.
     pub dead_letter_url: &'a str,
 }
 
 /// Runs `handler` on messages from the stage's source queue until SIGINT or SIGTERM, sending results to
-/// its destination and dead letters to its dead-letter queue.
+/// the destination `destination` builds from the SDK configuration ([`to_queue`], or the writer's table)
+/// and dead letters to its dead-letter queue.
 ///
 /// # Errors
 /// When the metrics endpoint cannot be bound or the run's task fails.
-pub async fn serve_sqs<H: Handler>(
+pub async fn serve_sqs<H: Handler, F: Forward>(
     stage: SqsStage<'_>,
     handler: H,
+    destination: impl FnOnce(&SdkConfig) -> F,
     aws: &AwsArgs,
     args: &ServiceArgs,
 ) -> anyhow::Result<RunReport> {
-    let SqsStage { name, default_metrics_port, source_url, destination, dead_letter_url } = stage;
+    let SqsStage { name, default_metrics_port, source_url, dead_letter_url } = stage;
     args.common.init_logging();
     let config = load_sdk_config(&aws.settings()).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
@@ -82,16 +82,8 @@ pub async fn serve_sqs<H: Handler>(
     worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
     tracing::info!(service = name, source = source_url, "serving");
     let metrics_addr = args.common.metrics_addr_or(default_metrics_port);
-    let report = match destination {
-        Destination::Queue(url) => {
-            let forward = ToQueue(SqsQueue::new(sqs, url));
-            run(source, handler, forward, dead_letters, worker_config, metrics_addr, shutdown).await?
-        }
-        Destination::Table(table) => {
-            let forward = ToTable(DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table));
-            run(source, handler, forward, dead_letters, worker_config, metrics_addr, shutdown).await?
-        }
-    };
+    let forward = destination(&config);
+    let report = run(source, handler, forward, dead_letters, worker_config, metrics_addr, shutdown).await?;
     tracing::info!(service = name, metrics = ?report.metrics, "stopped");
     Ok(report)
 }
@@ -142,12 +134,6 @@ pub async fn serve_classifier<H: Handler>(
     let needed = |flag: &str| format!("--{flag} is needed with --input-queue-url (see --help for its variable)");
     let output = queues.output.ok_or_else(|| anyhow::anyhow!(needed("output-queue-url")))?;
     let dead_letter_url = queues.dead_letters.ok_or_else(|| anyhow::anyhow!(needed("dead-letter-queue-url")))?;
-    let stage = SqsStage {
-        name,
-        default_metrics_port,
-        source_url,
-        destination: Destination::Queue(output.to_owned()),
-        dead_letter_url,
-    };
-    serve_sqs(stage, handler, aws, args).await
+    let stage = SqsStage { name, default_metrics_port, source_url, dead_letter_url };
+    serve_sqs(stage, handler, to_queue(output), aws, args).await
 }

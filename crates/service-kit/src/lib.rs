@@ -20,7 +20,7 @@ pub mod data;
 mod health;
 mod stdio;
 
-pub use aws::{AwsArgs, ClassifierQueues, Destination, SqsStage, serve_classifier, serve_sqs, sqs_queue};
+pub use aws::{AwsArgs, ClassifierQueues, SqsStage, serve_classifier, serve_sqs, sqs_queue, to_queue};
 pub use common::CommonArgs;
 pub use health::{is_healthy, serve_health, serve_health_with};
 pub use stdio::{DeadLetterFile, ServiceArgs, StdoutSink, load_model, serve_stdio};

@@ -10,6 +10,7 @@ use aws_sdk_applicationautoscaling::types::{
     TargetTrackingMetricDataQuery, TargetTrackingMetricDimension, TargetTrackingMetricStat,
     TargetTrackingScalingPolicyConfiguration,
 };
+use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, ClusterField, ClusterSetting, ClusterSettingName, Compatibility,
     ContainerDefinition, CpuArchitecture, DeploymentCircuitBreaker, DeploymentConfiguration, HealthCheck, KeyValuePair,
@@ -19,7 +20,7 @@ use aws_sdk_ecs::types::{
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Change, Clients, POLICY_NAME, Plan, RENDER_TAG, Resource, STACK_TAG, Step, sdk_error};
+use super::{Change, Clients, POLICY_NAME, Plan, RENDER_TAG, Resource, STACK_TAG, Step, sdk_error, unless_missing};
 use crate::render;
 use crate::stack::{SERVICES, Service, Stack};
 
@@ -152,7 +153,8 @@ async fn task_definition(stack: &Stack, clients: &Clients, service: Service) -> 
         .include(TaskDefinitionField::Tags)
         .send()
         .await;
-    let Ok(found) = found else { return Ok(Change::Create) };
+    // ECS answers a family it does not know with ClientException; anything else is a real failure.
+    let Some(found) = unless_missing(found, |e| e.is_client_exception())? else { return Ok(Change::Create) };
     // A family whose revisions were all deregistered (by `destroy`) has nothing to run.
     if found.task_definition().and_then(|d| d.status()).is_none_or(|status| status.as_str() != "ACTIVE") {
         return Ok(Change::Create);
@@ -513,7 +515,9 @@ async fn apply_service(
         crate::stack::LaunchType::Fargate => LaunchType::Fargate,
         crate::stack::LaunchType::Ec2 => LaunchType::Ec2,
     };
-    // A role IAM has just created can take seconds to be usable by ECS: retry that one refusal.
+    // A role IAM has just created can take seconds to be usable by ECS: retry that one refusal. ECS gives
+    // it no code of its own (InvalidParameterException, like any bad parameter), so its message is what
+    // tells it apart.
     let started = Instant::now();
     loop {
         let created = clients
@@ -535,8 +539,9 @@ async fn apply_service(
             Ok(_) => return Ok(()),
             Err(error)
                 if started.elapsed() < Duration::from_secs(90)
-                    && error.as_service_error().is_some_and(|e| e.is_invalid_parameter_exception())
-                    && format!("{error:?}").contains("role") =>
+                    && error.as_service_error().is_some_and(|e| {
+                        e.is_invalid_parameter_exception() && e.message().is_some_and(|m| m.contains("role"))
+                    }) =>
             {
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
@@ -687,7 +692,13 @@ pub async fn destroy(stack: &Stack, clients: &Clients, keep_data: bool) -> anyho
             .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
             .send()
             .await;
-        if deleted.is_ok() {
+        // AWS answers a missing one with ObjectNotFoundException, moto with ValidationException and the
+        // same message.
+        if unless_missing(deleted, |e| {
+            e.is_object_not_found_exception() || e.message().is_some_and(|m| m.starts_with("No scaling policy found"))
+        })?
+        .is_some()
+        {
             removed.push(format!("scaling policy {policy_name}"));
         }
         let deregistered = clients
@@ -698,7 +709,11 @@ pub async fn destroy(stack: &Stack, clients: &Clients, keep_data: bool) -> anyho
             .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
             .send()
             .await;
-        if deregistered.is_ok() {
+        if unless_missing(deregistered, |e| {
+            e.is_object_not_found_exception() || e.message().is_some_and(|m| m.starts_with("No scalable target found"))
+        })?
+        .is_some()
+        {
             removed.push(format!("scalable target {resource_id}"));
         }
     }
@@ -730,18 +745,21 @@ pub async fn destroy(stack: &Stack, clients: &Clients, keep_data: bool) -> anyho
     let mut roles = vec![stack.execution_role_name()];
     roles.extend(SERVICES.iter().map(|service| stack.task_role_name(*service)));
     for role in roles {
-        let Ok(found) = clients.iam.get_role().role_name(&role).send().await else { continue };
+        let found = clients.iam.get_role().role_name(&role).send().await;
+        let Some(found) = unless_missing(found, |e| e.is_no_such_entity_exception())? else { continue };
         let ours =
             found.role().is_some_and(|r| r.tags().iter().any(|t| t.key() == STACK_TAG && t.value() == stack.name));
         if !ours {
             continue;
         }
-        let _ = clients.iam.delete_role_policy().role_name(&role).policy_name(POLICY_NAME).send().await;
+        let policy = clients.iam.delete_role_policy().role_name(&role).policy_name(POLICY_NAME).send().await;
+        unless_missing(policy, |e| e.is_no_such_entity_exception())?;
         clients.iam.delete_role().role_name(&role).send().await.map_err(sdk_error)?;
         removed.push(format!("role {role}"));
     }
     let log_group_arn = format!("arn:aws:logs:{}:{}:log-group:{}", stack.region, stack.account_id, stack.logs.group);
-    if let Ok(tags) = clients.logs.list_tags_for_resource().resource_arn(&log_group_arn).send().await
+    let tags = clients.logs.list_tags_for_resource().resource_arn(&log_group_arn).send().await;
+    if let Some(tags) = unless_missing(tags, |e| e.is_resource_not_found_exception())?
         && tags.tags().and_then(|tags| tags.get(STACK_TAG)) == Some(&stack.name)
     {
         clients.logs.delete_log_group().log_group_name(&stack.logs.group).send().await.map_err(sdk_error)?;

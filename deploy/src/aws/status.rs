@@ -3,7 +3,7 @@
 use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use serde::Serialize;
 
-use super::{Clients, sdk_error};
+use super::{Clients, sdk_error, unless_missing};
 use crate::stack::{SERVICES, Stack};
 
 /// One service as AWS reports it.
@@ -40,7 +40,9 @@ pub async fn status(stack: &Stack, clients: &Clients) -> anyhow::Result<Vec<Serv
     for service in SERVICES {
         let name = stack.ecs_name(service);
         let mut status = ServiceStatus { service: name.clone(), ..ServiceStatus::default() };
-        if let Ok(found) = clients.ecs.describe_services().cluster(&stack.cluster).services(&name).send().await
+        let found = clients.ecs.describe_services().cluster(&stack.cluster).services(&name).send().await;
+        // A cluster not made yet has no services; any other failure is reported, not shown as "absent".
+        if let Some(found) = unless_missing(found, |e| e.is_cluster_not_found_exception())?
             && let Some(ecs) = found.services().iter().find(|s| s.status() == Some("ACTIVE"))
         {
             status.exists = true;
@@ -68,7 +70,8 @@ pub async fn status(stack: &Stack, clients: &Clients) -> anyhow::Result<Vec<Serv
                 .await
                 .map_err(sdk_error)?;
             status.min_max = targets.scalable_targets().first().map(|t| (t.min_capacity(), t.max_capacity()));
-            if let Ok(url) = clients.sqs.get_queue_url().queue_name(stack.queue_name(queue, false)).send().await
+            let url = clients.sqs.get_queue_url().queue_name(stack.queue_name(queue, false)).send().await;
+            if let Some(url) = unless_missing(url, adapters_aws::infra::is_missing_queue)?
                 && let Some(url) = url.queue_url()
             {
                 status.backlog = Some(super::queue_depth(clients, url).await?);
