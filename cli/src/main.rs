@@ -68,6 +68,7 @@ enum Command {
 /// process at once. (The services never write to a pipe that closes early; only this CLI needs it.)
 fn restore_default_sigpipe() {
     #[cfg(unix)]
+    #[allow(unsafe_code, reason = "libc::signal: std has no safe way to restore SIGPIPE's default")]
     // SAFETY: called first in `main`, before any other thread exists; setting a signal's disposition to
     // its default has no other effect.
     unsafe {

@@ -96,6 +96,7 @@ impl FeatureIndex {
 /// Asks the processor to start loading the cache line of `item`, for a read a little later.
 #[cfg(target_arch = "x86_64")]
 #[inline]
+#[allow(unsafe_code, reason = "the prefetch intrinsic is unsafe; std has no safe prefetch")]
 pub(crate) fn prefetch<T>(item: &T) {
     use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
     // SAFETY: a prefetch is only a hint: it reads nothing and cannot fault, and the pointer comes from a
