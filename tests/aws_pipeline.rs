@@ -36,7 +36,7 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     let table = environment.get("DOCCLASS_TABLE").to_owned();
 
     // Input: real documents as JSON Lines.
-    let documents = read(data_dir().join(service_kit::data::DEV_FILE), DOCUMENTS);
+    let documents = read(data_dir().join(docclass::data::DEV_FILE), DOCUMENTS);
     let input_ids: BTreeSet<String> = documents.iter().map(|d| d.id.clone()).collect();
     let input = dir.path().join("input.jsonl");
     let mut file = std::fs::File::create(&input).unwrap();

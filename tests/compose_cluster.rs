@@ -293,7 +293,7 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     // a time while the ingest queue is short: moto's receive costs grow with the queue's length (it
     // recounts the whole queue for every message it hands out), and a backlog of thousands would
     // measure moto, not docclass.
-    let documents = read(data_dir().join(service_kit::data::DEV_FILE), usize::MAX);
+    let documents = read(data_dir().join(docclass::data::DEV_FILE), usize::MAX);
     let input_ids: BTreeSet<String> = documents.iter().map(|d| d.id.clone()).collect();
     assert_eq!(input_ids.len(), documents.len(), "the dev split's ids are unique");
     let chunks = dir.path().join("chunks");

@@ -101,7 +101,7 @@ fn silence_injected_panics() {
 async fn every_document_ends_as_exactly_one_row_despite_failures() {
     silence_injected_panics();
     let model = Arc::new(train_model());
-    let documents = read(data_dir().join(service_kit::data::DEV_FILE), DOCUMENTS);
+    let documents = read(data_dir().join(docclass::data::DEV_FILE), DOCUMENTS);
     assert_eq!(documents.len(), DOCUMENTS);
     let input_ids: BTreeSet<String> = documents.iter().map(|d| d.id.clone()).collect();
 

@@ -17,7 +17,7 @@ use text_model::{Example, Model, TrainConfig};
 /// # Panics
 /// When the corpus cannot be found: these tests need it.
 pub fn data_dir() -> PathBuf {
-    service_kit::data::find_data_dir(std::env::var_os("DOCCLASS_DATA_DIR").map(PathBuf::from).as_deref())
+    docclass::data::find_data_dir(std::env::var_os("DOCCLASS_DATA_DIR").map(PathBuf::from).as_deref())
         .expect("the labelled corpus (see README, 'Getting the data')")
 }
 
@@ -34,7 +34,7 @@ pub fn read(path: PathBuf, limit: usize) -> Vec<Document> {
 /// # Panics
 /// When the corpus is unlabelled.
 pub fn train_model() -> Model {
-    let examples: Vec<Example> = read(data_dir().join(service_kit::data::TRAIN_FILE), usize::MAX)
+    let examples: Vec<Example> = read(data_dir().join(docclass::data::TRAIN_FILE), usize::MAX)
         .into_iter()
         .map(|d| {
             let labels = d.labels.unwrap();

@@ -28,7 +28,7 @@ fn four_services_piped_write_one_row_per_document_and_dead_letter_poison() {
     // Input: real documents as JSON Lines.
     let input = dir.path().join("input.jsonl");
     let mut file = std::fs::File::create(&input).unwrap();
-    for document in read(data_dir().join(service_kit::data::DEV_FILE), DOCUMENTS) {
+    for document in read(data_dir().join(docclass::data::DEV_FILE), DOCUMENTS) {
         let labels = document.labels.unwrap();
         let record = serde_json::json!({
             "id": document.id, "title": document.title, "text": document.text,

@@ -1,4 +1,6 @@
-//! Finding the labelled corpora and the default models.
+//! Finding the labelled corpora and their default models: what the `docclass` command and the tests
+//! need, and no service does (a service is given its model; [`service_kit::model_cache_dir`] is where
+//! the default one is cached).
 //!
 //! Two corpora are known by name: 20 Newsgroups, the small classic benchmark, and arXiv, the papers the
 //! product exists to sort. Each has its own files under the data folder, its own training recipe and its
@@ -75,8 +77,11 @@ impl Corpus {
     }
 
     /// The cached default model's file name.
-    fn default_model_file(self) -> String {
-        format!("default-{}.model", self.name())
+    fn default_model_file(self) -> &'static str {
+        match self {
+            Self::Newsgroups => service_kit::DEFAULT_MODEL_FILE,
+            Self::Arxiv => "default-arxiv.model",
+        }
     }
 }
 
@@ -130,16 +135,7 @@ pub fn find_corpus_dir(explicit: Option<&Path>, corpus: Corpus) -> anyhow::Resul
     )
 }
 
-/// The 20 Newsgroups default model's file (see [`corpus_model_path`]).
-pub fn default_model_path(cache_dir: Option<&Path>) -> PathBuf {
-    corpus_model_path(cache_dir, Corpus::Newsgroups)
-}
-
-/// A corpus's default model file: in `cache_dir` if given, else in the user's cache folder
-/// (`$XDG_CACHE_HOME/docclass` or `~/.cache/docclass` on Linux), else in the temporary folder.
+/// A corpus's default model file, in [`service_kit::model_cache_dir`].
 pub fn corpus_model_path(cache_dir: Option<&Path>, corpus: Corpus) -> PathBuf {
-    let dir = cache_dir
-        .map(Path::to_owned)
-        .unwrap_or_else(|| dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("docclass"));
-    dir.join(corpus.default_model_file())
+    service_kit::model_cache_dir(cache_dir).join(corpus.default_model_file())
 }

@@ -25,7 +25,7 @@ pub struct Global {
     /// cached default model they use [default: 20ng; with `--data` files, their ids decide: arXiv ids
     /// mean the arXiv recipe].
     #[arg(long, env = env::CORPUS, global = true, value_enum)]
-    corpus: Option<service_kit::data::Corpus>,
+    corpus: Option<docclass::data::Corpus>,
     /// Folder holding the labelled corpora (20ng/train.jsonl.gz, arxiv/train.jsonl.gz, …); found
     /// automatically in a shared/data above the current folder when not given.
     #[arg(long, env = env::DATA_DIR, global = true)]

@@ -1,9 +1,8 @@
 //! Sending documents to the ingest queue in batches, slowing down when the queue pushes back.
 
-use std::time::Duration;
-
 use docclass_types::{Document, Envelope, MessageSink, OutgoingMessage};
-use worker_runtime::{Backoff, WorkerConfig};
+use tokio_util::sync::CancellationToken;
+use worker_runtime::{WorkerConfig, send_until_accepted};
 
 use crate::ReadError;
 
@@ -51,28 +50,12 @@ pub async fn enqueue<S: MessageSink>(
     stats
 }
 
-async fn send_all<S: MessageSink>(sink: &S, mut pending: Vec<OutgoingMessage>, stats: &mut IngestStats) {
-    let backoff = Backoff::new(Duration::from_millis(5), Duration::from_secs(2));
-    let mut attempt = 0;
-    while !pending.is_empty() {
-        let results = sink.send_batch(&pending).await;
-        let mut retry = Vec::new();
-        for (message, result) in pending.into_iter().zip(results) {
-            match result {
-                Ok(()) => stats.enqueued += 1,
-                Err(error) if error.is_retriable() => retry.push(message),
-                Err(error) => {
-                    tracing::error!(%error, "queue refused a document; it is not enqueued");
-                    stats.refused += 1;
-                }
-            }
-        }
-        pending = retry;
-        if !pending.is_empty() {
-            attempt += 1;
-            tokio::time::sleep(backoff.delay(attempt)).await;
-        } else {
-            attempt = 0;
-        }
+async fn send_all<S: MessageSink>(sink: &S, pending: Vec<OutgoingMessage>, stats: &mut IngestStats) {
+    // An ingest runs until its input ends: nothing stops a send half-way.
+    let sent = send_until_accepted(sink, pending, &CancellationToken::new()).await;
+    stats.enqueued += sent.accepted as u64;
+    for (_, error) in sent.refused {
+        tracing::error!(%error, "queue refused a document; it is not enqueued");
+        stats.refused += 1;
     }
 }

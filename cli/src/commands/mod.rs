@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use docclass::data::{Corpus, corpus_model_path, find_corpus_dir};
 use indicatif::{ProgressBar, ProgressStyle};
-use service_kit::data::{Corpus, corpus_model_path, find_corpus_dir};
 use text_model::{Classifier, Example, Model, TrainConfig};
 
 use crate::Global;

@@ -11,7 +11,7 @@ fn docclass() -> Command {
 
 fn data_dir() -> PathBuf {
     let given = std::env::var_os("DOCCLASS_DATA_DIR").map(PathBuf::from);
-    service_kit::data::find_data_dir(given.as_deref()).expect("the labelled corpus (see README, 'Getting the data')")
+    docclass::data::find_data_dir(given.as_deref()).expect("the labelled corpus (see README, 'Getting the data')")
 }
 
 fn succeed(command: &mut Command) -> Output {
@@ -108,7 +108,7 @@ fn run_over_dev_writes_one_row_per_document() {
 fn sigterm_stops_a_run_cleanly_and_quickly() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("results.sqlite");
-    let train = data_dir().join(service_kit::data::TRAIN_FILE);
+    let train = data_dir().join(docclass::data::TRAIN_FILE);
     // Enough input (the train split, many times over) that the run is still going when signalled.
     let child = docclass()
         .args(["run", "--json", "--model"])

@@ -14,7 +14,7 @@ use text_model::{Classifier, Example, Prediction, Scored, SubtopicAnswer, top_ca
 use crate::Encoder;
 
 /// The `format` field of a head file: how a model file names itself as this backend's.
-pub const HEAD_FORMAT: &str = "docclass-bert-head";
+pub const HEAD_FORMAT: &str = text_model::BERT_HEAD_FORMAT;
 /// Documents per forward pass: large enough to keep the matrix kernels busy, small enough that the
 /// padding to the longest document stays cheap.
 const BATCH: usize = 16;

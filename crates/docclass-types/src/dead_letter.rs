@@ -27,6 +27,8 @@ pub enum DeadLetterReason {
     ForwardRejected,
     /// Forwarding failed on every delivery.
     ForwardFailed,
+    /// Too large for any queue message (a line on a service's standard input, say).
+    MessageTooLarge,
     /// Moved by the queue's own redrive, not by a worker (the embedded queue says so; SQS's redrive adds no
     /// reason at all).
     MaxReceiveCountExceeded,
@@ -34,7 +36,7 @@ pub enum DeadLetterReason {
 
 impl DeadLetterReason {
     /// Every reason.
-    pub const ALL: [DeadLetterReason; 11] = [
+    pub const ALL: [DeadLetterReason; 12] = [
         Self::InvalidJson,
         Self::UnsupportedSchemaVersion,
         Self::MissingId,
@@ -45,6 +47,7 @@ impl DeadLetterReason {
         Self::HandlerFailed,
         Self::ForwardRejected,
         Self::ForwardFailed,
+        Self::MessageTooLarge,
         Self::MaxReceiveCountExceeded,
     ];
 
@@ -61,6 +64,7 @@ impl DeadLetterReason {
             Self::HandlerFailed => "handler_failed",
             Self::ForwardRejected => "forward_rejected",
             Self::ForwardFailed => "forward_failed",
+            Self::MessageTooLarge => "message_too_large",
             Self::MaxReceiveCountExceeded => "max_receive_count_exceeded",
         }
     }

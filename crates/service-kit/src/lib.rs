@@ -1,5 +1,6 @@
-//! What every docclass binary shares, so each service's `main.rs` stays a few lines: the common flags,
-//! finding the corpus and the default model, and serving a stage over standard input and output.
+//! What every docclass service shares, so each service's `main.rs` stays a few lines: the common flags,
+//! loading its model, the health and metrics endpoint, and serving a stage over standard input and
+//! output or SQS.
 //!
 //! The stdio mode lets the four services run as a Unix pipeline on one machine with no queue service:
 //!
@@ -16,11 +17,12 @@
 
 mod aws;
 mod common;
-pub mod data;
 mod health;
 mod stdio;
 
 pub use aws::{AwsArgs, ClassifierQueues, SqsStage, serve_classifier, serve_sqs, sqs_queue, to_queue};
 pub use common::CommonArgs;
 pub use health::{is_healthy, serve_health, serve_health_with};
-pub use stdio::{DeadLetterFile, ServiceArgs, StdoutSink, load_model, serve_stdio};
+pub use stdio::{
+    DEFAULT_MODEL_FILE, DeadLetterFile, ServiceArgs, StdoutSink, load_model, model_cache_dir, serve_stdio,
+};

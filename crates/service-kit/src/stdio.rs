@@ -8,11 +8,11 @@ use std::time::Duration;
 use adapters_embedded::{EmbeddedQueue, QueueConfig};
 use anyhow::Context;
 use docclass_types::topology::{env, timeouts};
-use docclass_types::{BatchResults, MessageSink, OutgoingMessage, attributes};
-use text_model::{Classifier, Model};
+use docclass_types::{BatchResults, DeadLetterReason, MessageSink, OutgoingMessage, attributes};
+use text_model::{Classifier, Model, ModelFormat};
 use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
-use worker_runtime::{Forward, Handler, RunReport, Worker, WorkerConfig};
+use worker_runtime::{Forward, Handler, RunReport, Worker, WorkerConfig, send_until_accepted};
 
 /// Flags every service takes.
 #[derive(Debug, Clone, clap::Args)]
@@ -33,6 +33,18 @@ pub struct ServiceArgs {
     pub common: crate::CommonArgs,
 }
 
+/// The file name, in [`model_cache_dir`], of the default model a service loads when given none: the one
+/// `docclass train` and `docclass run` cache for 20 Newsgroups.
+pub const DEFAULT_MODEL_FILE: &str = "default-20ng.model";
+
+/// Where default models are cached: `cache_dir` if given, else the user's cache folder
+/// (`$XDG_CACHE_HOME/docclass` or `~/.cache/docclass` on Linux), else the temporary folder.
+pub fn model_cache_dir(cache_dir: Option<&Path>) -> PathBuf {
+    cache_dir
+        .map(Path::to_owned)
+        .unwrap_or_else(|| dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("docclass"))
+}
+
 /// Loads `path`, or the default model that `docclass train`/`docclass run` cache: a linear model file,
 /// or, in a build with the `bert` feature, a transformer head file (`docclass train --backend bert`).
 ///
@@ -40,24 +52,19 @@ pub struct ServiceArgs {
 /// When the file is missing, corrupt or incompatible, or needs a feature this build lacks; the message
 /// says how to get one.
 pub fn load_model(path: Option<&Path>, cache_dir: Option<&Path>) -> anyhow::Result<Arc<dyn Classifier>> {
-    let path = path.map(Path::to_owned).unwrap_or_else(|| crate::data::default_model_path(cache_dir));
+    let path = path.map(Path::to_owned).unwrap_or_else(|| model_cache_dir(cache_dir).join(DEFAULT_MODEL_FILE));
     let how = || {
         format!(
             "no usable model at {} (train one with `docclass train --out FILE`, or run `docclass run` once to cache the default)",
             path.display()
         )
     };
-    // A transformer head file is JSON naming its format (`bert_backend::HEAD_FORMAT`, which a build
-    // without the feature cannot name); a linear model file starts with its binary magic.
-    let mut start = [0_u8; 256];
-    let read = std::fs::File::open(&path).and_then(|mut file| std::io::Read::read(&mut file, &mut start));
-    if let Ok(length) = read
-        && start[..length].starts_with(b"{")
-        && String::from_utf8_lossy(&start[..length]).contains("docclass-bert-head")
-    {
-        return load_bert(&path).with_context(how);
+    // The file says what it is (text_model::ModelFormat); a build without the bert feature still knows
+    // a head file when it sees one, and says which build it needs.
+    match ModelFormat::detect(&path).with_context(how)? {
+        ModelFormat::Linear => Ok(Arc::new(Model::load(&path).with_context(how)?)),
+        ModelFormat::BertHead => load_bert(&path).with_context(how),
     }
-    Ok(Arc::new(Model::load(&path).with_context(how)?))
 }
 
 #[cfg(feature = "bert")]
@@ -209,31 +216,16 @@ pub async fn serve_stdio<H: Handler, F: Forward>(
 async fn feed(
     queue: &EmbeddedQueue,
     dead_letters: &DeadLetterFile,
-    mut pending: Vec<OutgoingMessage>,
+    pending: Vec<OutgoingMessage>,
     shutdown: &CancellationToken,
 ) {
-    while !pending.is_empty() && !shutdown.is_cancelled() {
-        let results = queue.send_batch(&pending).await;
-        let mut retry = Vec::new();
-        for (message, result) in pending.into_iter().zip(results) {
-            match result {
-                Ok(()) => {}
-                Err(error) if error.is_retriable() => retry.push(message),
-                Err(error) => {
-                    tracing::warn!(%error, "line refused by the queue; dead-lettering it");
-                    let mut letter = message;
-                    letter.attributes.insert(attributes::DEAD_LETTER_REASON.into(), "message_too_large".into());
-                    letter.attributes.insert(attributes::DEAD_LETTER_DETAIL.into(), error.to_string());
-                    letter.attributes.insert(attributes::DEAD_LETTER_SOURCE_QUEUE.into(), "stdin".into());
-                    if let Some(Err(error)) = dead_letters.send_batch(&[letter]).await.pop() {
-                        tracing::error!(%error, "cannot write the dead-letter file; the line is lost");
-                    }
-                }
-            }
-        }
-        pending = retry;
-        if !pending.is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+    for (mut letter, error) in send_until_accepted(queue, pending, shutdown).await.refused {
+        tracing::warn!(%error, "line refused by the queue; dead-lettering it");
+        letter.attributes.insert(attributes::DEAD_LETTER_REASON.into(), DeadLetterReason::MessageTooLarge.to_string());
+        letter.attributes.insert(attributes::DEAD_LETTER_DETAIL.into(), error.to_string());
+        letter.attributes.insert(attributes::DEAD_LETTER_SOURCE_QUEUE.into(), "stdin".into());
+        if let Some(Err(error)) = dead_letters.send_batch(&[letter]).await.pop() {
+            tracing::error!(%error, "cannot write the dead-letter file; the line is lost");
         }
     }
 }

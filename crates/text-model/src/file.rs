@@ -135,3 +135,87 @@ impl Model {
 fn version_name(checksum: u32) -> String {
     format!("svm-v{FORMAT_VERSION}-{checksum:08x}")
 }
+
+/// The `format` a transformer head file (`docclass train --backend bert`, JSON) names itself with.
+pub const BERT_HEAD_FORMAT: &str = "docclass-bert-head";
+
+/// What a model file holds, read from its own tag — the linear format's magic, or the JSON head's
+/// `format` field — so a loader dispatches on what the file says it is, not on a guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFormat {
+    /// A linear model ([`Model::save`]): it starts with the magic `DOCCLASS`, as it is or inside gzip.
+    Linear,
+    /// A transformer head: a JSON object whose `format` is [`BERT_HEAD_FORMAT`].
+    BertHead,
+}
+
+impl ModelFormat {
+    /// Reads the tag of the file at `path`.
+    ///
+    /// # Errors
+    /// [`ModelFileError::Io`] when it cannot be read, [`ModelFileError::NotAModel`] when it carries no
+    /// tag of ours, [`ModelFileError::Corrupt`] when its gzip stream is damaged.
+    pub fn detect(path: &Path) -> Result<Self, ModelFileError> {
+        let io = |source| ModelFileError::Io { path: path.to_owned(), source };
+        let not_a_model = || ModelFileError::NotAModel { path: path.to_owned() };
+        let mut start = Vec::with_capacity(MAGIC.len());
+        std::fs::File::open(path).map_err(io)?.take(MAGIC.len() as u64).read_to_end(&mut start).map_err(io)?;
+        if start.starts_with(&GZIP_MAGIC) {
+            // The tag is inside: inflate just its bytes.
+            let mut inner = [0_u8; MAGIC.len()];
+            flate2::read::GzDecoder::new(std::fs::File::open(path).map_err(io)?)
+                .read_exact(&mut inner)
+                .map_err(|error| ModelFileError::Corrupt { path: path.to_owned(), detail: format!("gzip: {error}") })?;
+            return if &inner == MAGIC { Ok(Self::Linear) } else { Err(not_a_model()) };
+        }
+        if start == MAGIC {
+            return Ok(Self::Linear);
+        }
+        if start.trim_ascii_start().starts_with(b"{") {
+            /// The one field that says what a JSON model file is; the rest is the backend's.
+            #[derive(serde::Deserialize)]
+            struct Tag {
+                format: Option<String>,
+            }
+            let file = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+            let tag: Tag = serde_json::from_reader(file).map_err(|_| not_a_model())?;
+            if tag.format.as_deref() == Some(BERT_HEAD_FORMAT) {
+                return Ok(Self::BertHead);
+            }
+        }
+        Err(not_a_model())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_known_by_its_own_tag() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path
+        };
+        let mut linear = MAGIC.to_vec();
+        linear.extend_from_slice(&[0; 16]);
+        assert_eq!(ModelFormat::detect(&write("plain", &linear)).unwrap(), ModelFormat::Linear);
+        let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzipped.write_all(&linear).unwrap();
+        assert_eq!(ModelFormat::detect(&write("gz", &gzipped.finish().unwrap())).unwrap(), ModelFormat::Linear);
+        let head = format!(r#"{{"weights": [[0.5]], "format": "{BERT_HEAD_FORMAT}"}}"#);
+        assert_eq!(ModelFormat::detect(&write("head", head.as_bytes())).unwrap(), ModelFormat::BertHead);
+
+        // Look-alikes: the tag named in a string, another format, a truncated gzip, nothing at all.
+        let mention = format!(r#"{{"note": "{BERT_HEAD_FORMAT}", "format": "other"}}"#);
+        for bytes in [mention.as_bytes(), b"{\"format\": 3}", b"DOCCLAS", b"\x1f\x8b\x08", b""] {
+            let error = ModelFormat::detect(&write("other", bytes)).unwrap_err();
+            assert!(
+                matches!(error, ModelFileError::NotAModel { .. } | ModelFileError::Corrupt { .. }),
+                "{bytes:?}: {error}"
+            );
+        }
+    }
+}

@@ -23,7 +23,7 @@ mod train;
 
 pub use classifier::Classifier;
 pub use features::{SparseVector, Vocabulary};
-pub use file::ModelFileError;
+pub use file::{BERT_HEAD_FORMAT, ModelFileError, ModelFormat};
 pub use linear::LinearModel;
 pub use model::{Model, Prediction, Scored, SubtopicAnswer, TOP_CATEGORIES, top_categories};
 pub use tokenize::for_each_token;
