@@ -7,9 +7,11 @@
 //! same bytes: `apply` compares them to decide whether anything changed, and the golden files under
 //! `deploy/tests/golden/` are reviewed once by hand and then held to.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use docclass_types::topology::env;
@@ -25,10 +27,10 @@ pub const CONTAINER_USER: &str = "65532:65532";
 pub fn render_all(stack: &Stack) -> anyhow::Result<Vec<(String, Value)>> {
     let mut files = Vec::new();
     for service in SERVICES {
-        files.push((format!("taskdef-{}.json", service.name()), task_definition(stack, service)));
+        files.push((format!("taskdef-{}.json", service.name()), task_definition(stack, service).to_json()));
         files.push((format!("policy-{}.json", service.name()), task_role_policy(stack, service)));
         if service.input_queue().is_some() {
-            files.push((format!("scaling-{}.json", service.name()), scaling_policy(stack, service)?));
+            files.push((format!("scaling-{}.json", service.name()), scaling_policy(stack, service)?.to_json()));
         }
     }
     files.push(("policy-execution.json".into(), execution_role_policy(stack)));
@@ -59,7 +61,7 @@ pub fn pretty(value: &Value) -> String {
 }
 
 /// The environment a service reads (the `docclass infra up` contract), plus the stack file's extras.
-fn environment(stack: &Stack, service: Service) -> Vec<Value> {
+fn environment(stack: &Stack, service: Service) -> Vec<Variable> {
     let mut variables: Vec<(String, String)> = vec![
         ("AWS_REGION".into(), stack.region.clone()),
         (env::LOG_FORMAT.into(), "json".into()),
@@ -95,56 +97,175 @@ fn environment(stack: &Stack, service: Service) -> Vec<Value> {
         variables.push((name.clone(), value.clone()));
     }
     variables.sort();
-    variables.into_iter().map(|(name, value)| json!({ "name": name, "value": value })).collect()
+    variables.into_iter().map(|(name, value)| Variable { name, value }).collect()
+}
+
+/// A task definition, typed: what `apply` hands to the SDK's builders field by field, and what `render`
+/// writes for `aws ecs register-task-definition --cli-input-json` (the fields as ECS spells them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskDefinition {
+    /// The family: `<stack>-<service>`.
+    pub family: String,
+    /// The service's own role.
+    pub task_role_arn: String,
+    /// The role ECS pulls the image and writes logs with.
+    pub execution_role_arn: String,
+    /// Always `awsvpc` (Fargate's only mode).
+    pub network_mode: &'static str,
+    /// `FARGATE` or `EC2`.
+    pub requires_compatibilities: Vec<&'static str>,
+    /// CPU units, as text (ECS's form).
+    pub cpu: String,
+    /// MiB, as text.
+    pub memory: String,
+    /// x86-64 Linux.
+    pub runtime_platform: RuntimePlatform,
+    /// The one container.
+    pub container_definitions: Vec<ContainerDefinition>,
+}
+
+/// Where a task runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimePlatform {
+    /// `X86_64`.
+    pub cpu_architecture: &'static str,
+    /// `LINUX`.
+    pub operating_system_family: &'static str,
+}
+
+/// The service's container.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerDefinition {
+    /// The service's name.
+    pub name: String,
+    /// Its image.
+    pub image: String,
+    /// The task stops when it does.
+    pub essential: bool,
+    /// uid:gid, not root.
+    pub user: &'static str,
+    /// Nothing in it writes a file.
+    pub readonly_root_filesystem: bool,
+    /// Seconds between SIGTERM and SIGKILL.
+    pub stop_timeout: u32,
+    /// `/healthz` and `/metrics`.
+    pub port_mappings: Vec<PortMapping>,
+    /// The environment the service reads.
+    pub environment: Vec<Variable>,
+    /// The binary asks its own `/healthz`.
+    pub health_check: HealthCheck,
+    /// CloudWatch Logs.
+    pub log_configuration: LogConfiguration,
+}
+
+/// A container port.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortMapping {
+    /// The port.
+    pub container_port: u16,
+    /// `tcp`.
+    pub protocol: &'static str,
+    /// Its name.
+    pub name: &'static str,
+}
+
+/// One environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Variable {
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
+/// The container's health check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheck {
+    /// `CMD`, the binary, `--healthcheck`.
+    pub command: Vec<String>,
+    /// Seconds between probes.
+    pub interval: i32,
+    /// Seconds a probe may take.
+    pub timeout: i32,
+    /// Failures before unhealthy.
+    pub retries: i32,
+    /// Seconds of grace after start.
+    pub start_period: i32,
+}
+
+/// Where the container logs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogConfiguration {
+    /// `awslogs`.
+    pub log_driver: &'static str,
+    /// The group, region and stream prefix.
+    pub options: BTreeMap<&'static str, String>,
 }
 
 /// One service's task definition: Fargate-compatible, awsvpc, non-root, read-only root filesystem,
 /// health-checked on `/healthz`, logging to CloudWatch, with time to drain on SIGTERM.
-pub fn task_definition(stack: &Stack, service: Service) -> Value {
+pub fn task_definition(stack: &Stack, service: Service) -> TaskDefinition {
     let spec = stack.service(service);
     let compatibilities = match stack.network.launch_type {
         LaunchType::Fargate => vec!["FARGATE"],
         LaunchType::Ec2 => vec!["EC2"],
     };
     let binary = format!("/usr/local/bin/{}", service.name());
-    json!({
-        "family": stack.ecs_name(service),
-        "taskRoleArn": stack.role_arn(&stack.task_role_name(service)),
-        "executionRoleArn": stack.role_arn(&stack.execution_role_name()),
-        "networkMode": "awsvpc",
-        "requiresCompatibilities": compatibilities,
-        "cpu": spec.cpu.to_string(),
-        "memory": spec.memory.to_string(),
-        "runtimePlatform": { "cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX" },
-        "containerDefinitions": [{
-            "name": service.name(),
-            "image": stack.image(service),
-            "essential": true,
-            "user": CONTAINER_USER,
-            "readonlyRootFilesystem": true,
+    TaskDefinition {
+        family: stack.ecs_name(service),
+        task_role_arn: stack.role_arn(&stack.task_role_name(service)),
+        execution_role_arn: stack.role_arn(&stack.execution_role_name()),
+        network_mode: "awsvpc",
+        requires_compatibilities: compatibilities,
+        cpu: spec.cpu.to_string(),
+        memory: spec.memory.to_string(),
+        runtime_platform: RuntimePlatform { cpu_architecture: "X86_64", operating_system_family: "LINUX" },
+        container_definitions: vec![ContainerDefinition {
+            name: service.name().to_owned(),
+            image: stack.image(service),
+            essential: true,
+            user: CONTAINER_USER,
+            readonly_root_filesystem: true,
             // Above the worker runtime's 20 s shutdown: a stopping task finishes and acknowledges the
             // batches it holds, or gives them back to the queue, before ECS sends SIGKILL.
-            "stopTimeout": spec.stop_timeout_secs,
-            "portMappings": [{ "containerPort": service.metrics_port(), "protocol": "tcp", "name": "metrics" }],
-            "environment": environment(stack, service),
+            stop_timeout: spec.stop_timeout_secs,
+            port_mappings: vec![PortMapping {
+                container_port: service.metrics_port(),
+                protocol: "tcp",
+                name: "metrics",
+            }],
+            environment: environment(stack, service),
             // The image is FROM scratch (no shell, no curl): the binary checks its own /healthz.
-            "healthCheck": {
-                "command": ["CMD", binary, "--healthcheck"],
-                "interval": 15,
-                "timeout": 5,
-                "retries": 3,
-                "startPeriod": 10
+            health_check: HealthCheck {
+                command: vec!["CMD".into(), binary, "--healthcheck".into()],
+                interval: 15,
+                timeout: 5,
+                retries: 3,
+                start_period: 10,
             },
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": stack.logs.group,
-                    "awslogs-region": stack.region,
-                    "awslogs-stream-prefix": service.name()
-                }
-            }
-        }]
-    })
+            log_configuration: LogConfiguration {
+                log_driver: "awslogs",
+                options: BTreeMap::from([
+                    ("awslogs-group", stack.logs.group.clone()),
+                    ("awslogs-region", stack.region.clone()),
+                    ("awslogs-stream-prefix", service.name().to_owned()),
+                ]),
+            },
+        }],
+    }
+}
+
+impl TaskDefinition {
+    /// As JSON, keys sorted: what `render` writes and what the registered revision's hash tag is of.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).expect("a task definition is plain data")
+    }
 }
 
 fn statement(sid: &str, actions: &[&str], resources: Vec<String>) -> Value {
@@ -232,66 +353,160 @@ pub fn ecs_tasks_trust() -> Value {
     })
 }
 
+/// A pool's target-tracking policy, typed: what `apply` hands to Application Auto Scaling's builders and
+/// what `render` writes for `aws application-autoscaling put-scaling-policy --cli-input-json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ScalingPolicy {
+    /// `<stack>-<service>-backlog-per-task`.
+    pub policy_name: String,
+    /// `ecs`.
+    pub service_namespace: &'static str,
+    /// `service/<cluster>/<service>`.
+    pub resource_id: String,
+    /// `ecs:service:DesiredCount`.
+    pub scalable_dimension: &'static str,
+    /// `TargetTrackingScaling`.
+    pub policy_type: &'static str,
+    /// What it tracks.
+    pub target_tracking_scaling_policy_configuration: TargetTracking,
+}
+
+/// Backlog per task, held at a target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TargetTracking {
+    /// Messages per task.
+    pub target_value: f64,
+    /// The metric math.
+    pub customized_metric_specification: MetricSpecification,
+    /// Seconds between scale-outs.
+    pub scale_out_cooldown: u64,
+    /// Seconds a lower backlog must last (the stack's `scale_in_window`).
+    pub scale_in_cooldown: u64,
+    /// Always false.
+    pub disable_scale_in: bool,
+}
+
+/// The queries whose last one is the tracked value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricSpecification {
+    /// The inputs, then the expression.
+    pub metrics: Vec<MetricQuery>,
+}
+
+/// One metric, or an expression over the others.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricQuery {
+    /// Its name in expressions.
+    pub id: &'static str,
+    /// A metric to read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric_stat: Option<MetricStat>,
+    /// Or an expression.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression: Option<&'static str>,
+    /// The expression's label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<&'static str>,
+    /// Whether this is the tracked value.
+    pub return_data: bool,
+}
+
+/// A metric and its statistic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricStat {
+    /// The metric.
+    pub metric: Metric,
+    /// `Sum`, `Average`.
+    pub stat: &'static str,
+}
+
+/// A CloudWatch metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Metric {
+    /// Its namespace.
+    pub namespace: &'static str,
+    /// Its name.
+    pub metric_name: &'static str,
+    /// Its dimensions.
+    pub dimensions: Vec<Dimension>,
+}
+
+/// A metric dimension.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Dimension {
+    /// Its name.
+    pub name: &'static str,
+    /// Its value.
+    pub value: String,
+}
+
+impl ScalingPolicy {
+    /// As JSON, keys sorted: what `render` writes.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).expect("a scaling policy is plain data")
+    }
+}
+
 /// Target tracking on backlog per task: metric math over the input queue's visible and in-flight
 /// counts and the service's running tasks (Container Insights), held at the pool's target. The same
 /// target as `deploy scale` uses, so either scaler sizes the pool alike.
-pub fn scaling_policy(stack: &Stack, service: Service) -> anyhow::Result<Value> {
+///
+/// # Errors
+/// When the stack file gives the pool no usable target.
+pub fn scaling_policy(stack: &Stack, service: Service) -> anyhow::Result<ScalingPolicy> {
     let policy = stack.scaling_policy(service)?;
     let queue = stack.queue_name(service.input_queue().context("only pools that consume a queue scale")?, false);
-    let sqs_metric = |id: &str, name: &str| {
-        json!({
-            "Id": id,
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": "AWS/SQS",
-                    "MetricName": name,
-                    "Dimensions": [{ "Name": "QueueName", "Value": queue }]
-                },
-                "Stat": "Sum"
-            },
-            "ReturnData": false
-        })
+    let metric = |id, namespace, metric_name, dimensions, stat| MetricQuery {
+        id,
+        metric_stat: Some(MetricStat { metric: Metric { namespace, metric_name, dimensions }, stat }),
+        expression: None,
+        label: None,
+        return_data: false,
     };
-    Ok(json!({
-        "PolicyName": format!("{}-backlog-per-task", stack.ecs_name(service)),
-        "ServiceNamespace": "ecs",
-        "ResourceId": format!("service/{}/{}", stack.cluster, stack.ecs_name(service)),
-        "ScalableDimension": "ecs:service:DesiredCount",
-        "PolicyType": "TargetTrackingScaling",
-        "TargetTrackingScalingPolicyConfiguration": {
-            "TargetValue": f64::from(policy.target_backlog_per_task),
-            "CustomizedMetricSpecification": {
-                "Metrics": [
-                    sqs_metric("visible", "ApproximateNumberOfMessagesVisible"),
-                    sqs_metric("in_flight", "ApproximateNumberOfMessagesNotVisible"),
-                    {
-                        "Id": "tasks",
-                        "MetricStat": {
-                            "Metric": {
-                                "Namespace": "ECS/ContainerInsights",
-                                "MetricName": "RunningTaskCount",
-                                "Dimensions": [
-                                    { "Name": "ClusterName", "Value": stack.cluster },
-                                    { "Name": "ServiceName", "Value": stack.ecs_name(service) }
-                                ]
-                            },
-                            "Stat": "Average"
-                        },
-                        "ReturnData": false
-                    },
-                    {
-                        "Id": "backlog_per_task",
+    let by_queue = || vec![Dimension { name: "QueueName", value: queue.clone() }];
+    Ok(ScalingPolicy {
+        policy_name: format!("{}-backlog-per-task", stack.ecs_name(service)),
+        service_namespace: "ecs",
+        resource_id: format!("service/{}/{}", stack.cluster, stack.ecs_name(service)),
+        scalable_dimension: "ecs:service:DesiredCount",
+        policy_type: "TargetTrackingScaling",
+        target_tracking_scaling_policy_configuration: TargetTracking {
+            target_value: f64::from(policy.target_backlog_per_task),
+            customized_metric_specification: MetricSpecification {
+                metrics: vec![
+                    metric("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible", by_queue(), "Sum"),
+                    metric("in_flight", "AWS/SQS", "ApproximateNumberOfMessagesNotVisible", by_queue(), "Sum"),
+                    metric(
+                        "tasks",
+                        "ECS/ContainerInsights",
+                        "RunningTaskCount",
+                        vec![
+                            Dimension { name: "ClusterName", value: stack.cluster.clone() },
+                            Dimension { name: "ServiceName", value: stack.ecs_name(service) },
+                        ],
+                        "Average",
+                    ),
+                    MetricQuery {
+                        id: "backlog_per_task",
+                        metric_stat: None,
                         // With no task running, the whole backlog counts against one: scale-out from
                         // zero still happens.
-                        "Expression": "(visible + in_flight) / IF(tasks > 0, tasks, 1)",
-                        "Label": "Backlog per task",
-                        "ReturnData": true
-                    }
-                ]
+                        expression: Some("(visible + in_flight) / IF(tasks > 0, tasks, 1)"),
+                        label: Some("Backlog per task"),
+                        return_data: true,
+                    },
+                ],
             },
-            "ScaleOutCooldown": 60,
-            "ScaleInCooldown": policy.scale_in_window.as_secs(),
-            "DisableScaleIn": false
-        }
-    }))
+            scale_out_cooldown: 60,
+            scale_in_cooldown: policy.scale_in_window.as_secs(),
+            disable_scale_in: false,
+        },
+    })
 }

@@ -6,7 +6,6 @@ use aws_sdk_applicationautoscaling::types::{
     TargetTrackingMetricDataQuery, TargetTrackingMetricDimension, TargetTrackingMetricStat,
     TargetTrackingScalingPolicyConfiguration,
 };
-use serde_json::Value;
 
 use super::super::{Change, Clients, sdk_error, unless_missing};
 use crate::render;
@@ -47,7 +46,7 @@ pub(super) async fn plan(stack: &Stack, clients: &Clients, service: Service) -> 
         .describe_scaling_policies()
         .service_namespace(ServiceNamespace::Ecs)
         .resource_id(&resource_id)
-        .policy_names(rendered["PolicyName"].as_str().unwrap_or_default())
+        .policy_names(&rendered.policy_name)
         .send()
         .await
         .map_err(sdk_error)?;
@@ -80,23 +79,23 @@ pub(super) async fn apply(stack: &Stack, clients: &Clients, service: Service) ->
         .await
         .map_err(sdk_error)?;
     let rendered = render::scaling_policy(stack, service)?;
-    let configuration = &rendered["TargetTrackingScalingPolicyConfiguration"];
+    let configuration = &rendered.target_tracking_scaling_policy_configuration;
     let mut metrics = CustomizedMetricSpecification::builder();
-    for query in configuration["CustomizedMetricSpecification"]["Metrics"].as_array().into_iter().flatten() {
+    for query in &configuration.customized_metric_specification.metrics {
         metrics = metrics.metrics(metric_query(query)?);
     }
     let tracking = TargetTrackingScalingPolicyConfiguration::builder()
-        .target_value(f64::from(policy.target_backlog_per_task))
+        .target_value(configuration.target_value)
         .customized_metric_specification(metrics.build())
-        .scale_out_cooldown(60)
-        .scale_in_cooldown(policy.scale_in_window.as_secs() as i32)
-        .disable_scale_in(false)
+        .scale_out_cooldown(configuration.scale_out_cooldown as i32)
+        .scale_in_cooldown(configuration.scale_in_cooldown as i32)
+        .disable_scale_in(configuration.disable_scale_in)
         .build()
         .map_err(sdk_error)?;
     clients
         .autoscaling
         .put_scaling_policy()
-        .policy_name(rendered["PolicyName"].as_str().unwrap_or_default())
+        .policy_name(&rendered.policy_name)
         .service_namespace(ServiceNamespace::Ecs)
         .resource_id(&resource_id)
         .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
@@ -109,33 +108,26 @@ pub(super) async fn apply(stack: &Stack, clients: &Clients, service: Service) ->
 }
 
 /// One entry of the rendered metric math, as the SDK's type.
-fn metric_query(query: &Value) -> anyhow::Result<TargetTrackingMetricDataQuery> {
-    let text = |value: &Value| value.as_str().map(str::to_owned);
+fn metric_query(query: &render::MetricQuery) -> anyhow::Result<TargetTrackingMetricDataQuery> {
     let mut built = TargetTrackingMetricDataQuery::builder()
-        .set_id(text(&query["Id"]))
-        .set_expression(text(&query["Expression"]))
-        .set_label(text(&query["Label"]))
-        .set_return_data(query["ReturnData"].as_bool());
-    if let Some(stat) = query.get("MetricStat") {
-        let metric = &stat["Metric"];
-        let mut target = TargetTrackingMetric::builder()
-            .set_namespace(text(&metric["Namespace"]))
-            .set_metric_name(text(&metric["MetricName"]));
-        for dimension in metric["Dimensions"].as_array().into_iter().flatten() {
+        .id(query.id)
+        .set_expression(query.expression.map(str::to_owned))
+        .set_label(query.label.map(str::to_owned))
+        .return_data(query.return_data);
+    if let Some(stat) = &query.metric_stat {
+        let mut target =
+            TargetTrackingMetric::builder().namespace(stat.metric.namespace).metric_name(stat.metric.metric_name);
+        for dimension in &stat.metric.dimensions {
             target = target.dimensions(
                 TargetTrackingMetricDimension::builder()
-                    .set_name(text(&dimension["Name"]))
-                    .set_value(text(&dimension["Value"]))
+                    .name(dimension.name)
+                    .value(&dimension.value)
                     .build()
                     .map_err(sdk_error)?,
             );
         }
         built = built.metric_stat(
-            TargetTrackingMetricStat::builder()
-                .metric(target.build())
-                .set_stat(text(&stat["Stat"]))
-                .build()
-                .map_err(sdk_error)?,
+            TargetTrackingMetricStat::builder().metric(target.build()).stat(stat.stat).build().map_err(sdk_error)?,
         );
     }
     built.build().map_err(sdk_error)
@@ -150,7 +142,7 @@ pub(super) async fn destroy(
 ) -> anyhow::Result<()> {
     let resource_id = scaling_resource_id(stack, service);
     let rendered = render::scaling_policy(stack, service)?;
-    let policy_name = rendered["PolicyName"].as_str().unwrap_or_default();
+    let policy_name = rendered.policy_name.as_str();
     let deleted = clients
         .autoscaling
         .delete_scaling_policy()

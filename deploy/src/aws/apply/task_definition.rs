@@ -18,7 +18,7 @@ fn render_hash(value: &Value) -> String {
 }
 
 pub(super) async fn plan(stack: &Stack, clients: &Clients, service: Service) -> anyhow::Result<Change> {
-    let rendered = render::task_definition(stack, service);
+    let rendered = render::task_definition(stack, service).to_json();
     let found = clients
         .ecs
         .describe_task_definition()
@@ -40,70 +40,71 @@ pub(super) async fn plan(stack: &Stack, clients: &Clients, service: Service) -> 
     })
 }
 
-/// Registers a service's task definition from its rendered JSON; answers the new revision's ARN.
+/// Registers a service's task definition, field by field from its typed rendering; answers the new
+/// revision's ARN.
 pub(super) async fn apply(stack: &Stack, clients: &Clients, service: Service) -> anyhow::Result<String> {
     let rendered = render::task_definition(stack, service);
-    let text = |value: &Value| value.as_str().map(str::to_owned);
-    let number = |value: &Value| value.as_i64().map(|n| n as i32);
-    let container = &rendered["containerDefinitions"][0];
-    let check = &container["healthCheck"];
+    let hash = render_hash(&rendered.to_json());
+    let [container] = &rendered.container_definitions[..] else {
+        anyhow::bail!("a docclass task runs one container");
+    };
+    let check = &container.health_check;
     let health_check = HealthCheck::builder()
-        .set_command(check["command"].as_array().map(|parts| parts.iter().filter_map(text).collect()))
-        .set_interval(number(&check["interval"]))
-        .set_timeout(number(&check["timeout"]))
-        .set_retries(number(&check["retries"]))
-        .set_start_period(number(&check["startPeriod"]))
+        .set_command(Some(check.command.clone()))
+        .interval(check.interval)
+        .timeout(check.timeout)
+        .retries(check.retries)
+        .start_period(check.start_period)
         .build()
         .map_err(sdk_error)?;
-    let mut logging = LogConfiguration::builder().log_driver(LogDriver::Awslogs);
-    for (key, value) in container["logConfiguration"]["options"].as_object().into_iter().flatten() {
-        logging = logging.options(key, value.as_str().unwrap_or_default());
+    let mut logging = LogConfiguration::builder().log_driver(LogDriver::from(container.log_configuration.log_driver));
+    for (key, value) in &container.log_configuration.options {
+        logging = logging.options(*key, value);
     }
-    let port = &container["portMappings"][0];
     let mut definition = ContainerDefinition::builder()
-        .set_name(text(&container["name"]))
-        .set_image(text(&container["image"]))
-        .essential(true)
-        .set_user(text(&container["user"]))
-        .readonly_root_filesystem(true)
-        .set_stop_timeout(number(&container["stopTimeout"]))
-        .port_mappings(
-            PortMapping::builder()
-                .set_container_port(number(&port["containerPort"]))
-                .protocol(TransportProtocol::Tcp)
-                .set_name(text(&port["name"]))
-                .build(),
-        )
+        .name(&container.name)
+        .image(&container.image)
+        .essential(container.essential)
+        .user(container.user)
+        .readonly_root_filesystem(container.readonly_root_filesystem)
+        .stop_timeout(container.stop_timeout as i32)
         .health_check(health_check)
         .log_configuration(logging.build().map_err(sdk_error)?);
-    for variable in container["environment"].as_array().into_iter().flatten() {
-        definition = definition.environment(
-            KeyValuePair::builder().set_name(text(&variable["name"])).set_value(text(&variable["value"])).build(),
+    for port in &container.port_mappings {
+        definition = definition.port_mappings(
+            PortMapping::builder()
+                .container_port(i32::from(port.container_port))
+                .protocol(TransportProtocol::from(port.protocol))
+                .name(port.name)
+                .build(),
         );
     }
-    let compatibility = match stack.network.launch_type {
-        crate::stack::LaunchType::Fargate => Compatibility::Fargate,
-        crate::stack::LaunchType::Ec2 => Compatibility::Ec2,
-    };
+    for variable in &container.environment {
+        definition =
+            definition.environment(KeyValuePair::builder().name(&variable.name).value(&variable.value).build());
+    }
+    let platform = &rendered.runtime_platform;
     let registered = clients
         .ecs
         .register_task_definition()
-        .set_family(text(&rendered["family"]))
-        .set_task_role_arn(text(&rendered["taskRoleArn"]))
-        .set_execution_role_arn(text(&rendered["executionRoleArn"]))
-        .network_mode(NetworkMode::Awsvpc)
-        .requires_compatibilities(compatibility)
-        .set_cpu(text(&rendered["cpu"]))
-        .set_memory(text(&rendered["memory"]))
+        .family(&rendered.family)
+        .task_role_arn(&rendered.task_role_arn)
+        .execution_role_arn(&rendered.execution_role_arn)
+        .network_mode(NetworkMode::from(rendered.network_mode))
+        .set_requires_compatibilities(Some(
+            rendered.requires_compatibilities.iter().map(|c| Compatibility::from(*c)).collect(),
+        ))
+        .cpu(&rendered.cpu)
+        .memory(&rendered.memory)
         .runtime_platform(
             RuntimePlatform::builder()
-                .cpu_architecture(CpuArchitecture::X8664)
-                .operating_system_family(OsFamily::Linux)
+                .cpu_architecture(CpuArchitecture::from(platform.cpu_architecture))
+                .operating_system_family(OsFamily::from(platform.operating_system_family))
                 .build(),
         )
         .container_definitions(definition.build())
         .tags(ecs_tag(STACK_TAG, &stack.name))
-        .tags(ecs_tag(RENDER_TAG, &render_hash(&rendered)))
+        .tags(ecs_tag(RENDER_TAG, &hash))
         .send()
         .await
         .map_err(sdk_error)?;
