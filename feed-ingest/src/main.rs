@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use adapters_embedded::StdoutSink;
 use anyhow::Context;
 use clap::Parser;
 use docclass_types::topology::env;
@@ -18,7 +19,7 @@ use feed_ingest::feed::{
     FeedDefaults, FeedList, FeedMetrics, FeedPoller, FeedSpec, FeedState, Fetcher, FetcherConfig, PollOutcome,
     PollSettings, SeenStore,
 };
-use service_kit::{AwsArgs, CommonArgs, StdoutSink, sqs_queue};
+use service_kit::{AwsArgs, CommonArgs, sqs_queue};
 use tokio_util::sync::CancellationToken;
 
 /// The default port of `/healthz`, `/metrics` and `/feeds` (the classifiers and writer use 9101–9103).

@@ -6,12 +6,15 @@
 //!   SQS and tests of at-least-once delivery mean something.
 //! - [`SqliteTable`] stores one row per document id in a SQLite file a user can open with `sqlite3`.
 //! - [`SqliteSeen`] remembers which documents feed-ingest has enqueued, across restarts.
+//! - [`StdoutSink`] and [`DeadLetterFile`] are the sinks of the services' stdio mode.
 #![warn(missing_docs)]
 
 mod queue;
 mod seen;
 mod sqlite;
+mod stdio;
 
 pub use queue::{EmbeddedQueue, QueueConfig, QueueDepth};
 pub use seen::SqliteSeen;
 pub use sqlite::{DeadLetterRecord, RunStatistics, SqliteTable};
+pub use stdio::{DeadLetterFile, StdoutSink};

@@ -128,7 +128,7 @@ pub async fn serve_classifier<H: Handler>(
     args: &ServiceArgs,
 ) -> anyhow::Result<RunReport> {
     let Some(source_url) = queues.input else {
-        let forward = ToQueue(crate::StdoutSink::default());
+        let forward = ToQueue(adapters_embedded::StdoutSink::default());
         return crate::serve_stdio(name, default_metrics_port, handler, forward, args).await;
     };
     let needed = |flag: &str| format!("--{flag} is needed with --input-queue-url (see --help for its variable)");

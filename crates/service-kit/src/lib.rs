@@ -23,6 +23,4 @@ mod stdio;
 pub use aws::{AwsArgs, ClassifierQueues, SqsStage, serve_classifier, serve_sqs, sqs_queue, to_queue};
 pub use common::CommonArgs;
 pub use health::{is_healthy, serve_health, serve_health_with};
-pub use stdio::{
-    DEFAULT_MODEL_FILE, DeadLetterFile, ServiceArgs, StdoutSink, load_model, model_cache_dir, serve_stdio,
-};
+pub use stdio::{DEFAULT_MODEL_FILE, ServiceArgs, load_model, model_cache_dir, serve_stdio};

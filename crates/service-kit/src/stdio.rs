@@ -1,14 +1,13 @@
 //! Serving one stage over standard input and output.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use adapters_embedded::{EmbeddedQueue, QueueConfig};
+use adapters_embedded::{DeadLetterFile, EmbeddedQueue, QueueConfig};
 use anyhow::Context;
 use docclass_types::topology::{env, timeouts};
-use docclass_types::{BatchResults, DeadLetterReason, MessageSink, OutgoingMessage, attributes};
+use docclass_types::{DeadLetterReason, MessageSink, OutgoingMessage, attributes};
 use text_model::{Classifier, Model, ModelFormat};
 use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
@@ -80,78 +79,6 @@ fn load_bert(path: &Path) -> anyhow::Result<Arc<dyn Classifier>> {
     )
 }
 
-/// Writes each message body as one line on standard output: the next service's standard input.
-pub struct StdoutSink {
-    /// Serialises writers so lines never interleave.
-    out: Mutex<std::io::Stdout>,
-}
-
-impl Default for StdoutSink {
-    fn default() -> Self {
-        Self { out: Mutex::new(std::io::stdout()) }
-    }
-}
-
-impl MessageSink for StdoutSink {
-    fn name(&self) -> &str {
-        "stdout"
-    }
-
-    async fn send_batch(&self, messages: &[OutgoingMessage]) -> BatchResults {
-        let mut out = self.out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let written = messages.iter().try_for_each(|m| writeln!(out, "{}", m.body)).and_then(|()| out.flush());
-        messages.iter().map(|_| written.as_ref().map_err(|error| transport("stdout", error)).copied()).collect()
-    }
-}
-
-/// Appends dead letters to a JSON Lines file.
-pub struct DeadLetterFile {
-    path: PathBuf,
-    file: Mutex<std::fs::File>,
-}
-
-impl DeadLetterFile {
-    /// Opens `path` for appending, creating it if needed.
-    ///
-    /// # Errors
-    /// When the file cannot be opened.
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("opening the dead-letter file {}", path.display()))?;
-        Ok(Self { path: path.to_owned(), file: Mutex::new(file) })
-    }
-}
-
-impl MessageSink for DeadLetterFile {
-    fn name(&self) -> &str {
-        self.path.to_str().unwrap_or("dead-letters")
-    }
-
-    async fn send_batch(&self, messages: &[OutgoingMessage]) -> BatchResults {
-        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        messages
-            .iter()
-            .map(|message| {
-                let get = |key| message.attributes.get(key).cloned().unwrap_or_default();
-                let line = serde_json::json!({
-                    "reason": get(attributes::DEAD_LETTER_REASON),
-                    "detail": get(attributes::DEAD_LETTER_DETAIL),
-                    "queue": get(attributes::DEAD_LETTER_SOURCE_QUEUE),
-                    "body": message.body,
-                });
-                writeln!(file, "{line}").and_then(|()| file.flush()).map_err(|error| transport(self.name(), &error))
-            })
-            .collect()
-    }
-}
-
-fn transport(queue: &str, error: &std::io::Error) -> docclass_types::QueueError {
-    docclass_types::QueueError::Transport { queue: queue.to_owned(), detail: error.to_string(), retriable: false }
-}
-
 /// Runs `handler` over the envelopes arriving on standard input (one JSON object per line) and sends
 /// its results to `forward`, until standard input ends and every message is finished, or until SIGINT or
 /// SIGTERM.
@@ -166,7 +93,10 @@ pub async fn serve_stdio<H: Handler, F: Forward>(
     args: &ServiceArgs,
 ) -> anyhow::Result<RunReport> {
     args.common.init_logging();
-    let dead_letters = Arc::new(DeadLetterFile::open(&args.dead_letters)?);
+    let dead_letters = Arc::new(
+        DeadLetterFile::open(&args.dead_letters)
+            .with_context(|| format!("opening the dead-letter file {}", args.dead_letters.display()))?,
+    );
     let refused = dead_letters.clone();
     let queue = Arc::new(EmbeddedQueue::new(
         format!("{name}-stdin"),
