@@ -21,6 +21,17 @@ pub enum ReadError {
         #[source]
         source: std::io::Error,
     },
+    /// Reading stopped part-way (a truncated `.gz`, a disk error): the rest of the source is not read.
+    #[error("{path}: reading stopped at line {line}: {source}")]
+    Stopped {
+        /// The file.
+        path: PathBuf,
+        /// 1-based number of the line that could not be read.
+        line: usize,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// One JSON Lines record is malformed; the others are still read.
     #[error("{path}:{line}: not a document record: {detail}")]
     Record {
@@ -56,6 +67,12 @@ struct Record {
     #[serde(default)]
     categories: Vec<String>,
 }
+
+/// The longest JSON Lines record (or text file of a folder) read. A document's text may hold 192 KiB
+/// (`Limits`) and its envelope must fit an SQS message (256 KiB); a record four times that is no
+/// document. Longer ones are refused without being held in memory: a line is skipped to its end, a file
+/// not read past the limit.
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
 
 /// A publication time as real data carries it: an RFC 3339 time (`2015-04-14T09:30:00Z`), an RFC 2822
 /// one (`Tue, 14 Apr 2015 09:30:00 GMT`, as RSS has it), or a plain date (`2015-04-14`, as arXiv gives
@@ -117,20 +134,99 @@ fn json_lines(
     path: PathBuf,
 ) -> Box<dyn Iterator<Item = Result<Document, ReadError>> + Send> {
     let source = path.display().to_string();
-    Box::new(reader.lines().enumerate().filter_map(move |(index, line)| {
-        let line = match line {
-            Ok(line) => line,
-            Err(source) => return Some(Err(ReadError::Io { path: path.clone(), source })),
+    Box::new(BoundedLines::new(reader).filter_map(move |(line, read)| {
+        let record = |detail: String| Some(Err(ReadError::Record { path: path.clone(), line, detail }));
+        let bytes = match read {
+            Ok(Line::Bytes(bytes)) => bytes,
+            Ok(Line::TooLong(length)) => {
+                return record(format!("{length} bytes, more than the {MAX_RECORD_BYTES} a record may have"));
+            }
+            Err(source) => return Some(Err(ReadError::Stopped { path: path.clone(), line, source })),
         };
-        if line.trim().is_empty() {
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(text) => text,
+            Err(error) => return record(format!("not UTF-8 text (byte {})", error.valid_up_to() + 1)),
+        };
+        if text.trim().is_empty() {
             return None;
         }
-        Some(parse_record(&line).map(|record| record.into_document(&source)).map_err(|detail| ReadError::Record {
+        Some(parse_record(text).map(|record| record.into_document(&source)).map_err(|detail| ReadError::Record {
             path: path.clone(),
-            line: index + 1,
+            line,
             detail,
         }))
     }))
+}
+
+/// One line as [`BoundedLines`] reads it.
+enum Line {
+    /// Its bytes, without the line end.
+    Bytes(Vec<u8>),
+    /// Longer than [`MAX_RECORD_BYTES`]: skipped, this many bytes long.
+    TooLong(usize),
+}
+
+/// Lines of at most [`MAX_RECORD_BYTES`], numbered from 1, that end at the first read error.
+///
+/// Written here because `BufRead::lines` can do neither: it holds a line of any length in memory, and
+/// after an error (a truncated gzip stream) it yields the same error for ever, so a reader that counts
+/// errors and goes on never ends.
+struct BoundedLines<R> {
+    reader: R,
+    line: usize,
+    done: bool,
+}
+
+impl<R: BufRead> BoundedLines<R> {
+    fn new(reader: R) -> Self {
+        Self { reader, line: 0, done: false }
+    }
+}
+
+impl<R: BufRead> Iterator for BoundedLines<R> {
+    type Item = (usize, std::io::Result<Line>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        self.line += 1;
+        let (mut bytes, mut length, mut ended) = (Vec::new(), 0_usize, false);
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    self.done = true;
+                    return Some((self.line, Err(error)));
+                }
+            };
+            if available.is_empty() {
+                self.done = true;
+                break;
+            }
+            let (chunk, used) = match available.iter().position(|&byte| byte == b'\n') {
+                Some(at) => (&available[..at], at + 1),
+                None => (available, available.len()),
+            };
+            ended = used > chunk.len();
+            length += chunk.len();
+            if length <= MAX_RECORD_BYTES {
+                bytes.extend_from_slice(chunk);
+            }
+            self.reader.consume(used);
+            if ended {
+                break;
+            }
+        }
+        if !ended && length == 0 {
+            return None;
+        }
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+        Some((self.line, Ok(if length > MAX_RECORD_BYTES { Line::TooLong(length) } else { Line::Bytes(bytes) })))
+    }
 }
 
 /// Parses one record; the error names the field at fault (`published: "yesterday" is not a date …`),
@@ -198,9 +294,17 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), ReadError> 
 /// A text file as a document: its path below the folder is its id, its name the title.
 fn text_file(root: &Path, file: &Path) -> Result<Document, ReadError> {
     let mut bytes = Vec::new();
+    // One byte past the limit tells a file at the limit from a longer one, without reading the rest.
     File::open(file)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .and_then(|f| f.take(MAX_RECORD_BYTES as u64 + 1).read_to_end(&mut bytes))
         .map_err(|source| ReadError::Io { path: file.to_owned(), source })?;
+    if bytes.len() > MAX_RECORD_BYTES {
+        return Err(ReadError::Record {
+            path: file.to_owned(),
+            line: 1,
+            detail: format!("more than the {MAX_RECORD_BYTES} bytes a document may have"),
+        });
+    }
     let relative = file.strip_prefix(root).unwrap_or(file);
     Ok(Document {
         id: format!("file:{}", relative.display()),
@@ -287,6 +391,59 @@ mod tests {
         assert!(error(5).contains(": text: invalid type: integer `5`, expected a string"), "{}", error(5));
         assert!(!error(5).contains("column"), "{}", error(5));
         assert!(error(6).ends_with("missing field `text`"), "{}", error(6));
+    }
+
+    #[test]
+    fn a_truncated_gzip_ends_its_source_with_one_error_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("half.jsonl.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for i in 0..2_000 {
+            writeln!(gz, r#"{{"id":"d{i}","text":"document number {i} with some words"}}"#).unwrap();
+        }
+        let whole = gz.finish().unwrap();
+        std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
+
+        // Bounded: before the fix the iterator yielded the same error for ever.
+        let items: Vec<_> = read_documents(&path).unwrap().take(10_000).collect();
+        assert!(items.len() < 2_000, "read {} items from half a file", items.len());
+        let errors: Vec<&ReadError> = items.iter().filter_map(|item| item.as_ref().err()).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let ReadError::Stopped { line, .. } = errors[0] else { panic!("{:?}", errors[0]) };
+        assert_eq!(*line, items.len(), "the error is the last item and names the line it stopped at");
+        let message = errors[0].to_string();
+        assert!(message.contains("half.jsonl.gz") && message.contains(&format!("line {line}")), "{message}");
+    }
+
+    #[test]
+    fn an_overlong_or_binary_line_is_refused_by_number_and_the_next_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mixed.jsonl");
+        let mut file = File::create(&path).unwrap();
+        writeln!(file, r#"{{"text":"first"}}"#).unwrap();
+        let huge = "x".repeat(3 * MAX_RECORD_BYTES);
+        writeln!(file, r#"{{"text":"{huge}"}}"#).unwrap();
+        file.write_all(b"\xff\xfe binary\n").unwrap();
+        write!(file, "{{\"text\":\"last, no newline\"}}").unwrap();
+        drop(file);
+
+        let items: Vec<_> = read_documents(&path).unwrap().collect();
+        assert_eq!(items.len(), 4);
+        assert_eq!(items[0].as_ref().unwrap().text, "first");
+        let error = |i: usize| items[i].as_ref().unwrap_err().to_string();
+        assert!(error(1).contains(":2: ") && error(1).contains("more than the 1048576"), "{}", error(1));
+        assert!(error(2).contains(":3: ") && error(2).contains("not UTF-8"), "{}", error(2));
+        assert_eq!(items[3].as_ref().unwrap().text, "last, no newline");
+    }
+
+    #[test]
+    fn a_text_file_over_the_limit_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("big.txt"), vec![b'a'; MAX_RECORD_BYTES + 1]).unwrap();
+        std::fs::write(dir.path().join("ok.txt"), "fine").unwrap();
+        let items: Vec<_> = read_documents(dir.path()).unwrap().collect();
+        assert!(items[0].as_ref().is_err_and(|e| e.to_string().contains("more than the")), "{:?}", items[0]);
+        assert_eq!(items[1].as_ref().unwrap().text, "fine");
     }
 
     #[test]

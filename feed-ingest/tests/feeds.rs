@@ -272,3 +272,37 @@ async fn logs_in_the_format_asked_for() {
     let finished = lines.iter().find(|line| line["message"] == "feed-ingest finished");
     assert_eq!(finished.expect("the closing line is logged")["enqueued"], 1, "{stderr}");
 }
+
+/// A half-downloaded corpus: what could be read goes out, the stop is named once with its line, the
+/// process ends (it used to loop on the same error for ever) and says so in its exit status.
+#[tokio::test]
+async fn a_truncated_gzip_input_ends_with_what_it_read_and_a_failure() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("half.jsonl.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for i in 0..2_000 {
+        writeln!(gz, r#"{{"id":"d{i}","text":"document number {i} with some words"}}"#).unwrap();
+    }
+    let whole = gz.finish().unwrap();
+    std::fs::write(&input, &whole[..whole.len() / 2]).unwrap();
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_feed-ingest"))
+        .arg("--input")
+        .arg(&input)
+        .env_remove("DOCCLASS_INGEST_QUEUE_URL")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), run).await.expect("it ends").unwrap();
+    assert!(!output.status.success(), "{output:?}");
+    let sent = String::from_utf8(output.stdout).unwrap().lines().count();
+    assert!(sent > 0 && sent < 2_000, "{sent} envelopes from half a file");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.matches("reading stopped at line").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "1 records unreadable and 0 documents too large for a queue message were not enqueued ({sent} were)"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.len() < 4_000, "{} bytes of stderr", stderr.len());
+}

@@ -42,7 +42,11 @@ const METRICS_PORT: u16 = docclass_types::default_ports::TABLE_WRITER;
 // pool. Measured with scripts/bench-aws.sh on ministack: against the default (a thread per core), 15 %
 // more documents a second and 20 % less CPU per document, the other threads' wake-ups saved.
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    service_kit::exit_code("table-writer", run().await)
+}
+
+async fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     args.service.common.exit_if_healthcheck(METRICS_PORT);
     match &args.input_queue_url {

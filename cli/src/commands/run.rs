@@ -72,14 +72,22 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         bar.finish_and_clear();
         report
     })?;
-    print_report(&report, &args.db, model.version(), args.json)
+    print_report(&report, &args.db, model.version(), args.json)?;
+    // What could be read was classified; what could not is an error the exit status carries.
+    anyhow::ensure!(
+        report.unreadable + report.refused_at_ingest == 0,
+        "{} input records were unreadable and {} documents too large to enqueue; the log names each",
+        report.unreadable,
+        report.refused_at_ingest
+    );
+    Ok(())
 }
 
 /// Chains the documents of every input.
 fn read_all(inputs: &[PathBuf]) -> anyhow::Result<impl Iterator<Item = Result<Document, ReadError>> + Send + 'static> {
     let mut sources = Vec::new();
     for input in inputs {
-        sources.push(feed_ingest::read_documents(input).with_context(|| format!("reading {}", input.display()))?);
+        sources.push(feed_ingest::read_documents(input)?);
     }
     Ok(sources.into_iter().flatten())
 }

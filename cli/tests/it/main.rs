@@ -238,3 +238,49 @@ fn arxiv_ranks_categories_and_judges_cross_lists() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("Agreement with the sources' labels (5 labelled rows)"), "{stdout}");
 }
+
+/// A half-downloaded input: `run` classifies what it could read, ends (it used to loop on the read error
+/// for ever), and fails, saying how many records were not enqueued.
+#[test]
+fn a_truncated_input_is_classified_as_far_as_it_goes_and_fails_the_run() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("half.jsonl.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for i in 0..2_000 {
+        writeln!(gz, r#"{{"id":"d{i}","text":"a paper on the cohomology of schemes, number {i}"}}"#).unwrap();
+    }
+    let whole = gz.finish().unwrap();
+    std::fs::write(&input, &whole[..whole.len() / 2]).unwrap();
+    let db = dir.path().join("results.sqlite");
+    let mut child = docclass()
+        .args(["run", "--json", "--model"])
+        .arg(model())
+        .arg("--db")
+        .arg(&db)
+        .arg("--input")
+        .arg(&input)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("docclass run did not end on a truncated input");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert!(!status.success(), "{output:?}");
+    let report = json(&output);
+    let written = report["results_written"].as_u64().unwrap();
+    assert!(written > 0 && written < 2_000, "{report}");
+    assert_eq!(report["unreadable"], 1, "{report}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("1 input records were unreadable"), "{stderr}");
+}

@@ -39,6 +39,19 @@ impl CommonArgs {
     }
 }
 
+/// How a service ends: `0`, or `1` with the error as one line on stderr (`topic-classifier: <error>:
+/// <cause>`) — never Rust's `Debug` form of it, which returning an error from `main` prints (with a stack
+/// backtrace when `RUST_BACKTRACE` is set).
+pub fn exit_code(service: &str, result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{service}: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 fn parse_log_format(value: &str) -> Result<LogFormat, String> {
     match value {
         "text" => Ok(LogFormat::Text),
