@@ -33,6 +33,7 @@ pub mod topology;
 pub use dead_letter::DeadLetterReason;
 pub use message::{
     CategoryScore, Classification, Document, Envelope, Labels, Limits, Rejection, SCHEMA_VERSION, Stage, UNKNOWN_LABEL,
+    without_control_characters,
 };
 pub use queue::{
     BatchResults, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt, ReceivedMessage, attributes,

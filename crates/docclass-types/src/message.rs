@@ -194,9 +194,37 @@ impl Rejection {
     }
 }
 
+/// `text` without the characters that drive a terminal rather than print: C0 and C1 controls but tab
+/// and newline (escape sequences clear a screen or retitle a window) and the bidirectional overrides and
+/// isolates (which reorder what a reader sees). Feeds and files carry them as `&#27;` or `\u001b`;
+/// `docclass results` and `dlq inspect` print documents to terminals.
+pub fn without_control_characters(text: &str) -> std::borrow::Cow<'_, str> {
+    let unwanted = |c: char| {
+        (c.is_control() && c != '\t' && c != '\n') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if text.contains(unwanted) {
+        text.chars().filter(|&c| !unwanted(c)).collect::<String>().into()
+    } else {
+        text.into()
+    }
+}
+
+fn clean(field: &mut String) {
+    if let std::borrow::Cow::Owned(cleaned) = without_control_characters(field) {
+        *field = cleaned;
+    }
+}
+
 impl Envelope {
-    /// Wraps a freshly ingested document.
-    pub fn new(document: Document) -> Self {
+    /// Wraps a freshly ingested document, its text cleaned of control characters
+    /// ([`without_control_characters`]): every producer enqueues through here.
+    pub fn new(mut document: Document) -> Self {
+        for field in [&mut document.id, &mut document.title, &mut document.text, &mut document.source] {
+            clean(field);
+        }
+        if let Some(url) = &mut document.url {
+            clean(url);
+        }
         Self { schema_version: SCHEMA_VERSION, document, topic: None, subtopic: None }
     }
 
@@ -283,6 +311,18 @@ mod tests {
             ingested_at: Utc::now(),
             labels: None,
         }
+    }
+
+    #[test]
+    fn control_characters_never_enter_the_pipeline() {
+        let mut doc = document("clear\u{1b}[2J screen\u{7}, tab\tand\nnewline kept, \u{202e}reversed\u{9b}");
+        doc.title = "title\u{1b}]0;pwned\u{7}".into();
+        doc.url = Some("https://example.org/\u{0}x".into());
+        let envelope = Envelope::new(doc);
+        assert_eq!(envelope.document.text, "clear[2J screen, tab\tand\nnewline kept, reversed");
+        assert_eq!(envelope.document.title, "title]0;pwned");
+        assert_eq!(envelope.document.url.as_deref(), Some("https://example.org/x"));
+        assert!(matches!(without_control_characters("plain"), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

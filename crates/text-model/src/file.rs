@@ -23,6 +23,9 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Bumped whenever the payload layout changes.
 const FORMAT_VERSION: u32 = 3;
 const HEADER_BYTES: usize = 24;
+/// The most a model file may hold, decompressed. The arXiv model is 28 MB; a file that inflates past
+/// this is refused before it is all in memory (a small gzip bomb inflates to gigabytes).
+pub const MAX_MODEL_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Why a model file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -96,13 +99,23 @@ impl Model {
     /// corrupt.
     pub fn load(path: &Path) -> Result<Self, ModelFileError> {
         let io = |source| ModelFileError::Io { path: path.to_owned(), source };
-        let mut bytes = std::fs::read(path).map_err(io)?;
+        let too_large = || ModelFileError::Corrupt {
+            path: path.to_owned(),
+            detail: format!("holds more than the {MAX_MODEL_BYTES} bytes a model may have"),
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path).map_err(io)?.take(MAX_MODEL_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
         if bytes.starts_with(&GZIP_MAGIC) {
             let mut decompressed = Vec::new();
+            // One byte past the limit tells a model at the limit from a bomb, without inflating the rest.
             flate2::read::GzDecoder::new(bytes.as_slice())
+                .take(MAX_MODEL_BYTES + 1)
                 .read_to_end(&mut decompressed)
                 .map_err(|error| ModelFileError::Corrupt { path: path.to_owned(), detail: format!("gzip: {error}") })?;
             bytes = decompressed;
+        }
+        if bytes.len() as u64 > MAX_MODEL_BYTES {
+            return Err(too_large());
         }
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             return Err(ModelFileError::NotAModel { path: path.to_owned() });
@@ -190,6 +203,24 @@ impl ModelFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gzip_bomb_is_refused_before_it_is_all_inflated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.bin");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(MAGIC).unwrap();
+        let zeros = vec![0_u8; 1 << 20];
+        for _ in 0..(MAX_MODEL_BYTES >> 20) + 1 {
+            gz.write_all(&zeros).unwrap();
+        }
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+        std::fs::write(&path, bomb).unwrap();
+        let error = Model::load(&path).unwrap_err();
+        assert!(error.to_string().contains(&path.display().to_string()), "{error}");
+        assert!(matches!(&error, ModelFileError::Corrupt { detail, .. } if detail.contains("more than")), "{error:?}");
+    }
 
     #[test]
     fn a_file_is_known_by_its_own_tag() {
