@@ -2,7 +2,7 @@
 
 use adapters_aws::infra::{self, QueueSettings, StackNames};
 
-use super::super::{Change, Clients, sdk_error};
+use super::super::{Change, Clients, unless_missing};
 use crate::stack::Stack;
 
 /// Which of the eight queues and tables exist: only "not found" answers count as missing.
@@ -11,20 +11,16 @@ pub(super) async fn plan(stack: &Stack, clients: &Clients) -> anyhow::Result<Cha
     let mut missing = Vec::new();
     for queue in [&names.ingest, &names.subtopic, &names.results] {
         for name in [queue.clone(), StackNames::dead_letters_of(queue)] {
-            match clients.sqs.get_queue_url().queue_name(&name).send().await {
-                Ok(_) => {}
-                Err(error) if error.as_service_error().is_some_and(infra::is_missing_queue) => missing.push(name),
-                Err(error) => return Err(sdk_error(error)),
+            let found = clients.sqs.get_queue_url().queue_name(&name).send().await;
+            if unless_missing(found, infra::is_missing_queue)?.is_none() {
+                missing.push(name);
             }
         }
     }
     for table in [&names.table, &names.seen_table] {
-        match clients.dynamodb.describe_table().table_name(table).send().await {
-            Ok(_) => {}
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
-                missing.push(table.clone());
-            }
-            Err(error) => return Err(sdk_error(error)),
+        let found = clients.dynamodb.describe_table().table_name(table).send().await;
+        if unless_missing(found, |e| e.is_resource_not_found_exception())?.is_none() {
+            missing.push(table.clone());
         }
     }
     Ok(match missing.len() {

@@ -14,21 +14,15 @@ pub fn policy_document(text: &str) -> Option<Value> {
 }
 
 pub(super) async fn plan(clients: &Clients, name: &str, policy: &Value) -> anyhow::Result<Change> {
-    match clients.iam.get_role().role_name(name).send().await {
-        Ok(_) => {}
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => {
-            return Ok(Change::Create);
-        }
-        Err(error) => return Err(sdk_error(error)),
+    let role = clients.iam.get_role().role_name(name).send().await;
+    if unless_missing(role, |e| e.is_no_such_entity_exception())?.is_none() {
+        return Ok(Change::Create);
     }
     let current = clients.iam.get_role_policy().role_name(name).policy_name(POLICY_NAME).send().await;
-    Ok(match current {
-        Ok(found) if policy_document(found.policy_document()).as_ref() == Some(policy) => Change::Unchanged,
-        Ok(_) => Change::Update("permissions differ".into()),
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => {
-            Change::Update("no docclass policy".into())
-        }
-        Err(error) => return Err(sdk_error(error)),
+    Ok(match unless_missing(current, |e| e.is_no_such_entity_exception())? {
+        Some(found) if policy_document(found.policy_document()).as_ref() == Some(policy) => Change::Unchanged,
+        Some(_) => Change::Update("permissions differ".into()),
+        None => Change::Update("no docclass policy".into()),
     })
 }
 

@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{
     NetworkConfiguration, PropagateTags,
 };
 
-use super::super::{Change, Clients, STACK_TAG, sdk_error};
+use super::super::{Change, Clients, STACK_TAG, sdk_error, unless_missing};
 use super::cluster::{ecs_tag, ecs_tagged};
 use super::task_definition::latest_definition_arn;
 use crate::stack::{SERVICES, Service, Stack};
@@ -48,11 +48,9 @@ pub(super) async fn describe_service(
     service: Service,
 ) -> anyhow::Result<Option<aws_sdk_ecs::types::Service>> {
     let found = clients.ecs.describe_services().cluster(&stack.cluster).services(stack.ecs_name(service)).send().await;
-    match found {
-        Ok(found) => Ok(found.services().iter().find(|s| s.status() != Some("INACTIVE")).cloned()),
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_cluster_not_found_exception()) => Ok(None),
-        Err(error) => Err(sdk_error(error)),
-    }
+    // A cluster not made yet has no services.
+    let found = unless_missing(found, |e| e.is_cluster_not_found_exception())?;
+    Ok(found.and_then(|found| found.services().iter().find(|s| s.status() != Some("INACTIVE")).cloned()))
 }
 
 fn network(stack: &Stack) -> anyhow::Result<NetworkConfiguration> {
