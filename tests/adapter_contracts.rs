@@ -12,8 +12,8 @@ use docclass_tests::contract::{queue_contract, seen_contract, table_contract};
 use docclass_tests::emulator;
 use docclass_tests::throttling_proxy::{Behaviour, ThrottlingProxy};
 use docclass_types::{
-    BatchResults, Classification, Document, Envelope, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt,
-    ReceivedMessage, ResultTable,
+    BatchResults, Classification, Document, Envelope, Labels, MessageSink, MessageSource, OutgoingMessage, QueueError,
+    Receipt, ReceivedMessage, ResultRow, ResultTable, SeenDocuments, attributes,
 };
 use table_writer::WriteResult;
 use tokio_util::sync::CancellationToken;
@@ -297,4 +297,118 @@ async fn sdk_errors_read_as_one_line() {
     assert!(!error.contains('\n') && error.len() < 300, "not one short line: {error}");
     assert!(error.contains("NonExistentQueue") || error.contains("QueueDoesNotExist"), "no service code: {error}");
     assert!(!error.contains("HttpResponse") && !error.contains("headers"), "a Debug dump: {error}");
+}
+
+/// `rows` result rows as the writer makes them, ids `prefix-0`, `prefix-1`, …
+fn rows(count: usize, prefix: &str) -> Vec<ResultRow> {
+    let now = chrono::Utc::now();
+    (0..count)
+        .map(|n| ResultRow {
+            id: format!("{prefix}-{n}"),
+            title: String::new(),
+            source: "isolation-test".into(),
+            url: None,
+            published: None,
+            topic: "sci".into(),
+            topic_score: 0.9,
+            topic_model: "m".into(),
+            subtopic: "sci.med".into(),
+            subtopic_score: 0.8,
+            subtopic_model: "m".into(),
+            top_categories: Vec::new(),
+            labels: Labels::default(),
+            ingested_at: now,
+            topic_at: now,
+            subtopic_at: now,
+            written_at: now,
+        })
+        .collect()
+}
+
+/// DynamoDB refuses a whole `BatchWriteItem` for one key over 2,048 bytes; the adapter must find that
+/// item and fail it alone, with the store's message, and write its neighbours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_table_fails_only_the_item_it_refuses() {
+    let (sqs, dynamodb) = aws().await;
+    let names = StackNames::new(&emulator::unique_name("isolate"));
+    let stack = infra::up(&sqs, &dynamodb, &names, &QueueSettings::default()).await.unwrap();
+    let table = DynamoTable::new(dynamodb.clone(), &stack.table);
+    let mut batch = rows(40, "good");
+    batch[7].id = "k".repeat(3000);
+    batch[31].id = "é".repeat(1100);
+    let results = table.put_batch(&batch).await;
+    let failed: Vec<usize> = results.iter().enumerate().filter(|(_, r)| r.is_err()).map(|(i, _)| i).collect();
+    assert_eq!(failed, [7, 31], "only the culprits fail: {results:?}");
+    let error = results[7].as_ref().unwrap_err();
+    assert!(!error.is_retriable(), "{error}");
+    assert!(error.to_string().contains("ValidationException"), "the store's own message: {error}");
+    assert_eq!(emulator::item_count(&dynamodb, &stack.table).await, 38, "every neighbour written");
+    infra::down(&sqs, &dynamodb, &names).await.unwrap();
+}
+
+/// The same long id on the seen store skips its entry and no other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_seen_store_skips_only_the_id_it_refuses() {
+    let (sqs, dynamodb) = aws().await;
+    let names = StackNames::new(&emulator::unique_name("seenlong"));
+    let stack = infra::up(&sqs, &dynamodb, &names, &QueueSettings::default()).await.unwrap();
+    let seen = DynamoSeen::new(dynamodb.clone(), &stack.seen_table);
+    let ids = vec!["before".to_owned(), "g".repeat(3000), "after".to_owned()];
+    let won = seen.claim(&ids, Duration::from_secs(60)).await.expect("one bad id does not fail the claim");
+    assert_eq!(won, [true, false, true]);
+    infra::down(&sqs, &dynamodb, &names).await.unwrap();
+}
+
+/// What DynamoDB would refuse never reaches it: on the results queue, ids too long, empty topic labels
+/// and scores that are not numbers in [0, 1] are dead-lettered each with its own reason, and every good
+/// result is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_dead_letters_only_the_bad_results_each_with_its_reason() {
+    const RESULTS: usize = 60;
+    let (sqs, dynamodb) = aws().await;
+    let names = StackNames::new(&emulator::unique_name("badresults"));
+    let stack = infra::up(&sqs, &dynamodb, &names, &QueueSettings::default()).await.unwrap();
+    let results = SqsQueue::new(sqs.clone(), &stack.results_url);
+    let mut messages = result_messages(RESULTS, "bad-results");
+    let mut spoil = |n: usize, change: &dyn Fn(&mut serde_json::Value)| {
+        let mut value: serde_json::Value = serde_json::from_str(&messages[n].body).unwrap();
+        change(&mut value);
+        messages[n].body = value.to_string();
+    };
+    for n in [3, 13] {
+        spoil(n, &|v| v["document"]["id"] = "x".repeat(2100).into());
+    }
+    for n in [4, 24] {
+        spoil(n, &|v| v["topic"]["label"] = "".into());
+    }
+    for n in [5, 35] {
+        spoil(n, &|v| v["subtopic"]["score"] = serde_json::json!(1e39));
+    }
+    for chunk in messages.chunks(10) {
+        assert!(results.send_batch(chunk).await.iter().all(Result::is_ok));
+    }
+    let dead_letters = SqsQueue::new(sqs.clone(), &stack.dead_letter_urls[2]);
+    let writer = Worker::new(
+        Arc::new(results.clone()),
+        Arc::new(WriteResult),
+        Arc::new(ToTable(DynamoTable::new(dynamodb.clone(), &stack.table))),
+        Arc::new(dead_letters.clone()),
+        WorkerConfig { wait_time: Duration::from_secs(1), ..WorkerConfig::default() },
+    );
+    let mut outcome = (0, 0);
+    let started = Instant::now();
+    while outcome.0 + outcome.1 < RESULTS {
+        assert!(started.elapsed() < Duration::from_secs(60), "stalled at {outcome:?}");
+        let batch = writer.process_one_batch().await;
+        outcome = (outcome.0 + batch.completed, outcome.1 + batch.dead_lettered);
+    }
+    assert_eq!(outcome, (RESULTS - 6, 6), "(written, dead-lettered)");
+    assert_eq!(emulator::item_count(&dynamodb, &stack.table).await, RESULTS - 6);
+    let mut reasons = std::collections::BTreeMap::<String, usize>::new();
+    for letter in dead_letters.receive(10, Duration::from_secs(30), Duration::from_secs(1)).await.unwrap() {
+        *reasons.entry(letter.attributes[attributes::DEAD_LETTER_REASON].clone()).or_default() += 1;
+    }
+    let expected = [("empty_label", 2), ("id_too_long", 2), ("score_out_of_range", 2)];
+    assert_eq!(reasons, expected.into_iter().map(|(r, n)| (r.to_owned(), n)).collect());
+    infra::down(&sqs, &dynamodb, &names).await.unwrap();
 }

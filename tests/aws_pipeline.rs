@@ -110,13 +110,21 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     assert_eq!(reasons, ["invalid_json", "unsupported_schema_version"]);
     let receipts: Vec<_> = letters.iter().map(|m| m.receipt.clone()).collect();
     assert!(dead_letters.change_visibility_batch(&receipts, Duration::ZERO).await.iter().all(Result::is_ok));
+    // A worker that crashed between dead-lettering and deleting sends a letter twice; and a letter too
+    // large to keep whole is a stub.
+    let mut copy = OutgoingMessage::new("copy", letters[0].body.clone());
+    copy.attributes = letters[0].attributes.clone();
+    let mut stub = OutgoingMessage::new("stub", "{\"schema_version\":1,\"docu");
+    stub.attributes = letters[0].attributes.clone();
+    stub.attributes.insert(attributes::DEAD_LETTER_TRUNCATED.into(), "300000".into());
+    assert!(dead_letters.send_batch(&[copy, stub]).await.iter().all(Result::is_ok));
 
     // The operator's view: dead letters with reasons, and results by topic.
     let inspected = environment.command("docclass").args(["dlq", "inspect", "ingest", "--json"]).output().unwrap();
     assert!(inspected.status.success(), "{}", String::from_utf8_lossy(&inspected.stderr));
     let inspected: Vec<serde_json::Value> =
         String::from_utf8(inspected.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(inspected.len(), 2);
+    assert_eq!(inspected.len(), 2, "each letter once, the stub a copy of one of them: {inspected:?}");
     assert!(inspected.iter().all(|l| l["source_queue"].as_str().unwrap().ends_with("-ingest")), "{inspected:?}");
     let results =
         environment.command("docclass").args(["results", "--topic", "sci", "--limit", "5", "--json"]).output().unwrap();
@@ -128,12 +136,17 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     // Redrive sends them back to the ingest queue; still poison, they come back with their reasons.
     let redriven = environment.command("docclass").args(["dlq", "redrive", "ingest"]).output().unwrap();
     assert!(redriven.status.success());
-    assert!(String::from_utf8_lossy(&redriven.stderr).contains("2 dead letters moved back"));
+    let said = String::from_utf8_lossy(&redriven.stderr);
+    assert!(said.contains("2 dead letters moved back"), "{said}");
+    assert!(said.contains("1 second copies of letters moved were deleted"), "{said}");
+    assert!(said.contains("1 letters were too large to keep whole"), "{said}");
     let mut returned = Vec::new();
     while returned.len() < 2 {
         assert!(started.elapsed() < Duration::from_secs(420), "redriven messages did not come back");
-        returned.extend(dead_letters.receive(10, Duration::from_secs(30), Duration::from_secs(2)).await.unwrap());
+        let batch = dead_letters.receive(10, Duration::from_secs(30), Duration::from_secs(2)).await.unwrap();
+        returned.extend(batch.into_iter().filter(|m| !m.attributes.contains_key(attributes::DEAD_LETTER_TRUNCATED)));
     }
+    assert_eq!(returned.len(), 2, "each poison message back once");
     assert!(returned.iter().all(|m| m.receive_count == 1 && m.attributes.contains_key(attributes::DEAD_LETTER_REASON)));
 
     // The replacement classifier reports itself healthy and counts what it did, in Prometheus format.

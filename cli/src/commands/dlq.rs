@@ -7,7 +7,7 @@ use adapters_aws::{SqsQueue, load_sdk_config};
 use anyhow::Context;
 use docclass_types::Queue;
 use docclass_types::topology::env;
-use docclass_types::{MessageSink, MessageSource, OutgoingMessage, ReceivedMessage, attributes};
+use docclass_types::{MessageSink, MessageSource, OutgoingMessage, ReceivedMessage, attributes, printable};
 use service_kit::AwsArgs;
 
 /// Arguments of `docclass dlq`.
@@ -130,13 +130,17 @@ pub fn run(args: DlqArgs) -> anyhow::Result<()> {
                 let (_, dead_letter_url) = args.queues.of(queue)?;
                 let dead_letters = SqsQueue::new(client, dead_letter_url);
                 let letters = take(&dead_letters, limit).await?;
-                for letter in &letters {
+                let (shown, copies) = distinct(&letters);
+                for letter in &shown {
                     print_letter(letter, json)?;
                 }
                 // Looking is not taking: make them visible again at once.
                 let receipts: Vec<_> = letters.iter().map(|l| l.receipt.clone()).collect();
                 dead_letters.change_visibility_batch(&receipts, Duration::ZERO).await;
-                eprintln!("{} dead letters shown.", letters.len());
+                match copies {
+                    0 => eprintln!("{} dead letters shown.", shown.len()),
+                    _ => eprintln!("{} dead letters shown ({copies} second copies of them not shown).", shown.len()),
+                }
             }
             Action::Redrive { queue, limit } => {
                 let (queue_url, dead_letter_url) = args.queues.of(queue)?;
@@ -145,15 +149,30 @@ pub fn run(args: DlqArgs) -> anyhow::Result<()> {
                 let limit = limit.min(waiting_count(&client, dead_letter_url).await?);
                 let (target, dead_letters) =
                     (SqsQueue::new(client.clone(), queue_url), SqsQueue::new(client, dead_letter_url));
-                let mut moved = 0;
-                while moved < limit {
-                    let letters = take(&dead_letters, (limit - moved).min(10)).await?;
+                let mut done = Redriven::default();
+                let mut taken = 0;
+                while taken < limit {
+                    let letters = take(&dead_letters, (limit - taken).min(10)).await?;
                     if letters.is_empty() {
                         break;
                     }
-                    moved += redrive(&letters, &target, &dead_letters).await?;
+                    taken += letters.len();
+                    redrive(&letters, &target, &dead_letters, &mut done).await?;
                 }
-                eprintln!("{moved} dead letters moved back to {}.", target.url());
+                // Stubs were only looked at: visible again at once.
+                for chunk in done.stubs.chunks(10) {
+                    dead_letters.change_visibility_batch(chunk, Duration::ZERO).await;
+                }
+                eprintln!("{} dead letters moved back to {}.", done.moved, target.url());
+                if done.duplicates > 0 {
+                    eprintln!("{} second copies of letters moved were deleted.", done.duplicates);
+                }
+                if !done.stubs.is_empty() {
+                    eprintln!(
+                        "{} letters were too large to keep whole and stay in the dead-letter queue: `dlq inspect` shows their reason.",
+                        done.stubs.len()
+                    );
+                }
             }
             Action::Embedded { .. } => unreachable!("handled above"),
         }
@@ -190,9 +209,45 @@ async fn take(dead_letters: &SqsQueue, limit: usize) -> anyhow::Result<Vec<Recei
     Ok(letters)
 }
 
-/// Sends letters back without their dead-letter attributes, then deletes those that were sent.
-async fn redrive(letters: &[ReceivedMessage], target: &SqsQueue, dead_letters: &SqsQueue) -> anyhow::Result<usize> {
-    let messages: Vec<OutgoingMessage> = letters
+/// What a redrive did so far.
+#[derive(Default)]
+struct Redriven {
+    moved: usize,
+    /// Second copies of a letter already moved (a worker that crashed after dead-lettering sent it
+    /// twice): deleted, not sent.
+    duplicates: usize,
+    /// Letters cut to fit (their body is incomplete): left in the dead-letter queue.
+    stubs: Vec<docclass_types::Receipt>,
+    /// The source message ids moved, to know a second copy.
+    seen: std::collections::HashSet<String>,
+}
+
+/// The id a letter had in its source queue: what its copies share.
+fn original_id(letter: &ReceivedMessage) -> &str {
+    letter.attributes.get(attributes::DEAD_LETTER_MESSAGE_ID).unwrap_or(&letter.message_id)
+}
+
+/// Sends letters back without their dead-letter attributes, then deletes those that were sent, and the
+/// second copies of letters sent already; stubs stay.
+async fn redrive(
+    letters: &[ReceivedMessage],
+    target: &SqsQueue,
+    dead_letters: &SqsQueue,
+    done: &mut Redriven,
+) -> anyhow::Result<()> {
+    let mut to_send = Vec::new();
+    let mut to_delete = Vec::new();
+    for letter in letters {
+        if letter.attributes.contains_key(attributes::DEAD_LETTER_TRUNCATED) {
+            done.stubs.push(letter.receipt.clone());
+        } else if !done.seen.insert(original_id(letter).to_owned()) {
+            done.duplicates += 1;
+            to_delete.push(letter.receipt.clone());
+        } else {
+            to_send.push(letter);
+        }
+    }
+    let messages: Vec<OutgoingMessage> = to_send
         .iter()
         .enumerate()
         .map(|(index, letter)| {
@@ -200,24 +255,41 @@ async fn redrive(letters: &[ReceivedMessage], target: &SqsQueue, dead_letters: &
             message.attributes = letter
                 .attributes
                 .iter()
-                .filter(|(k, _)| !k.starts_with("docclass.dead_letter."))
+                .filter(|(k, _)| !k.starts_with(attributes::DEAD_LETTER_PREFIX))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             message
         })
         .collect();
     let sent = target.send_batch(&messages).await;
-    let receipts: Vec<_> = letters
-        .iter()
-        .zip(&sent)
-        .filter(|(_, result)| result.is_ok())
-        .map(|(letter, _)| letter.receipt.clone())
-        .collect();
+    for (letter, result) in to_send.iter().zip(&sent) {
+        match result {
+            Ok(()) => {
+                done.moved += 1;
+                to_delete.push(letter.receipt.clone());
+            }
+            Err(_) => {
+                // Not moved: a later copy must not be taken for a duplicate.
+                done.seen.remove(original_id(letter));
+            }
+        }
+    }
     if let Some(Err(error)) = sent.iter().find(|result| result.is_err()) {
         eprintln!("some dead letters could not be sent back and stay where they are: {error}");
     }
-    let deleted = dead_letters.ack_batch(&receipts).await;
-    Ok(deleted.iter().filter(|result| result.is_ok()).count())
+    let deleted = dead_letters.ack_batch(&to_delete).await;
+    if let Some(Err(error)) = deleted.iter().find(|result| result.is_err()) {
+        eprintln!("some dead letters sent back could not be deleted and may be redriven again: {error}");
+    }
+    Ok(())
+}
+
+/// One of each letter: copies of one source message (see [`Redriven::duplicates`]) are shown once.
+fn distinct(letters: &[ReceivedMessage]) -> (Vec<&ReceivedMessage>, usize) {
+    let mut seen = std::collections::HashSet::new();
+    let shown: Vec<&ReceivedMessage> = letters.iter().filter(|letter| seen.insert(original_id(letter))).collect();
+    let copies = letters.len() - shown.len();
+    (shown, copies)
 }
 
 fn print_letter(letter: &ReceivedMessage, json: bool) -> anyhow::Result<()> {
@@ -228,16 +300,23 @@ fn print_letter(letter: &ReceivedMessage, json: bool) -> anyhow::Result<()> {
             "reason": get(attributes::DEAD_LETTER_REASON),
             "detail": get(attributes::DEAD_LETTER_DETAIL),
             "source_queue": get(attributes::DEAD_LETTER_SOURCE_QUEUE),
+            "truncated_from_bytes": letter.attributes.get(attributes::DEAD_LETTER_TRUNCATED).and_then(|b| b.parse::<u64>().ok()),
             "body": letter.body,
         });
         println!("{value}");
     } else {
+        // A dead letter's body is what came in, control characters and all: shown escaped.
         let body: String = letter.body.chars().take(100).collect();
+        let stub = match letter.attributes.get(attributes::DEAD_LETTER_TRUNCATED) {
+            Some(bytes) => format!(" (a stub: the first {} of {bytes} bytes)", letter.body.len()),
+            None => String::new(),
+        };
         println!(
-            "{}  {}: {}\n    body: {body}",
-            letter.message_id,
-            get(attributes::DEAD_LETTER_REASON),
-            get(attributes::DEAD_LETTER_DETAIL)
+            "{}  {}: {}\n    body{stub}: {}",
+            printable(&letter.message_id),
+            printable(get(attributes::DEAD_LETTER_REASON)),
+            printable(get(attributes::DEAD_LETTER_DETAIL)),
+            printable(&body)
         );
     }
     Ok(())
@@ -254,7 +333,7 @@ fn embedded(db: &PathBuf, limit: usize) -> anyhow::Result<()> {
     for row in rows {
         let (queue, reason, detail, body) = row?;
         let body: String = body.chars().take(100).collect();
-        println!("{queue}  {reason}: {detail}\n    body: {body}");
+        println!("{queue}  {}: {}\n    body: {}", printable(&reason), printable(&detail), printable(&body));
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use adapters_aws::{DynamoTable, load_sdk_config};
 use adapters_embedded::SqliteTable;
 use docclass_types::topology::env;
-use docclass_types::{ResultRow, ResultTable};
+use docclass_types::{ResultRow, ResultTable, printable};
 use service_kit::AwsArgs;
 
 /// Arguments of `docclass results`.
@@ -65,16 +65,19 @@ pub fn run(args: ResultsArgs) -> anyhow::Result<()> {
         "id", "topic", "score", "subtopic", "score", "top categories"
     );
     for row in &rows {
+        // What a table holds is shown, not obeyed: escape sequences in a title or id print escaped.
         let title: String = row.title.chars().take(48).collect();
-        let top: Vec<String> = row.top_categories.iter().map(|c| format!("{} {:.2}", c.label, c.score)).collect();
+        let top: Vec<String> =
+            row.top_categories.iter().map(|c| format!("{} {:.2}", printable(&c.label), c.score)).collect();
         println!(
-            "{:<28} {:<8} {:>5.2}  {:<20} {:>5.2}  {:<34} {title}",
-            row.id,
-            row.topic,
+            "{:<28} {:<8} {:>5.2}  {:<20} {:>5.2}  {:<34} {}",
+            printable(&row.id),
+            printable(&row.topic),
             row.topic_score,
-            row.subtopic,
+            printable(&row.subtopic),
             row.subtopic_score,
-            top.join(", ")
+            top.join(", "),
+            printable(&title)
         );
     }
     println!("{} rows", rows.len());

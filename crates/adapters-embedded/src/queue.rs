@@ -24,13 +24,13 @@ pub struct QueueConfig {
     pub capacity: usize,
     /// Deliveries after which a message moves to the dead-letter queue, if there is one.
     pub max_receive_count: u32,
-    /// Largest body accepted, in bytes.
+    /// Largest message accepted, body and attributes, in bytes.
     pub max_message_bytes: usize,
 }
 
 impl QueueConfig {
     /// SQS's default maximum message size (256 KiB), kept so that what runs embedded also fits on SQS.
-    pub const SQS_MAX_MESSAGE_BYTES: usize = 256 * 1024;
+    pub const SQS_MAX_MESSAGE_BYTES: usize = docclass_types::MAX_MESSAGE_BYTES;
 }
 
 impl Default for QueueConfig {
@@ -311,11 +311,12 @@ impl MessageSink for EmbeddedQueue {
         messages
             .iter()
             .map(|message| {
-                if message.body.len() > self.config.max_message_bytes {
+                // Counted as SQS counts it, attributes included.
+                if message.size_bytes() > self.config.max_message_bytes {
                     return Err(QueueError::TooLarge {
                         queue: self.name.clone(),
                         entry_id: message.entry_id.clone(),
-                        bytes: message.body.len(),
+                        bytes: message.size_bytes(),
                         limit: self.config.max_message_bytes,
                     });
                 }

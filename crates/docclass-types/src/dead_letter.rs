@@ -1,7 +1,75 @@
 //! Why a message was dead-lettered: one enum, so the worker that writes a reason and the tools that read
 //! it (`docclass dlq inspect`, the dead-letter file, dashboards) agree on its spelling.
 
+use std::collections::BTreeMap;
 use std::fmt;
+
+use crate::queue::{MAX_MESSAGE_ATTRIBUTES, MAX_MESSAGE_BYTES, attributes_bytes};
+use crate::{OutgoingMessage, ReceivedMessage, attributes};
+
+/// The longest detail a dead letter keeps, in bytes; a longer one (an error quoting a whole body, say)
+/// is cut, so the reason always fits beside the body.
+pub const MAX_DETAIL_BYTES: usize = 1024;
+
+/// The dead letter of `original`, taken from `source_queue` for `reason`: the original body and
+/// attributes plus docclass's own (reason, detail, source queue, source message id), always within
+/// one SQS message, so a letter is never refused and its reason never lost:
+///
+/// - the detail is cut at [`MAX_DETAIL_BYTES`];
+/// - of the original attributes, only as many are kept as leave room for docclass's within SQS's ten
+///   (the detail says how many were dropped); an earlier dead letter's attributes are replaced;
+/// - a body that no longer fits is cut to what does, and the letter marked
+///   [`attributes::DEAD_LETTER_TRUNCATED`] with the original size: a stub, kept for its reason, that
+///   `dlq redrive` leaves where it is.
+pub fn dead_letter(
+    entry_id: impl Into<String>,
+    original: &ReceivedMessage,
+    source_queue: &str,
+    reason: DeadLetterReason,
+    detail: &str,
+) -> OutgoingMessage {
+    // Docclass's four, and one more for the stub mark should it be needed.
+    let room = MAX_MESSAGE_ATTRIBUTES - 5;
+    let originals: Vec<(&String, &String)> =
+        original.attributes.iter().filter(|(name, _)| !name.starts_with(attributes::DEAD_LETTER_PREFIX)).collect();
+    let dropped = originals.len().saturating_sub(room);
+    let mut detail = detail.to_owned();
+    if dropped > 0 {
+        detail = format!("{dropped} of the message's attributes dropped to fit SQS's ten; {detail}");
+    }
+    let mut own = BTreeMap::new();
+    own.insert(attributes::DEAD_LETTER_REASON.to_owned(), reason.as_str().to_owned());
+    own.insert(attributes::DEAD_LETTER_DETAIL.to_owned(), truncated(&detail, MAX_DETAIL_BYTES).to_owned());
+    own.insert(attributes::DEAD_LETTER_SOURCE_QUEUE.to_owned(), truncated(source_queue, 256).to_owned());
+    own.insert(attributes::DEAD_LETTER_MESSAGE_ID.to_owned(), truncated(&original.message_id, 256).to_owned());
+    let mut letter = OutgoingMessage::new(entry_id, original.body.clone());
+    letter.attributes = own.clone();
+    letter.attributes.extend(originals.iter().take(room).map(|(name, value)| ((*name).clone(), (*value).clone())));
+    if letter.size_bytes() <= MAX_MESSAGE_BYTES {
+        return letter;
+    }
+    // A stub. Original attributes that leave less than half the message for the body go too: the
+    // reason and the beginning of the body are what a reader needs.
+    if attributes_bytes(&letter.attributes) > MAX_MESSAGE_BYTES / 2 {
+        letter.attributes = own;
+    }
+    letter.attributes.insert(attributes::DEAD_LETTER_TRUNCATED.to_owned(), original.body.len().to_string());
+    let room = MAX_MESSAGE_BYTES - attributes_bytes(&letter.attributes);
+    letter.body = truncated(&original.body, room).to_owned();
+    letter
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn truncated(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
 
 /// The machine-readable reason a dead letter carries (attribute
 /// [`crate::attributes::DEAD_LETTER_REASON`]); its [`DeadLetterReason::as_str`] is what is stored.
@@ -32,11 +100,20 @@ pub enum DeadLetterReason {
     /// Moved by the queue's own redrive, not by a worker (the embedded queue says so; SQS's redrive adds no
     /// reason at all).
     MaxReceiveCountExceeded,
+    /// The document id is longer than a table key may be ([`crate::Limits::MAX_ID_BYTES`]).
+    IdTooLong,
+    /// A classification's label is empty: it could not be a key of the table's `by-topic` index.
+    EmptyLabel,
+    /// A classification's score is not a number in `[0, 1]` (DynamoDB refuses infinities and NaN).
+    ScoreOutOfRange,
+    /// The encoded envelope is larger than a queue message may grow to
+    /// ([`crate::Limits::MAX_ENVELOPE_BYTES`]).
+    EnvelopeTooLarge,
 }
 
 impl DeadLetterReason {
     /// Every reason.
-    pub const ALL: [DeadLetterReason; 12] = [
+    pub const ALL: [DeadLetterReason; 16] = [
         Self::InvalidJson,
         Self::UnsupportedSchemaVersion,
         Self::MissingId,
@@ -49,6 +126,10 @@ impl DeadLetterReason {
         Self::ForwardFailed,
         Self::MessageTooLarge,
         Self::MaxReceiveCountExceeded,
+        Self::IdTooLong,
+        Self::EmptyLabel,
+        Self::ScoreOutOfRange,
+        Self::EnvelopeTooLarge,
     ];
 
     /// Its stable spelling, e.g. `invalid_json`.
@@ -66,6 +147,10 @@ impl DeadLetterReason {
             Self::ForwardFailed => "forward_failed",
             Self::MessageTooLarge => "message_too_large",
             Self::MaxReceiveCountExceeded => "max_receive_count_exceeded",
+            Self::IdTooLong => "id_too_long",
+            Self::EmptyLabel => "empty_label",
+            Self::ScoreOutOfRange => "score_out_of_range",
+            Self::EnvelopeTooLarge => "envelope_too_large",
         }
     }
 
@@ -94,5 +179,49 @@ mod tests {
         spellings.dedup();
         assert_eq!(spellings.len(), DeadLetterReason::ALL.len());
         assert_eq!(DeadLetterReason::parse("no_such_reason"), None);
+    }
+
+    fn received(body: String, attributes: usize) -> ReceivedMessage {
+        ReceivedMessage {
+            message_id: "m-1".into(),
+            receipt: crate::Receipt("r".into()),
+            body,
+            receive_count: 1,
+            attributes: (0..attributes).map(|n| (format!("attribute-{n}"), "value".to_owned())).collect(),
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_keeps_its_body_attributes_and_reason() {
+        let mut original = received("{\"schema_version\":1}".into(), 2);
+        original.attributes.insert(attributes::DEAD_LETTER_REASON.into(), "an_earlier_reason".into());
+        let letter = dead_letter("0", &original, "ingest", DeadLetterReason::InvalidJson, "bad");
+        assert_eq!(letter.body, original.body);
+        assert_eq!(letter.attributes[attributes::DEAD_LETTER_REASON], "invalid_json");
+        assert_eq!(letter.attributes[attributes::DEAD_LETTER_DETAIL], "bad");
+        assert_eq!(letter.attributes[attributes::DEAD_LETTER_MESSAGE_ID], "m-1");
+        assert_eq!(letter.attributes["attribute-1"], "value");
+        assert_eq!(letter.attributes.len(), 6);
+        assert!(!letter.attributes.contains_key(attributes::DEAD_LETTER_TRUNCATED));
+    }
+
+    #[test]
+    fn a_dead_letter_always_fits_one_message() {
+        // A body at the limit, a detail of a megabyte, and more attributes than SQS takes.
+        let body = "é".repeat(MAX_MESSAGE_BYTES / 2);
+        let letter = dead_letter(
+            "0",
+            &received(body.clone(), 9),
+            "ingest",
+            DeadLetterReason::HandlerFailed,
+            &"x".repeat(1 << 20),
+        );
+        assert!(letter.size_bytes() <= MAX_MESSAGE_BYTES, "{} bytes", letter.size_bytes());
+        assert!(letter.attributes.len() <= MAX_MESSAGE_ATTRIBUTES, "{:?}", letter.attributes.keys());
+        assert_eq!(letter.attributes[attributes::DEAD_LETTER_REASON], "handler_failed");
+        let detail = &letter.attributes[attributes::DEAD_LETTER_DETAIL];
+        assert!(detail.len() <= MAX_DETAIL_BYTES && detail.starts_with("4 of the message's attributes dropped"));
+        assert_eq!(letter.attributes[attributes::DEAD_LETTER_TRUNCATED], body.len().to_string());
+        assert!(body.starts_with(&letter.body) && letter.body.len() > MAX_MESSAGE_BYTES - 4096);
     }
 }

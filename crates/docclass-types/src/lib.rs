@@ -30,13 +30,14 @@ mod seen;
 mod table;
 pub mod topology;
 
-pub use dead_letter::DeadLetterReason;
+pub use dead_letter::{DeadLetterReason, MAX_DETAIL_BYTES, dead_letter};
 pub use message::{
     CategoryScore, Classification, Document, Envelope, Labels, Limits, Rejection, SCHEMA_VERSION, Stage, UNKNOWN_LABEL,
-    without_control_characters,
+    printable, without_control_characters,
 };
 pub use queue::{
-    BatchResults, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt, ReceivedMessage, attributes,
+    BatchResults, MAX_MESSAGE_ATTRIBUTES, MAX_MESSAGE_BYTES, MessageSink, MessageSource, OutgoingMessage, QueueError,
+    Receipt, ReceivedMessage, attributes,
 };
 pub use seen::SeenDocuments;
 pub use table::{ResultRow, ResultTable, TableError};

@@ -120,6 +120,17 @@ impl Limits {
     /// SQS caps a message at 256 KiB; leaving room for the envelope's other fields keeps every accepted
     /// document sendable to the next queue.
     pub const DEFAULT_MAX_TEXT_BYTES: usize = 192 * 1024;
+    /// The longest document id, in bytes. DynamoDB refuses a partition key over 2,048 bytes, and refuses
+    /// the whole `BatchWriteItem` holding it; half that leaves room for a store that prefixes ids.
+    pub const MAX_ID_BYTES: usize = 1024;
+    /// The largest encoded envelope a stage accepts, in bytes: under SQS's 256 KiB by what the later
+    /// stages add (two classifications, a few hundred bytes each) and what a dead letter adds
+    /// (attributes, [`crate::MAX_DETAIL_BYTES`] of detail), so that an accepted envelope can always be
+    /// forwarded and, if it must, dead-lettered whole.
+    pub const MAX_ENVELOPE_BYTES: usize = 240 * 1024;
+    /// What a later stage accepts: an envelope within [`Self::MAX_ENVELOPE_BYTES`] at ingest, grown by
+    /// the classifications since.
+    const MAX_CLASSIFIED_ENVELOPE_BYTES: usize = 248 * 1024;
 }
 
 impl Default for Limits {
@@ -130,7 +141,7 @@ impl Default for Limits {
 
 /// Why a message can never be processed. It goes to the dead-letter queue with
 /// [`Rejection::reason`] as its machine-readable reason and is not retried.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Rejection {
     /// The body is not a JSON envelope.
     #[error("message body is not a valid envelope: {detail}")]
@@ -163,6 +174,44 @@ pub enum Rejection {
         /// The limit in force.
         limit: usize,
     },
+    /// The id is longer than [`Limits::MAX_ID_BYTES`].
+    #[error("document id of {bytes} bytes is longer than the limit of {limit} (it begins {prefix:?})")]
+    IdTooLong {
+        /// The id's first characters.
+        prefix: String,
+        /// Its size.
+        bytes: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The whole envelope, encoded, is larger than a stage accepts.
+    #[error("document {id} is {bytes} bytes as an envelope, more than the limit of {limit}")]
+    EnvelopeTooLarge {
+        /// The document id.
+        id: String,
+        /// The encoded size.
+        bytes: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A classification's label is empty.
+    #[error("document {id} has an empty {which} label")]
+    EmptyLabel {
+        /// The document id.
+        id: String,
+        /// `topic` or `subtopic`.
+        which: &'static str,
+    },
+    /// A classification's score is not a number in `[0, 1]`.
+    #[error("document {id} has a {which} score of {score}, not a number in [0, 1]")]
+    ScoreOutOfRange {
+        /// The document id.
+        id: String,
+        /// `topic`, `subtopic` or `top category`.
+        which: &'static str,
+        /// The score.
+        score: f32,
+    },
     /// A stage received an envelope that skipped an earlier stage.
     #[error("document {id} reached the {stage:?} stage without a {missing}")]
     MissingClassification {
@@ -185,6 +234,10 @@ impl Rejection {
             Rejection::EmptyText { .. } => DeadLetterReason::EmptyText,
             Rejection::TextTooLarge { .. } => DeadLetterReason::TextTooLarge,
             Rejection::MissingClassification { .. } => DeadLetterReason::MissingClassification,
+            Rejection::IdTooLong { .. } => DeadLetterReason::IdTooLong,
+            Rejection::EnvelopeTooLarge { .. } => DeadLetterReason::EnvelopeTooLarge,
+            Rejection::EmptyLabel { .. } => DeadLetterReason::EmptyLabel,
+            Rejection::ScoreOutOfRange { .. } => DeadLetterReason::ScoreOutOfRange,
         }
     }
 
@@ -207,6 +260,25 @@ pub fn without_control_characters(text: &str) -> std::borrow::Cow<'_, str> {
     } else {
         text.into()
     }
+}
+
+/// `text` fit for one line of a terminal: every character [`without_control_characters`] would drop,
+/// and tab and newline too, shown escaped (`\u{1b}`) instead of acted upon. For output: rows written
+/// before ingest stripped controls, and dead letters (which keep a body as it came), still hold them.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_here = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.contains(unsafe_here) {
+        return text.into();
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_here(c) {
+            shown.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            shown.push(c);
+        }
+    }
+    shown.into()
 }
 
 fn clean(field: &mut String) {
@@ -262,7 +334,9 @@ impl Envelope {
         serde_json::to_string(self).expect("an envelope always serialises")
     }
 
-    /// Checks that `stage` can work on this envelope.
+    /// Checks that `stage` can work on this envelope, and that what it will send on — the next queue's
+    /// message, the table's row, a dead letter — will be accepted: what a queue or table would refuse is
+    /// refused here, with its own reason, so it never takes a batch of good neighbours down with it.
     ///
     /// # Errors
     /// The first [`Rejection`] that applies.
@@ -271,6 +345,10 @@ impl Envelope {
         if doc.id.trim().is_empty() {
             return Err(Rejection::MissingId);
         }
+        if doc.id.len() > Limits::MAX_ID_BYTES {
+            let prefix = doc.id[..doc.id.floor_char_boundary(32)].to_owned();
+            return Err(Rejection::IdTooLong { prefix, bytes: doc.id.len(), limit: Limits::MAX_ID_BYTES });
+        }
         if doc.title.trim().is_empty() && doc.text.trim().is_empty() {
             return Err(Rejection::EmptyText { id: doc.id.clone() });
         }
@@ -278,21 +356,58 @@ impl Envelope {
         if bytes > limits.max_text_bytes {
             return Err(Rejection::TextTooLarge { id: doc.id.clone(), bytes, limit: limits.max_text_bytes });
         }
-        let missing = match stage {
-            Stage::Topic => None,
-            Stage::Subtopic => self.topic.is_none().then_some("topic"),
-            Stage::Write => {
-                if self.topic.is_none() {
-                    Some("topic")
-                } else {
-                    self.subtopic.is_none().then_some("subtopic")
-                }
-            }
-        };
-        match missing {
-            Some(missing) => Err(Rejection::MissingClassification { id: doc.id.clone(), stage, missing }),
-            None => Ok(()),
+        let limit =
+            if stage == Stage::Topic { Limits::MAX_ENVELOPE_BYTES } else { Limits::MAX_CLASSIFIED_ENVELOPE_BYTES };
+        let bytes = self.encoded_len();
+        if bytes > limit {
+            return Err(Rejection::EnvelopeTooLarge { id: doc.id.clone(), bytes, limit });
         }
+        let needed: &[(&'static str, &Option<Classification>)] = match stage {
+            Stage::Topic => &[],
+            Stage::Subtopic => &[("topic", &self.topic)],
+            Stage::Write => &[("topic", &self.topic), ("subtopic", &self.subtopic)],
+        };
+        for &(which, classification) in needed {
+            let Some(classification) = classification else {
+                return Err(Rejection::MissingClassification { id: doc.id.clone(), stage, missing: which });
+            };
+            classification.check(&doc.id, which)?;
+        }
+        Ok(())
+    }
+
+    /// The size of [`Envelope::encode`]'s answer, without building it.
+    fn encoded_len(&self) -> usize {
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0 += bytes.len();
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut count = Count(0);
+        serde_json::to_writer(&mut count, self).expect("an envelope always serialises");
+        count.0
+    }
+}
+
+impl Classification {
+    /// A label the table can index, and scores it can store.
+    fn check(&self, id: &str, which: &'static str) -> Result<(), Rejection> {
+        if self.label.trim().is_empty() {
+            return Err(Rejection::EmptyLabel { id: id.to_owned(), which });
+        }
+        let in_range = |score: f32| (0.0..=1.0).contains(&score);
+        if !in_range(self.score) {
+            return Err(Rejection::ScoreOutOfRange { id: id.to_owned(), which, score: self.score });
+        }
+        if let Some(bad) = self.top.iter().find(|category| !in_range(category.score)) {
+            return Err(Rejection::ScoreOutOfRange { id: id.to_owned(), which: "top category", score: bad.score });
+        }
+        Ok(())
     }
 }
 
@@ -323,6 +438,12 @@ mod tests {
         assert_eq!(envelope.document.title, "title]0;pwned");
         assert_eq!(envelope.document.url.as_deref(), Some("https://example.org/x"));
         assert!(matches!(without_control_characters("plain"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn printable_text_shows_controls_escaped() {
+        assert_eq!(printable("a\u{1b}[2Jb\nc\u{202e}d\u{9b}"), "a\\u{1b}[2Jb\\u{a}c\\u{202e}d\\u{9b}");
+        assert!(matches!(printable("plain café"), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]
@@ -358,5 +479,64 @@ mod tests {
         assert_eq!(empty.validate(Stage::Topic, &limits).unwrap_err().reason_code(), "empty_text");
         let large = Envelope::new(document("far more than ten bytes"));
         assert_eq!(large.validate(Stage::Topic, &limits).unwrap_err().reason_code(), "text_too_large");
+    }
+
+    fn classified(label: &str, score: f32) -> Classification {
+        Classification {
+            label: label.into(),
+            score,
+            model_version: "m".into(),
+            classified_at: Utc::now(),
+            top: Vec::new(),
+        }
+    }
+
+    /// What DynamoDB or SQS would refuse, refused first, each with its own reason.
+    #[test]
+    fn refuses_what_a_store_would_refuse() {
+        let limits = Limits::default();
+        let reason = |envelope: &Envelope, stage| envelope.validate(stage, &limits).map_err(|r| r.reason_code());
+
+        let mut long_id = Envelope::new(document("text"));
+        long_id.document.id = "é".repeat(Limits::MAX_ID_BYTES / 2 + 1);
+        assert_eq!(reason(&long_id, Stage::Topic), Err("id_too_long"));
+        long_id.document.id.pop();
+        assert_eq!(reason(&long_id, Stage::Topic), Ok(()));
+
+        // Title and text within their limit, but a URL that makes the envelope too large for a queue.
+        let mut large = Envelope::new(document("text"));
+        large.document.url = Some("u".repeat(Limits::MAX_ENVELOPE_BYTES));
+        assert_eq!(reason(&large, Stage::Topic), Err("envelope_too_large"));
+
+        let mut written = Envelope::new(document("text"));
+        written.topic = Some(classified("sci", 0.9));
+        written.subtopic = Some(classified("sci.med", 0.8));
+        assert_eq!(reason(&written, Stage::Write), Ok(()));
+        for (topic, subtopic, expected) in [
+            ("", 0.5, "empty_label"),
+            (" ", 0.5, "empty_label"),
+            ("sci", f32::INFINITY, "score_out_of_range"),
+            ("sci", f32::NAN, "score_out_of_range"),
+            ("sci", 1.5, "score_out_of_range"),
+            ("sci", -0.1, "score_out_of_range"),
+        ] {
+            let mut bad = written.clone();
+            bad.topic = Some(classified(topic, 0.9));
+            bad.subtopic = Some(classified("sci.med", subtopic));
+            assert_eq!(reason(&bad, Stage::Write), Err(expected), "{topic:?} {subtopic}");
+        }
+        let mut bad_top = written.clone();
+        bad_top.subtopic.as_mut().unwrap().top = vec![CategoryScore { label: "x".into(), score: f32::NAN }];
+        assert_eq!(reason(&bad_top, Stage::Write), Err("score_out_of_range"));
+        let mut empty_subtopic = written.clone();
+        empty_subtopic.subtopic = Some(classified("", 0.5));
+        assert_eq!(reason(&empty_subtopic, Stage::Write), Err("empty_label"));
+        assert_eq!(reason(&empty_subtopic, Stage::Subtopic), Ok(()), "the subtopic stage replaces it");
+
+        // A score that overflows f32 arrives as infinity.
+        let mut value: serde_json::Value = serde_json::from_str(&written.encode()).unwrap();
+        value["topic"]["score"] = serde_json::json!(1e39);
+        let decoded = Envelope::decode(&value.to_string()).unwrap();
+        assert_eq!(reason(&decoded, Stage::Subtopic), Err("score_out_of_range"));
     }
 }

@@ -15,7 +15,22 @@ pub mod attributes {
     pub const DEAD_LETTER_DETAIL: &str = "docclass.dead_letter.detail";
     /// On a dead letter: the queue it was taken from, so it can be redriven there.
     pub const DEAD_LETTER_SOURCE_QUEUE: &str = "docclass.dead_letter.source_queue";
+    /// On a dead letter: the message id it had in its source queue. A worker that crashes between sending
+    /// a dead letter and deleting the original sends it again; the copies share this id, so `dlq inspect`
+    /// shows one and `dlq redrive` moves one.
+    pub const DEAD_LETTER_MESSAGE_ID: &str = "docclass.dead_letter.message_id";
+    /// On a dead letter that would not fit a message whole: the original body's size in bytes. Its body
+    /// is then only the beginning of the original (a stub), kept for the reason and never redriven.
+    pub const DEAD_LETTER_TRUNCATED: &str = "docclass.dead_letter.truncated_from_bytes";
+    /// What every dead-letter attribute's name begins with: redrive strips them.
+    pub const DEAD_LETTER_PREFIX: &str = "docclass.dead_letter.";
 }
+
+/// The largest message SQS takes, body and attributes together (256 KiB, the SQS quotas page); the
+/// embedded queue holds to it too.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// The most message attributes SQS takes on one message.
+pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
 
 /// Opaque handle that acknowledges or re-times one delivery of a message (an SQS receipt handle).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -52,6 +67,16 @@ impl OutgoingMessage {
     pub fn new(entry_id: impl Into<String>, body: impl Into<String>) -> Self {
         Self { entry_id: entry_id.into(), body: body.into(), attributes: BTreeMap::new() }
     }
+
+    /// What SQS counts towards [`MAX_MESSAGE_BYTES`]: the body plus each attribute's name, data type
+    /// (`String`) and value.
+    pub fn size_bytes(&self) -> usize {
+        self.body.len() + attributes_bytes(&self.attributes)
+    }
+}
+
+pub(crate) fn attributes_bytes(attributes: &BTreeMap<String, String>) -> usize {
+    attributes.iter().map(|(name, value)| name.len() + "String".len() + value.len()).sum()
 }
 
 /// One result per entry of a batch call, in the order of the entries.

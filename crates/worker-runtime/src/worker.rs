@@ -4,10 +4,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
-use docclass_types::{
-    DeadLetterReason, Envelope, MessageSink, MessageSource, OutgoingMessage, Receipt, ReceivedMessage, Rejection,
-    attributes,
-};
+use docclass_types::{DeadLetterReason, Envelope, MessageSink, MessageSource, Receipt, ReceivedMessage, Rejection};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -411,11 +408,8 @@ where
             if let Disposition::DeadLetter(DeadLetter { reason, detail }) = disposition {
                 let message = &messages[index];
                 tracing::warn!(queue = self.source.name(), message_id = %message.message_id, reason = reason.as_str(), %detail, "dead-lettering message");
-                let mut letter = OutgoingMessage::new(index.to_string(), message.body.clone());
-                letter.attributes = message.attributes.clone();
-                letter.attributes.insert(attributes::DEAD_LETTER_REASON.into(), reason.as_str().into());
-                letter.attributes.insert(attributes::DEAD_LETTER_DETAIL.into(), detail.clone());
-                letter.attributes.insert(attributes::DEAD_LETTER_SOURCE_QUEUE.into(), self.source.name().into());
+                let letter =
+                    docclass_types::dead_letter(index.to_string(), message, self.source.name(), *reason, detail);
                 indices.push(index);
                 letters.push(letter);
             }

@@ -13,6 +13,15 @@ use futures_util::future::join_all;
 /// would fail every id for one taken id); this many run at once.
 const CONCURRENT_WRITES: usize = 16;
 
+/// What one conditional put answered.
+enum Claim {
+    Won,
+    /// Enqueued already, or under another claimant's running lease.
+    Taken,
+    /// The table refused the id itself; the store's message.
+    Refused(String),
+}
+
 /// A DynamoDB table of ids feed-ingest has claimed or enqueued: partition key `id` (string); `infra up`
 /// creates it as `<prefix>-seen`.
 #[derive(Clone)]
@@ -37,7 +46,7 @@ impl DynamoSeen {
         super::table_error(&self.name, error)
     }
 
-    async fn claim_one(&self, id: &str, now_ms: i64, lease_until_ms: i64) -> Result<bool, TableError> {
+    async fn claim_one(&self, id: &str, now_ms: i64, lease_until_ms: i64) -> Result<Claim, TableError> {
         let put = self
             .client
             .put_item()
@@ -51,9 +60,14 @@ impl DynamoSeen {
             .send()
             .await;
         match put {
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(Claim::Won),
             Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(false)
+                Ok(Claim::Taken)
+            }
+            // The request itself is invalid for this id (DynamoDB's code for a key over its size limit):
+            // no retry can change that. Any other failure — a missing table, credentials — fails the poll.
+            Err(error) if error.as_service_error().and_then(|e| e.meta().code()) == Some("ValidationException") => {
+                Ok(Claim::Refused(crate::sdk_error_message(&error)))
             }
             Err(error) => Err(self.failed(&error)),
         }
@@ -83,8 +97,19 @@ impl SeenDocuments for DynamoSeen {
         let lease_until_ms = now_ms.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
         let mut won = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(CONCURRENT_WRITES) {
-            for result in join_all(chunk.iter().map(|id| self.claim_one(id, now_ms, lease_until_ms))).await {
-                won.push(result?);
+            let claims = join_all(chunk.iter().map(|id| self.claim_one(id, now_ms, lease_until_ms))).await;
+            for (id, claim) in chunk.iter().zip(claims) {
+                match claim? {
+                    Claim::Won => won.push(true),
+                    Claim::Taken => won.push(false),
+                    // One id the table refuses (too long a key, say) skips its entry, not the whole
+                    // poll: failing the call would block every other entry of the feed, poll after poll.
+                    Claim::Refused(detail) => {
+                        let shown: String = id.chars().take(64).collect();
+                        tracing::warn!(table = %self.name, id = %shown, %detail, "the seen store refused an id; its entry is skipped");
+                        won.push(false);
+                    }
+                }
             }
         }
         Ok(won)

@@ -68,7 +68,33 @@ impl DynamoTable {
     }
 
     /// Writes one chunk of at most 25 distinct ids; answers the ids that could not be written, with why.
+    /// A chunk DynamoDB refuses as a whole for what one of its items holds (a `ValidationException`: a
+    /// key too long, an empty index key, a number it cannot store) is split in two and each half written
+    /// on its own, down to the culprit, so that only it fails — with the store's own message — and its
+    /// neighbours are written: at most 2 × log2(25) extra calls per culprit.
     async fn write_chunk(&self, items: Vec<(String, WriteRequest)>) -> HashMap<String, TableError> {
+        let mut failed = HashMap::new();
+        let mut pending = vec![items];
+        while let Some(items) = pending.pop() {
+            match self.write_once(&items).await {
+                Written::Done(unwritten) => failed.extend(unwritten),
+                Written::Refused(error) if items.len() > 1 => {
+                    tracing::debug!(table = %self.name, items = items.len(), %error, "batch refused; splitting it to find the culprit");
+                    let mut first = items;
+                    let second = first.split_off(first.len() / 2);
+                    pending.push(second);
+                    pending.push(first);
+                }
+                Written::Refused(error) => {
+                    failed.extend(items.into_iter().map(|(id, _)| (id, error.clone())));
+                }
+            }
+        }
+        failed
+    }
+
+    /// One chunk through its rounds of `BatchWriteItem`.
+    async fn write_once(&self, items: &[(String, WriteRequest)]) -> Written {
         let mut pending: Vec<WriteRequest> = items.iter().map(|(_, request)| request.clone()).collect();
         let mut backoff = FIRST_BACKOFF;
         for round in 1..=WRITE_ROUNDS {
@@ -81,26 +107,43 @@ impl DynamoTable {
                         .cloned()
                         .unwrap_or_default();
                     if pending.is_empty() {
-                        return HashMap::new();
+                        return Written::Done(HashMap::new());
                     }
                     tracing::debug!(table = %self.name, unprocessed = pending.len(), round, "throttled; retrying the rest");
+                }
+                Err(error) if error.as_service_error().and_then(|e| e.meta().code()) == Some("ValidationException") => {
+                    return Written::Refused(TableError::Storage {
+                        table: self.name.clone(),
+                        detail: crate::sdk_error_message(&error),
+                        retriable: false,
+                    });
                 }
                 Err(error) => {
                     let error = self.call_failed(&error);
                     if !error.is_retriable() || round == WRITE_ROUNDS {
-                        return items.into_iter().map(|(id, _)| (id, error.clone())).collect();
+                        return Written::Done(items.iter().map(|(id, _)| (id.clone(), error.clone())).collect());
                     }
                 }
             }
             tokio::time::sleep(backoff.mul_f64(fastrand::f64())).await;
             backoff *= 2;
         }
-        pending
-            .iter()
-            .filter_map(|request| request.put_request()?.item().get("id")?.as_s().ok().cloned())
-            .map(|id| (id, TableError::Throttled { table: self.name.clone() }))
-            .collect()
+        Written::Done(
+            pending
+                .iter()
+                .filter_map(|request| request.put_request()?.item().get("id")?.as_s().ok().cloned())
+                .map(|id| (id, TableError::Throttled { table: self.name.clone() }))
+                .collect(),
+        )
     }
+}
+
+/// What one chunk's rounds of `BatchWriteItem` came to.
+enum Written {
+    /// The ids that could not be written, with why (none: all written).
+    Done(HashMap<String, TableError>),
+    /// The chunk was refused as a whole for what an item holds.
+    Refused(TableError),
 }
 
 impl ResultTable for DynamoTable {

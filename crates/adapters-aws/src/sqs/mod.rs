@@ -10,6 +10,6 @@ pub const MAX_BATCH: usize = 10;
 /// The longest long poll SQS allows (`WaitTimeSeconds`, 0–20).
 pub const MAX_WAIT_SECONDS: u64 = 20;
 /// SQS's message size limit, and the limit on a whole batch's payload (256 KiB, the SQS quotas page).
-pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+pub use docclass_types::MAX_MESSAGE_BYTES;
 /// The longest visibility timeout SQS allows (12 hours).
 pub const MAX_VISIBILITY_SECONDS: u64 = 12 * 60 * 60;

@@ -239,7 +239,7 @@ impl MessageSink for SqsQueue {
         // Refuse what SQS would refuse, by name, rather than sending it.
         let mut sendable = Vec::new();
         for (position, message) in messages.iter().enumerate() {
-            let bytes = message_bytes(message);
+            let bytes = message.size_bytes();
             if bytes > MAX_MESSAGE_BYTES {
                 results[position] = Err(QueueError::TooLarge {
                     queue: self.name.clone(),
@@ -255,7 +255,7 @@ impl MessageSink for SqsQueue {
         let mut chunks: Vec<Vec<usize>> = Vec::new();
         let mut chunk_bytes = 0;
         for position in sendable {
-            let bytes = message_bytes(&messages[position]);
+            let bytes = messages[position].size_bytes();
             match chunks.last_mut() {
                 Some(chunk) if chunk.len() < MAX_BATCH && chunk_bytes + bytes <= MAX_MESSAGE_BYTES => {
                     chunk.push(position);
@@ -313,10 +313,4 @@ impl MessageSink for SqsQueue {
         }
         results
     }
-}
-
-/// What SQS counts towards the size limit: the body plus attribute names, types and values.
-fn message_bytes(message: &OutgoingMessage) -> usize {
-    message.body.len()
-        + message.attributes.iter().map(|(key, value)| key.len() + "String".len() + value.len()).sum::<usize>()
 }

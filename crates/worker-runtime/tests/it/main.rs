@@ -439,3 +439,36 @@ async fn a_slow_batch_stays_hidden_until_it_is_done() {
     assert_eq!(ids(&q.output), ["slow"], "handled once, forwarded once");
     assert!(q.input.is_empty());
 }
+
+/// Near SQS's 256 KiB, with the most attributes SQS takes: every poison message still reaches the
+/// dead-letter queue with its reason — a stub of its body where the whole would not fit, marked so.
+#[tokio::test]
+async fn a_dead_letter_keeps_its_reason_whatever_the_size_and_attributes_of_its_message() {
+    let q = queues();
+    let near_limit = format!("{{not json{}", "x".repeat(docclass_types::MAX_MESSAGE_BYTES - 100));
+    let mut crowded = OutgoingMessage::new("0", "{also not json");
+    crowded.attributes = (0..10).map(|n| (format!("a{n}"), "v".to_owned())).collect();
+    let whole = OutgoingMessage::new("1", near_limit.clone());
+    assert!(q.input.send_batch(&[crowded, whole]).await.iter().all(Result::is_ok));
+    let worker = Worker::new(
+        q.input.clone(),
+        Arc::new(TestHandler::default()),
+        Arc::new(ToQueue(q.output.clone())),
+        q.dead_letters.clone(),
+        config(),
+    );
+    let outcome = worker.process_one_batch().await;
+    assert_eq!((outcome.dead_lettered, outcome.retried), (2, 0), "{outcome:?}");
+    let letters = q.dead_letters.drain_visible();
+    assert_eq!(letters.len(), 2);
+    for (body, attrs) in letters {
+        assert_eq!(attrs[attributes::DEAD_LETTER_REASON], "invalid_json");
+        assert!(attrs.len() <= docclass_types::MAX_MESSAGE_ATTRIBUTES, "{attrs:?}");
+        if body.len() > 1000 {
+            assert_eq!(attrs[attributes::DEAD_LETTER_TRUNCATED], near_limit.len().to_string());
+            assert!(near_limit.starts_with(&body));
+        } else {
+            assert!(attrs[attributes::DEAD_LETTER_DETAIL].starts_with("5 of the message's attributes dropped"));
+        }
+    }
+}
