@@ -9,6 +9,8 @@ COPY feed-ingest /usr/local/bin/feed-ingest
 
 # /healthz, /metrics and /feeds.
 EXPOSE 9100
+# Outside a container the default is loopback; here the engine and the scraper reach it from outside.
+ENV DOCCLASS_METRICS_ADDR=0.0.0.0:9100
 # The binary asks its own /healthz: there is no curl in a scratch image.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["/usr/local/bin/feed-ingest", "--healthcheck"]
 ENTRYPOINT ["/usr/local/bin/feed-ingest"]

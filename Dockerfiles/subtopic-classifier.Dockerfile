@@ -11,6 +11,8 @@ ENV DOCCLASS_MODEL=/usr/local/share/docclass/model.bin
 
 # /healthz and /metrics.
 EXPOSE 9102
+# Outside a container the default is loopback; here the engine and the scraper reach it from outside.
+ENV DOCCLASS_METRICS_ADDR=0.0.0.0:9102
 # The binary asks its own /healthz: there is no curl in a scratch image.
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["/usr/local/bin/subtopic-classifier", "--healthcheck"]
 ENTRYPOINT ["/usr/local/bin/subtopic-classifier"]

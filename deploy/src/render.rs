@@ -34,7 +34,7 @@ pub fn render_all(stack: &Stack) -> anyhow::Result<Vec<(String, Value)>> {
         }
     }
     files.push(("policy-execution.json".into(), execution_role_policy(stack)));
-    files.push(("trust-ecs-tasks.json".into(), ecs_tasks_trust()));
+    files.push(("trust-ecs-tasks.json".into(), ecs_tasks_trust(stack)));
     Ok(files)
 }
 
@@ -66,6 +66,8 @@ fn environment(stack: &Stack, service: Service) -> Vec<Variable> {
         ("AWS_REGION".into(), stack.region.clone()),
         (env::LOG_FORMAT.into(), "json".into()),
         (env::STACK.into(), stack.name.clone()),
+        // The task's health check asks it on loopback; the scraper and ECS's Service Connect from outside.
+        (env::METRICS_ADDR.into(), format!("0.0.0.0:{}", service.metrics_port())),
     ];
     let queue = |queue: Queue| (queue.url_var().to_owned(), stack.queue_url(queue, false));
     let dead_letters = |queue: Queue| (queue.dead_letter_url_var().to_owned(), stack.queue_url(queue, true));
@@ -73,6 +75,9 @@ fn environment(stack: &Stack, service: Service) -> Vec<Variable> {
         Service::FeedIngest => {
             variables.push(queue(Queue::Ingest));
             variables.push((env::SEEN_TABLE.into(), stack.seen_table_name()));
+            if let Some(feeds) = stack.feeds_toml() {
+                variables.push((env::FEEDS_TOML.into(), feeds));
+            }
         }
         Service::TopicClassifier => {
             variables.push(queue(Queue::Ingest));
@@ -92,6 +97,7 @@ fn environment(stack: &Stack, service: Service) -> Vec<Variable> {
             variables.push(dead_letters(Queue::Results));
         }
     }
+    // The stack file's own names never collide with these: `Stack::parse` refuses the reserved ones.
     for (name, value) in &stack.service(service).environment {
         variables.retain(|(existing, _)| existing != name);
         variables.push((name.clone(), value.clone()));
@@ -149,6 +155,8 @@ pub struct ContainerDefinition {
     pub user: &'static str,
     /// Nothing in it writes a file.
     pub readonly_root_filesystem: bool,
+    /// No Linux capabilities: the services open sockets on unprivileged ports and nothing else.
+    pub linux_parameters: LinuxParameters,
     /// Seconds between SIGTERM and SIGKILL.
     pub stop_timeout: u32,
     /// `/healthz` and `/metrics`.
@@ -159,6 +167,21 @@ pub struct ContainerDefinition {
     pub health_check: HealthCheck,
     /// CloudWatch Logs.
     pub log_configuration: LogConfiguration,
+}
+
+/// The container's kernel settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinuxParameters {
+    /// Capabilities added and dropped.
+    pub capabilities: Capabilities,
+}
+
+/// Linux capabilities of the container.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Capabilities {
+    /// Dropped: `ALL`.
+    pub drop: Vec<&'static str>,
 }
 
 /// A container port.
@@ -232,6 +255,7 @@ pub fn task_definition(stack: &Stack, service: Service) -> TaskDefinition {
             essential: true,
             user: CONTAINER_USER,
             readonly_root_filesystem: true,
+            linux_parameters: LinuxParameters { capabilities: Capabilities { drop: vec!["ALL"] } },
             // Above the worker runtime's 20 s shutdown: a stopping task finishes and acknowledges the
             // batches it holds, or gives them back to the queue, before ECS sends SIGKILL.
             stop_timeout: spec.stop_timeout_secs,
@@ -341,14 +365,20 @@ pub fn execution_role_policy(stack: &Stack) -> Value {
     })
 }
 
-/// Who may assume the task and execution roles: ECS tasks.
-pub fn ecs_tasks_trust() -> Value {
+/// Who may assume the task and execution roles: ECS tasks of this account, in this region — the
+/// confused-deputy guard AWS recommends, so that ECS acting for another account cannot be made to
+/// assume them.
+pub fn ecs_tasks_trust(stack: &Stack) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
             "Principal": { "Service": "ecs-tasks.amazonaws.com" },
-            "Action": "sts:AssumeRole"
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "ArnLike": { "aws:SourceArn": format!("arn:aws:ecs:{}:{}:*", stack.region, stack.account_id) },
+                "StringEquals": { "aws:SourceAccount": stack.account_id }
+            }
         }]
     })
 }

@@ -175,9 +175,26 @@ pub struct ServiceSpec {
     pub stop_timeout_secs: u32,
     /// This service's image, instead of `<registry>/docclass-<service>:<tag>`.
     pub image: Option<String>,
-    /// Extra environment (e.g. `DOCCLASS_FEEDS` for feed-ingest, `DOCCLASS_MIN_SCORE`).
+    /// Extra environment (e.g. `DOCCLASS_MIN_SCORE`); not the names deploy sets itself
+    /// ([`RESERVED_ENVIRONMENT`]).
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+    /// feed-ingest only: its feed list, in the feed-list format (README "Feeds"), as a table of the stack
+    /// file. Rendered into the task as `DOCCLASS_FEEDS_TOML`: the task needs no file to mount.
+    pub feeds: Option<toml::Table>,
+}
+
+/// Environment variables a task definition gets from deploy and a stack file's `environment` may not
+/// set: the queues and tables a service talks to follow from the stack's name, so they cannot disagree
+/// with what `apply` created and the IAM policies allow.
+pub fn reserved_environment() -> Vec<&'static str> {
+    let mut names = vec!["AWS_REGION", topology::env::STACK, topology::env::TABLE, topology::env::SEEN_TABLE];
+    names.push(topology::env::FEEDS_TOML);
+    for queue in Queue::ALL {
+        names.push(queue.url_var());
+        names.push(queue.dead_letter_url_var());
+    }
+    names
 }
 
 fn one() -> u32 {
@@ -255,14 +272,51 @@ impl Stack {
                     spec.memory
                 );
             }
+            let reserved = reserved_environment();
+            if let Some(name) = spec.environment.keys().find(|name| reserved.contains(&name.as_str())) {
+                bail!("{}: {name} is set by deploy itself, from the stack's name", field("environment"));
+            }
             if service == Service::FeedIngest {
                 // Polling twice from two tasks is safe (the seen table) but pointless.
                 ensure!(spec.max_tasks == 1, "{}: feed-ingest runs as one task", field("max_tasks"));
+                stack.check_feeds(spec)?;
             } else {
+                ensure!(spec.feeds.is_none(), "{}: only feed-ingest polls feeds", field("feeds"));
                 stack.scaling_policy(service)?;
             }
         }
         Ok(stack)
+    }
+
+    /// feed-ingest's feed list: given, and valid as feed-ingest will read it; or a file named by
+    /// `DOCCLASS_FEEDS` in an image of the user's own (docclass's image holds no feed list).
+    fn check_feeds(&self, spec: &ServiceSpec) -> anyhow::Result<()> {
+        match (&spec.feeds, spec.environment.get(topology::env::FEEDS)) {
+            (Some(_), Some(_)) => bail!("services.feed-ingest: give feeds or environment.DOCCLASS_FEEDS, not both"),
+            (Some(_), None) => {
+                let text = self.feeds_toml().expect("feeds are given");
+                feed_ingest::feed::FeedList::parse(&text)
+                    .map_err(|error| anyhow::anyhow!("services.feed-ingest.feeds: {error:#}"))?;
+                // ECS takes a task definition of at most 64 KiB, environment included.
+                ensure!(text.len() <= 32 * 1024, "services.feed-ingest.feeds: over 32 KiB as TOML");
+                Ok(())
+            }
+            (None, Some(_)) if spec.image.is_some() => Ok(()),
+            (None, Some(path)) => bail!(
+                "services.feed-ingest.environment.DOCCLASS_FEEDS names {path}, which docclass's image does not hold: \
+                 give the list as services.feed-ingest.feeds (or an image of your own that holds it)"
+            ),
+            (None, None) => bail!(
+                "services.feed-ingest.feeds: the feed list is missing, so the task would have nothing to poll \
+                 (see deploy/stack.example.toml)"
+            ),
+        }
+    }
+
+    /// feed-ingest's feed list as the TOML text its task gets, when the stack file gives one.
+    pub fn feeds_toml(&self) -> Option<String> {
+        let feeds = self.services.get(Service::FeedIngest.name())?.feeds.as_ref()?;
+        Some(toml::to_string(feeds).expect("a TOML table always serialises"))
     }
 
     /// A service's settings (present: [`Stack::parse`] checked).

@@ -46,6 +46,7 @@ fn task_definitions_are_fargate_ready_non_root_read_only_and_health_checked() {
         assert_eq!(definition["requiresCompatibilities"], serde_json::json!(["FARGATE"]));
         let container = &definition["containerDefinitions"][0];
         assert_eq!(container["readonlyRootFilesystem"], true);
+        assert_eq!(container["linuxParameters"]["capabilities"]["drop"], serde_json::json!(["ALL"]));
         let user = container["user"].as_str().unwrap();
         assert!(!user.starts_with("0") && !user.starts_with("root"), "{user}");
         assert!(container["stopTimeout"].as_u64().unwrap() > 20, "longer than the runtime's 20 s drain");
@@ -55,7 +56,7 @@ fn task_definitions_are_fargate_ready_non_root_read_only_and_health_checked() {
         let environment: Vec<&str> =
             container["environment"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
         let needed: &[&str] = match service {
-            Service::FeedIngest => &["DOCCLASS_INGEST_QUEUE_URL", "DOCCLASS_SEEN_TABLE", "DOCCLASS_FEEDS"],
+            Service::FeedIngest => &["DOCCLASS_INGEST_QUEUE_URL", "DOCCLASS_SEEN_TABLE", "DOCCLASS_FEEDS_TOML"],
             Service::TopicClassifier => &[
                 "DOCCLASS_INGEST_QUEUE_URL",
                 "DOCCLASS_SUBTOPIC_QUEUE_URL",
@@ -73,6 +74,48 @@ fn task_definitions_are_fargate_ready_non_root_read_only_and_health_checked() {
         for name in needed {
             assert!(environment.contains(name), "{}: {name} missing from {environment:?}", service.name());
         }
+        let metrics =
+            container["environment"].as_array().unwrap().iter().find(|v| v["name"] == "DOCCLASS_METRICS_ADDR");
+        assert_eq!(metrics.unwrap()["value"], format!("0.0.0.0:{}", service.metrics_port()), "reachable by ECS");
+    }
+    // The feed list the task carries is the stack file's, as feed-ingest reads it.
+    let definition = rendered("taskdef-feed-ingest.json");
+    let variables = definition["containerDefinitions"][0]["environment"].as_array().unwrap();
+    let feeds = variables.iter().find(|v| v["name"] == "DOCCLASS_FEEDS_TOML").unwrap()["value"].as_str().unwrap();
+    let list = feed_ingest::feed::FeedList::parse(feeds).unwrap();
+    assert_eq!(list.feeds().len(), 3);
+    // Only ECS acting for this account may assume the roles.
+    let trust = rendered("trust-ecs-tasks.json");
+    assert_eq!(trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+    assert_eq!(trust["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"], "arn:aws:ecs:us-east-1:123456789012:*");
+}
+
+/// A stack file that would render a task unable to start, or one that disagrees with what `apply`
+/// creates, is refused when it is read, by field.
+#[test]
+fn stack_files_that_would_render_a_broken_task_are_refused() {
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("stack.example.toml")).unwrap();
+    let without_feeds: String = example
+        .lines()
+        .filter(|line| {
+            !line.contains("services.feed-ingest.feeds") && !line.starts_with("url ") && !line.starts_with("interval")
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    for (text, expected) in [
+        (without_feeds.clone(), "the feed list is missing"),
+        (
+            without_feeds.replace("max_tasks = 1\n", "max_tasks = 1\n[services.feed-ingest.environment]\nDOCCLASS_FEEDS = \"/etc/docclass/feeds.toml\"\n"),
+            "which docclass's image does not hold",
+        ),
+        (
+            example.replace("target_backlog_per_task = 20000", "target_backlog_per_task = 20000\n[services.table-writer.environment]\nDOCCLASS_RESULTS_QUEUE_URL = \"https://elsewhere\""),
+            "DOCCLASS_RESULTS_QUEUE_URL is set by deploy itself",
+        ),
+        (example.replace("interval = \"1h\"", "interval = \"1000d\""), "longer than the longest"),
+    ] {
+        let error = format!("{:#}", Stack::parse(&text).unwrap_err());
+        assert!(error.contains(expected), "expected {expected:?} in: {error}");
     }
 }
 

@@ -59,3 +59,34 @@ async fn send_all<S: MessageSink>(sink: &S, pending: Vec<OutgoingMessage>, stats
         stats.refused += 1;
     }
 }
+
+/// `documents`, read on a thread of their own, until `stop` is cancelled: then the iterator ends at
+/// once, even while a read blocks (standard input with nothing to read, a slow disk), so the caller
+/// sends the batch in hand and reports what it did. Bounded: the reader runs at most 64 documents ahead.
+pub fn until_stopped(
+    documents: impl Iterator<Item = Result<Document, ReadError>> + Send + 'static,
+    stop: CancellationToken,
+) -> impl Iterator<Item = Result<Document, ReadError>> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(64);
+    std::thread::spawn(move || {
+        for document in documents {
+            if sender.send(document).is_err() {
+                return;
+            }
+        }
+    });
+    std::iter::from_fn(move || {
+        loop {
+            if stop.is_cancelled() {
+                return None;
+            }
+            // Polled rather than woken: a tenth of a second is soon enough for a stop, and it keeps this
+            // a plain iterator over a plain channel.
+            match receiver.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(document) => return Some(document),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    })
+}

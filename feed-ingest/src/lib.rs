@@ -10,7 +10,7 @@ pub mod feed;
 pub mod harvest;
 mod read;
 
-pub use enqueue::{IngestStats, enqueue};
+pub use enqueue::{IngestStats, enqueue, until_stopped};
 pub use read::{ReadError, read_documents};
 
 /// Fetches and parses every feed once, concurrently and without conditional GET; each answers on its

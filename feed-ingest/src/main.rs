@@ -30,7 +30,7 @@ const METRICS_PORT: u16 = docclass_types::default_ports::FEED_INGEST;
 #[command(version, about)]
 struct Args {
     /// Inputs to read once, in order.
-    #[arg(long, num_args = 1.., required_unless_present_any = ["feed", "config", "healthcheck"])]
+    #[arg(long, num_args = 1.., required_unless_present_any = ["feed", "config", "feeds_toml", "healthcheck"])]
     input: Vec<PathBuf>,
     /// RSS or Atom feeds to poll (http or https); repeat for several.
     #[arg(long)]
@@ -38,8 +38,11 @@ struct Args {
     /// A feed list (TOML: URLs, intervals, label mappings; see the README).
     #[arg(long, env = env::FEEDS)]
     config: Option<PathBuf>,
+    /// The feed list itself, as TOML text (what a task definition on ECS carries: no file to mount).
+    #[arg(long, env = env::FEEDS_TOML, conflicts_with = "config", hide_env_values = true)]
+    feeds_toml: Option<String>,
     /// How often each `--feed` is polled (the feed list sets its own), e.g. "15m", "1h".
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "15m")]
+    #[arg(long, value_parser = parse_interval, default_value = "15m")]
     interval: Duration,
     /// Poll each feed once and exit.
     #[arg(long)]
@@ -59,8 +62,8 @@ struct Args {
     /// The largest document (title + text) enqueued, in bytes; larger ones are counted and left out.
     #[arg(long, default_value_t = Limits::DEFAULT_MAX_TEXT_BYTES)]
     max_document_bytes: usize,
-    /// Seconds a feed may take to answer in full.
-    #[arg(long, default_value_t = FetcherConfig::default().timeout.as_secs_f64())]
+    /// Seconds a feed may take to answer in full (at most 300).
+    #[arg(long, value_parser = parse_feed_timeout, default_value_t = FetcherConfig::default().timeout.as_secs_f64())]
     feed_timeout_secs: f64,
     /// The SQS ingest queue; without it, envelopes go to stdout.
     #[arg(long, env = env::INGEST_QUEUE_URL)]
@@ -70,6 +73,17 @@ struct Args {
     /// Log format, metrics address (`/healthz`, `/metrics` and `/feeds` while polling) and health check.
     #[command(flatten)]
     common: CommonArgs,
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    feed_ingest::feed::check_interval("--interval", interval).map_err(|error| error.to_string())?;
+    Ok(interval)
+}
+
+fn parse_feed_timeout(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text.parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if seconds > 0.0 && seconds <= 300.0 { Ok(seconds) } else { Err(format!("{text} is not within (0, 300] seconds")) }
 }
 
 // One thread for the async side (SQS and DynamoDB calls, timers); classification runs on the blocking
@@ -84,22 +98,32 @@ async fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     args.common.exit_if_healthcheck(METRICS_PORT);
     args.common.init_logging();
-    if !args.feed.is_empty() || args.config.is_some() {
+    if !args.feed.is_empty() || args.config.is_some() || args.feeds_toml.is_some() {
         return feeds(&args).await;
     }
     let mut sources = Vec::new();
     for input in &args.input {
         sources.push(feed_ingest::read_documents(input)?);
     }
+    // SIGTERM or Ctrl-C ends the reading; what was read is sent, and the summary says where it stopped.
+    let stop = CancellationToken::new();
+    worker_runtime::cancel_on_shutdown_signal(stop.clone());
+    let documents = feed_ingest::until_stopped(sources.into_iter().flatten(), stop.clone());
     let stats = match &args.queue_url {
-        Some(url) => enqueue(sources.into_iter().flatten(), &sqs_queue(&args.aws, url).await).await,
-        None => enqueue(sources.into_iter().flatten(), &StdoutSink::default()).await,
+        Some(url) => enqueue(documents, &sqs_queue(&args.aws, url).await).await,
+        None => enqueue(documents, &StdoutSink::default()).await,
     };
     tracing::info!(
         enqueued = stats.enqueued,
         unreadable = stats.unreadable,
         refused = stats.refused,
+        stopped = stop.is_cancelled(),
         "feed-ingest finished"
+    );
+    anyhow::ensure!(
+        !stop.is_cancelled(),
+        "stopped by a signal after enqueueing {} documents; the rest of the input was not read",
+        stats.enqueued
     );
     // What could be read went out; what could not is said, and the exit status says it too.
     anyhow::ensure!(
@@ -121,11 +145,16 @@ async fn enqueue<S: MessageSink>(
 
 /// The feeds of the list and of `--feed`, and how to poll them.
 fn feed_specs(args: &Args) -> anyhow::Result<(Vec<FeedSpec>, PollSettings)> {
-    let (mut feeds, defaults) = match &args.config {
-        Some(path) => {
-            let list = FeedList::load(path)?;
-            (list.feeds(), list.defaults)
-        }
+    let list =
+        match (&args.config, &args.feeds_toml) {
+            (Some(path), _) => Some(FeedList::load(path)?),
+            (None, Some(text)) => Some(FeedList::parse(text).map_err(|error| {
+                anyhow::anyhow!("in the feed list of --feeds-toml ({}): {error:#}", env::FEEDS_TOML)
+            })?),
+            (None, None) => None,
+        };
+    let (mut feeds, defaults) = match list {
+        Some(list) => (list.feeds(), list.defaults),
         None => (Vec::new(), FeedDefaults::default()),
     };
     feeds.extend(args.feed.iter().map(|url| FeedSpec::new(url, args.interval)));

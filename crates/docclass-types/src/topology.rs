@@ -141,6 +141,9 @@ pub mod env {
     pub const MIN_SCORE: &str = "DOCCLASS_MIN_SCORE";
     /// feed-ingest's feeds file.
     pub const FEEDS: &str = "DOCCLASS_FEEDS";
+    /// feed-ingest's feed list itself, as TOML text: how a task definition carries it (`deploy` renders
+    /// the stack file's `services.feed-ingest.feeds` into it), with no file to mount.
+    pub const FEEDS_TOML: &str = "DOCCLASS_FEEDS_TOML";
     /// feed-ingest's SQLite de-duplication store (without DynamoDB).
     pub const SEEN_DB: &str = "DOCCLASS_SEEN_DB";
     /// Where the corpora are (`../shared/data` when unset).

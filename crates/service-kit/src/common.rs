@@ -12,8 +12,9 @@ pub struct CommonArgs {
     /// Log line format on stderr: text or json.
     #[arg(long, env = env::LOG_FORMAT, default_value = "text", value_parser = parse_log_format)]
     pub log_format: LogFormat,
-    /// Address of the `/healthz` and `/metrics` endpoint [default: 0.0.0.0 on the service's own port:
-    /// feed-ingest 9100, topic-classifier 9101, subtopic-classifier 9102, table-writer 9103].
+    /// Address of the `/healthz` and `/metrics` endpoint [default: 127.0.0.1 on the service's own port:
+    /// feed-ingest 9100, topic-classifier 9101, subtopic-classifier 9102, table-writer 9103; the images
+    /// and task definitions set 0.0.0.0, for the orchestrator and the scraper].
     #[arg(long, env = env::METRICS_ADDR)]
     pub metrics_addr: Option<SocketAddr>,
     /// Ask the running service's `/healthz` (at the metrics address) and exit 0 if it is healthy, else
@@ -28,9 +29,10 @@ impl CommonArgs {
         crate::health::exit_if_healthcheck(self.healthcheck, self.metrics_addr_or(default_port));
     }
 
-    /// The metrics address, or the service's default port on all interfaces.
+    /// The metrics address, or the service's default port on loopback: a service started by hand on a
+    /// laptop or a shared host does not publish its metrics to the network unless told to.
     pub fn metrics_addr_or(&self, default_port: u16) -> SocketAddr {
-        self.metrics_addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], default_port)))
+        self.metrics_addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], default_port)))
     }
 
     /// Starts logging on stderr in the chosen format.

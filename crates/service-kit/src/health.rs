@@ -51,14 +51,65 @@ pub async fn serve_health_with(
     let service = Service { registry: Arc::new(registry), shutdown: shutdown.clone() };
     let app =
         Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics)).with_state(service).merge(routes);
-    tokio::spawn(async move {
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await });
-        if let Err(error) = server.await {
-            tracing::error!(%error, "health/metrics endpoint failed");
-        }
-    });
+    tokio::spawn(accept_loop(listener, app, shutdown));
     tracing::info!(address = %bound, "serving /healthz and /metrics");
     Ok(bound)
+}
+
+/// Connections served at once; one more is closed as soon as it is accepted. A scraper and a health
+/// check need one or two.
+pub const MAX_CONNECTIONS: usize = 64;
+/// Connections beyond [`MAX_CONNECTIONS`] kept for loopback peers: the container's own `--healthcheck`
+/// still gets in while the cap is held from outside.
+const LOOPBACK_RESERVE: usize = 8;
+/// How long a connection may take to send its request head: an idle socket holds its slot no longer.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// The longest a connection lives, keep-alive included.
+const CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Serves `app` until `shutdown`, within the limits above. (Written here rather than with
+/// `axum::serve`, which offers neither a connection cap nor a header-read timeout: without them, 1,100
+/// idle sockets starved `--healthcheck`, and on ECS a healthy task would be killed.)
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router, shutdown: CancellationToken) {
+    let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let reserve = Arc::new(tokio::sync::Semaphore::new(LOOPBACK_RESERVE));
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors, say: pause rather than spin.
+                tracing::warn!(%error, "health/metrics endpoint: accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let permit = match open.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) if peer.ip().is_loopback() => match reserve.clone().try_acquire_owned() {
+                Ok(permit) => permit,
+                Err(_) => continue,
+            },
+            // Dropped: closed at once.
+            Err(_) => continue,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::select! {
+                _ = tokio::time::timeout(CONNECTION_LIFETIME, connection) => {}
+                () = shutdown.cancelled() => {}
+            }
+        });
+    }
 }
 
 async fn healthz(State(service): State<Service>) -> impl IntoResponse {
@@ -127,5 +178,36 @@ mod tests {
         assert!(!tokio::task::spawn_blocking(move || is_healthy(address)).await.unwrap());
         let nothing_there = SocketAddr::from(([127, 0, 0, 1], 9));
         assert!(!tokio::task::spawn_blocking(move || is_healthy(nothing_there)).await.unwrap());
+    }
+
+    /// Idle sockets, more than the cap, held open: the health check still gets its answer, and the idle
+    /// ones are closed once the header timeout runs out.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connections_cannot_starve_the_health_check() {
+        use tokio::io::AsyncReadExt;
+        let shutdown = CancellationToken::new();
+        let address =
+            serve_health(SocketAddr::from(([127, 0, 0, 1], 0)), Registry::default(), shutdown.clone()).await.unwrap();
+        let mut idle = Vec::new();
+        for _ in 0..MAX_CONNECTIONS + LOOPBACK_RESERVE + 100 {
+            idle.push(tokio::net::TcpStream::connect(address).await.unwrap());
+        }
+        let started = std::time::Instant::now();
+        // Past the cap and the reserve, until the first idle ones time out: the check may fail at first,
+        // and must pass well before the held sockets are given up.
+        let healthy = loop {
+            if tokio::task::spawn_blocking(move || is_healthy(address)).await.unwrap() {
+                break true;
+            }
+            if started.elapsed() > HEADER_READ_TIMEOUT * 3 {
+                break false;
+            }
+        };
+        assert!(healthy, "the health check never got through while {} idle sockets were held", idle.len());
+        // The first idle socket was closed by the server: reading it ends.
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(HEADER_READ_TIMEOUT * 2, idle[0].read(&mut byte)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "an idle connection stays open: {read:?}");
+        shutdown.cancel();
     }
 }

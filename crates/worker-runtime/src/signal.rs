@@ -25,27 +25,42 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Cancels `token` on the first SIGINT or SIGTERM.
+/// Cancels `token` on the first SIGINT or SIGTERM; on a second one (or on the first after `token` was
+/// cancelled some other way) exits the process at once, with 128 + the signal's number as its status:
+/// an operator who asks twice does not wait for the drain. Nothing is lost by it — messages in hand
+/// come back after their visibility timeout — but work in hand is done again.
 ///
 /// The handlers are installed before this returns, so a signal that arrives right after is not lost.
 pub fn cancel_on_shutdown_signal(token: CancellationToken) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let terminate = signal(SignalKind::terminate());
-        let interrupt = signal(SignalKind::interrupt());
+        let handlers = signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::interrupt())?)));
         tokio::spawn(async move {
-            match (terminate, interrupt) {
-                (Ok(mut terminate), Ok(mut interrupt)) => tokio::select! {
-                    _ = terminate.recv() => tracing::info!("SIGTERM received; shutting down"),
-                    _ = interrupt.recv() => tracing::info!("SIGINT received; shutting down"),
-                    () = token.cancelled() => return,
-                },
-                (Err(error), _) | (_, Err(error)) => {
+            let (mut terminate, mut interrupt) = match handlers {
+                Ok(handlers) => handlers,
+                Err(error) => {
                     tracing::error!(%error, "cannot install signal handlers; shutting down");
+                    token.cancel();
+                    return;
                 }
+            };
+            let mut next = async || {
+                tokio::select! {
+                    _ = terminate.recv() => ("SIGTERM", 143),
+                    _ = interrupt.recv() => ("SIGINT", 130),
+                }
+            };
+            tokio::select! {
+                (name, _) = next() => {
+                    tracing::info!(signal = name, "shutting down; a second signal exits at once");
+                    token.cancel();
+                }
+                () = token.cancelled() => {}
             }
-            token.cancel();
+            let (name, status) = next().await;
+            tracing::warn!(signal = name, "exiting at once: work in hand is abandoned and comes back to its queue");
+            std::process::exit(status);
         });
     }
     #[cfg(not(unix))]
@@ -54,5 +69,7 @@ pub fn cancel_on_shutdown_signal(token: CancellationToken) {
             _ = tokio::signal::ctrl_c() => token.cancel(),
             () = token.cancelled() => {}
         }
+        let _ = tokio::signal::ctrl_c().await;
+        std::process::exit(130);
     });
 }

@@ -29,14 +29,16 @@ pub async fn plan(stack: &Stack, clients: &Clients) -> anyhow::Result<Plan> {
 
     step(Resource::QueuesAndTables, data::plan(stack, clients).await?);
     step(Resource::LogGroup, logs::plan(stack, clients).await?);
+    let trust = render::ecs_tasks_trust(stack);
     step(
         Resource::ExecutionRole,
-        iam::plan(clients, &stack.execution_role_name(), &render::execution_role_policy(stack)).await?,
+        iam::plan(clients, &stack.execution_role_name(), &render::execution_role_policy(stack), &trust).await?,
     );
     for service in SERVICES {
         step(
             Resource::TaskRole(service),
-            iam::plan(clients, &stack.task_role_name(service), &render::task_role_policy(stack, service)).await?,
+            iam::plan(clients, &stack.task_role_name(service), &render::task_role_policy(stack, service), &trust)
+                .await?,
         );
     }
     step(Resource::Cluster, cluster::plan(stack, clients).await?);

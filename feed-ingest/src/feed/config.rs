@@ -27,6 +27,27 @@ use serde::Deserialize;
 
 use super::FeedEntry;
 
+/// The shortest interval a feed may be polled at: more often is a denial of service on its server.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest interval (and backoff) accepted: thirty days. Longer is a typo more often than a wish,
+/// and a wait beyond any clock's range would stop the feed's task.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// `interval` within [`MIN_INTERVAL`, `MAX_INTERVAL`], or why not; `what` names it.
+///
+/// # Errors
+/// When it is outside.
+pub fn check_interval(what: &str, interval: Duration) -> anyhow::Result<()> {
+    ensure!(interval >= MIN_INTERVAL, "{what} is polled more than once a second");
+    ensure!(
+        interval <= MAX_INTERVAL,
+        "{what}: {} is longer than the longest accepted, {}",
+        humantime::format_duration(interval),
+        humantime::format_duration(MAX_INTERVAL)
+    );
+    Ok(())
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,12 +171,14 @@ impl FeedList {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let list: FeedList = toml::from_str(text)?;
         ensure!((0.0..1.0).contains(&list.defaults.jitter), "jitter must be in [0, 1), not {}", list.defaults.jitter);
+        check_interval("the default interval", list.defaults.interval)?;
+        check_interval("max_backoff", list.defaults.max_backoff)?;
         let mut urls = HashSet::new();
         for feed in list.feeds() {
             let scheme =
                 url::Url::parse(&feed.url).with_context(|| format!("feed URL {:?}", feed.url))?.scheme().to_owned();
             ensure!(scheme == "http" || scheme == "https", "feed {} is not http or https", feed.url);
-            ensure!(feed.interval >= Duration::from_secs(1), "feed {} is polled more than once a second", feed.url);
+            check_interval(&format!("feed {}", feed.url), feed.interval)?;
             ensure!(urls.insert(feed.url.clone()), "feed {} is listed twice", feed.url);
         }
         Ok(list)
@@ -226,6 +249,9 @@ mod tests {
             ("[[feed]]\nurl = \"https://a.example/\"\n[[feed]]\nurl = \"https://a.example/\"", "listed twice"),
             ("[[feed]]\nurl = \"https://a.example/\"\ninterval = \"10ms\"", "more than once a second"),
             ("[defaults]\njitter = 2.0", "jitter"),
+            ("[[feed]]\nurl = \"https://a.example/\"\ninterval = \"18000000000000000000s\"", "longer than the longest"),
+            ("[defaults]\ninterval = \"400days\"", "longer than the longest"),
+            ("[defaults]\nmax_backoff = \"0s\"", "max_backoff"),
             ("[[feed]]\nurl = \"https://a.example/\"\nintervall = \"1h\"", "unknown field"),
         ] {
             let error = format!("{:#}", FeedList::parse(text).unwrap_err());

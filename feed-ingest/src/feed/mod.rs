@@ -14,7 +14,7 @@ pub mod poll;
 pub mod seen;
 pub mod status;
 
-pub use config::{FeedDefaults, FeedList, FeedSpec, LabelMap, Unmapped};
+pub use config::{FeedDefaults, FeedList, FeedSpec, LabelMap, MAX_INTERVAL, MIN_INTERVAL, Unmapped, check_interval};
 pub use fetch::{FetchError, Fetched, Fetcher, FetcherConfig, Validators};
 pub use parse::{FeedEntry, ParseError, parse_feed};
 pub use poll::{FeedPoller, FeedState, PollSettings, next_wait};

@@ -100,33 +100,50 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
         Self { fetcher, sink, seen, metrics, settings }
     }
 
-    /// Polls every feed on its own schedule until `shutdown`; a poll under way finishes first.
+    /// Polls every feed on its own schedule until `shutdown`. A fetch under way is abandoned at the
+    /// signal (the next start polls that feed again); once the feed has answered, the poll finishes,
+    /// so what was claimed is enqueued and confirmed. A feed's task that panics is logged and started
+    /// again after a pause: one feed that trips a bug never stops being polled in silence.
     pub async fn run(self: Arc<Self>, feeds: Vec<FeedSpec>, shutdown: CancellationToken) {
         let mut tasks = JoinSet::new();
+        let mut by_task = std::collections::HashMap::new();
         for feed in feeds {
             self.metrics.add_feed(&feed.url);
-            let (poller, shutdown) = (self.clone(), shutdown.clone());
-            tasks.spawn(async move { poller.poll_forever(feed, shutdown).await });
+            let (poller, stop, spec) = (self.clone(), shutdown.clone(), feed.clone());
+            let task = tasks.spawn(async move { poller.poll_forever(spec, stop, Duration::ZERO).await });
+            by_task.insert(task.id(), feed);
         }
-        while let Some(ended) = tasks.join_next().await {
-            if let Err(error) = ended {
-                tracing::error!(%error, "a feed's task ended abnormally; the other feeds go on");
+        while let Some(ended) = tasks.join_next_with_id().await {
+            let (id, error) = match ended {
+                Ok((id, ())) => (id, None),
+                Err(error) => (error.id(), Some(error)),
+            };
+            let Some(feed) = by_task.remove(&id) else { continue };
+            let Some(error) = error else { continue };
+            if shutdown.is_cancelled() {
+                continue;
             }
+            let pause = self.settings.max_backoff.min(Duration::from_secs(60));
+            tracing::error!(feed = %feed.url, %error, restart_in = ?pause, "a feed's task failed; starting it again");
+            self.metrics.restarted(&feed.url);
+            let (poller, stop, spec) = (self.clone(), shutdown.clone(), feed.clone());
+            let task = tasks.spawn(async move { poller.poll_forever(spec, stop, pause).await });
+            by_task.insert(task.id(), feed);
         }
     }
 
-    async fn poll_forever(&self, feed: FeedSpec, shutdown: CancellationToken) {
+    async fn poll_forever(&self, feed: FeedSpec, shutdown: CancellationToken, first_wait: Duration) {
         let mut state = FeedState::default();
         let mut failures = 0;
         // Feeds started together begin spread over the first jitter window.
-        let mut wait = feed.interval.mul_f64(self.settings.jitter * fastrand::f64());
+        let mut wait = first_wait + feed.interval.mul_f64(self.settings.jitter * fastrand::f64());
         loop {
             self.metrics.scheduled(&feed.url, chrono::Utc::now() + wait);
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
             }
-            let outcome = self.poll_once(&feed, &mut state).await;
+            let Some(outcome) = self.poll_once_until(&feed, &mut state, &shutdown).await else { return };
             failures = if matches!(outcome, PollOutcome::Failed { .. }) { failures + 1 } else { 0 };
             wait = next_wait(feed.interval, failures, &self.settings, fastrand::f64());
             if let PollOutcome::Failed { kind, detail } = &outcome {
@@ -137,8 +154,19 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
 
     /// Polls `feed` once, records the outcome in the metrics and answers it.
     pub async fn poll_once(&self, feed: &FeedSpec, state: &mut FeedState) -> PollOutcome {
-        let outcome = match self.try_poll(feed, state).await {
-            Ok(outcome) => outcome,
+        self.poll_once_until(feed, state, &CancellationToken::new()).await.expect("never stopped")
+    }
+
+    /// [`Self::poll_once`], or `None` when `stop` came while the feed had not answered yet.
+    async fn poll_once_until(
+        &self,
+        feed: &FeedSpec,
+        state: &mut FeedState,
+        stop: &CancellationToken,
+    ) -> Option<PollOutcome> {
+        let outcome = match self.try_poll(feed, state, stop).await {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => return None,
             Err(Failure { kind, detail }) => PollOutcome::Failed { kind, detail },
         };
         if let PollOutcome::Read(report) = &outcome {
@@ -152,12 +180,21 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
             );
         }
         self.metrics.record(&feed.url, &outcome);
-        outcome
+        Some(outcome)
     }
 
-    async fn try_poll(&self, feed: &FeedSpec, state: &mut FeedState) -> Result<PollOutcome, Failure> {
-        let (bytes, validators) = match self.fetcher.fetch(&feed.url, &state.validators).await {
-            Ok(Fetched::NotModified) => return Ok(PollOutcome::NotModified),
+    async fn try_poll(
+        &self,
+        feed: &FeedSpec,
+        state: &mut FeedState,
+        stop: &CancellationToken,
+    ) -> Result<Option<PollOutcome>, Failure> {
+        let fetched = tokio::select! {
+            fetched = self.fetcher.fetch(&feed.url, &state.validators) => fetched,
+            () = stop.cancelled() => return Ok(None),
+        };
+        let (bytes, validators) = match fetched {
+            Ok(Fetched::NotModified) => return Ok(Some(PollOutcome::NotModified)),
             Ok(Fetched::Body { bytes, validators }) => (bytes, validators),
             Err(error) => return Err(Failure { kind: error.kind(), detail: error.to_string() }),
         };
@@ -207,7 +244,7 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
 
         state.validators = validators;
         state.known = in_this_read;
-        Ok(PollOutcome::Read(report))
+        Ok(Some(PollOutcome::Read(report)))
     }
 
     /// Confirms with a few retries: an unconfirmed claim is not lost, but once its lease runs out the

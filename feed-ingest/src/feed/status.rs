@@ -107,6 +107,13 @@ impl FeedMetrics {
         self.update(url, |_| {});
     }
 
+    /// Records that `url`'s task panicked and was started again: an error of kind `panicked`, so
+    /// `/feeds` and the error counter show it.
+    pub fn restarted(&self, url: &str) {
+        let detail = "the feed's task panicked (a bug: please report it) and was started again".to_owned();
+        self.record(url, &PollOutcome::Failed { kind: "panicked", detail });
+    }
+
     /// Counts one poll of `url`.
     pub fn record(&self, url: &str, outcome: &PollOutcome) {
         let feed = || vec![("feed", url.to_owned())];

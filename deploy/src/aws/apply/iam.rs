@@ -13,10 +13,19 @@ pub fn policy_document(text: &str) -> Option<Value> {
         .or_else(|| serde_json::from_str(&percent_encoding::percent_decode_str(text).decode_utf8_lossy()).ok())
 }
 
-pub(super) async fn plan(clients: &Clients, name: &str, policy: &Value) -> anyhow::Result<Change> {
+pub(super) async fn plan(
+    clients: &Clients,
+    name: &str,
+    policy: &Value,
+    trust_wanted: &Value,
+) -> anyhow::Result<Change> {
     let role = clients.iam.get_role().role_name(name).send().await;
-    if unless_missing(role, |e| e.is_no_such_entity_exception())?.is_none() {
+    let Some(role) = unless_missing(role, |e| e.is_no_such_entity_exception())? else {
         return Ok(Change::Create);
+    };
+    let trust = role.role().and_then(|r| r.assume_role_policy_document()).and_then(policy_document);
+    if trust.as_ref() != Some(trust_wanted) {
+        return Ok(Change::Update("trust policy differs".into()));
     }
     let current = clients.iam.get_role_policy().role_name(name).policy_name(POLICY_NAME).send().await;
     Ok(match unless_missing(current, |e| e.is_no_such_entity_exception())? {
@@ -39,9 +48,19 @@ pub(super) async fn apply(
             .iam
             .create_role()
             .role_name(name)
-            .assume_role_policy_document(render::ecs_tasks_trust().to_string())
+            .assume_role_policy_document(render::ecs_tasks_trust(stack).to_string())
             .description(format!("docclass stack {}", stack.name))
             .tags(tag)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+    }
+    if let Change::Update(_) = change {
+        clients
+            .iam
+            .update_assume_role_policy()
+            .role_name(name)
+            .policy_document(render::ecs_tasks_trust(stack).to_string())
             .send()
             .await
             .map_err(sdk_error)?;

@@ -2,8 +2,9 @@
 
 use anyhow::Context;
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerDefinition, CpuArchitecture, HealthCheck, KeyValuePair, LogConfiguration, LogDriver,
-    NetworkMode, OsFamily, PortMapping, RuntimePlatform, TaskDefinitionField, TransportProtocol,
+    Compatibility, ContainerDefinition, CpuArchitecture, HealthCheck, KernelCapabilities, KeyValuePair,
+    LinuxParameters, LogConfiguration, LogDriver, NetworkMode, OsFamily, PortMapping, RuntimePlatform,
+    TaskDefinitionField, TransportProtocol,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -67,6 +68,17 @@ pub(super) async fn apply(stack: &Stack, clients: &Clients, service: Service) ->
         .essential(container.essential)
         .user(container.user)
         .readonly_root_filesystem(container.readonly_root_filesystem)
+        .linux_parameters(
+            LinuxParameters::builder()
+                .capabilities(
+                    KernelCapabilities::builder()
+                        .set_drop(Some(
+                            container.linux_parameters.capabilities.drop.iter().map(|c| (*c).to_owned()).collect(),
+                        ))
+                        .build(),
+                )
+                .build(),
+        )
         .stop_timeout(container.stop_timeout as i32)
         .health_check(health_check)
         .log_configuration(logging.build().map_err(sdk_error)?);
