@@ -38,6 +38,8 @@ pub async fn enqueue<S: MessageSink>(
                 }
             }
             Err(error) => {
+                // With its causes: "cannot read a.txt: Permission denied", not only the first half.
+                let error = format!("{:#}", anyhow::Error::from(error));
                 tracing::warn!(%error, "skipping unreadable record");
                 stats.unreadable += 1;
             }

@@ -32,6 +32,23 @@ pub enum ReadError {
         #[source]
         source: std::io::Error,
     },
+    /// A file that holds NUL bytes in its first 8 KiB — an image, an archive, an executable — is no
+    /// text: refused as a whole, as ripgrep and git tell binary files, instead of as thousands of bad
+    /// records or as a "document" of bytes.
+    #[error("{path} is a binary file, not text (it holds NUL bytes)")]
+    Binary {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A folder entry that is no file to read: a device (`/dev/zero` would never end), a FIFO, a socket,
+    /// a symbolic link to a folder (not followed: it could loop) or one that leads nowhere.
+    #[error("{path} is {what}: not read")]
+    NotAFile {
+        /// The entry.
+        path: PathBuf,
+        /// What it is.
+        what: &'static str,
+    },
     /// One JSON Lines record is malformed; the others are still read.
     #[error("{path}:{line}: not a document record: {detail}")]
     Record {
@@ -114,11 +131,14 @@ pub fn read_documents(path: &Path) -> Result<Box<dyn Iterator<Item = Result<Docu
     if metadata.is_dir() {
         let mut files = Vec::new();
         collect_files(path, &mut files)?;
-        files.sort();
+        files.sort_by(|a, b| entry_path(a).cmp(entry_path(b)));
         let root = path.to_owned();
-        return Ok(Box::new(files.into_iter().map(move |file| text_file(&root, &file))));
+        return Ok(Box::new(files.into_iter().map(move |file| text_file(&root, &file?))));
     }
-    let reader = open_maybe_gzip(path).map_err(io)?;
+    let mut reader = open_maybe_gzip(path).map_err(io)?;
+    if is_binary(reader.fill_buf().map_err(io)?) {
+        return Err(ReadError::Binary { path: path.to_owned() });
+    }
     Ok(json_lines(reader, path.to_owned()))
 }
 
@@ -276,16 +296,44 @@ pub(crate) fn content_id(title: &str, text: &str) -> String {
     format!("sha256:{hex}")
 }
 
-fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), ReadError> {
+/// Whether the first bytes of a file say it is binary: a NUL byte in its first 8 KiB.
+fn is_binary(head: &[u8]) -> bool {
+    head[..head.len().min(8192)].contains(&0)
+}
+
+fn entry_path(entry: &Result<PathBuf, ReadError>) -> &Path {
+    match entry {
+        Ok(path) | Err(ReadError::NotAFile { path, .. }) => path,
+        Err(_) => Path::new(""),
+    }
+}
+
+/// The files below `dir`, recursively: regular files, and symbolic links to regular files (followed:
+/// a folder of links is a common way to pick documents). Hidden entries (`.git`, `.DS_Store`) are
+/// passed over; anything else that is no file is an `Err` entry, so it is counted and named.
+fn collect_files(dir: &Path, files: &mut Vec<Result<PathBuf, ReadError>>) -> Result<(), ReadError> {
     let io = |source| ReadError::Io { path: dir.to_owned(), source };
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         let path = entry.path();
         let kind = entry.file_type().map_err(io)?;
+        let not_a_file = |what| Err(ReadError::NotAFile { path: path.clone(), what });
         if kind.is_dir() {
             collect_files(&path, files)?;
-        } else if kind.is_file() && !entry.file_name().to_string_lossy().starts_with('.') {
-            files.push(path);
+        } else if kind.is_file() {
+            files.push(Ok(path));
+        } else if kind.is_symlink() {
+            files.push(match std::fs::metadata(&path) {
+                Ok(target) if target.is_file() => Ok(path),
+                Ok(target) if target.is_dir() => not_a_file("a symbolic link to a folder"),
+                Ok(_) => not_a_file("a symbolic link to a device, FIFO or socket"),
+                Err(_) => not_a_file("a symbolic link that leads nowhere"),
+            });
+        } else {
+            files.push(not_a_file("a device, FIFO or socket"));
         }
     }
     Ok(())
@@ -304,6 +352,9 @@ fn text_file(root: &Path, file: &Path) -> Result<Document, ReadError> {
             line: 1,
             detail: format!("more than the {MAX_RECORD_BYTES} bytes a document may have"),
         });
+    }
+    if is_binary(&bytes) {
+        return Err(ReadError::Binary { path: file.to_owned() });
     }
     let relative = file.strip_prefix(root).unwrap_or(file);
     Ok(Document {
@@ -456,5 +507,54 @@ mod tests {
         assert_eq!(docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["file:a.txt", "file:sub/b.txt"]);
         assert_eq!(docs[1].title, "b");
         assert!(docs[1].text.contains('\u{fffd}'));
+    }
+
+    /// Links to files are followed; links to folders, links to nowhere and devices are named and
+    /// counted; binary files are refused, not classified; hidden entries are passed over.
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_names_each_entry_it_does_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("linked.txt"), "a linked document").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("linked.txt"), dir.path().join("a-link.txt")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("b-folder-link")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("missing"), dir.path().join("c-broken")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("d-zero")).unwrap();
+        std::fs::write(dir.path().join("e-image.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join(".git/config"), "hidden").unwrap();
+        let items: Vec<_> = read_documents(dir.path()).unwrap().collect();
+        let shown: Vec<String> = items
+            .iter()
+            .map(|item| match item {
+                Ok(document) => document.text.clone(),
+                Err(error) => error.to_string().rsplit('/').next().unwrap().to_owned(),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "a linked document",
+                "b-folder-link is a symbolic link to a folder: not read",
+                "c-broken is a symbolic link that leads nowhere: not read",
+                "d-zero is a symbolic link to a device, FIFO or socket: not read",
+                "e-image.png is a binary file, not text (it holds NUL bytes)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_binary_file_is_refused_whole_not_as_thousands_of_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive.jsonl");
+        let mut bytes = b"{\"text\":\"x\"}\n".to_vec();
+        bytes.extend((0..40_000u32).map(|n| (n % 251) as u8));
+        std::fs::write(&path, bytes).unwrap();
+        let error = read_documents(&path).err().expect("refused");
+        assert!(
+            error.to_string().ends_with("archive.jsonl is a binary file, not text (it holds NUL bytes)"),
+            "{error}"
+        );
     }
 }
