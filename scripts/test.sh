@@ -15,6 +15,11 @@ if ! python3 -c 'import moto.server, flask' >/dev/null 2>&1; then
     echo "scripts/test.sh: installing moto server (the AWS emulator the tests start)" >&2
     python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
 fi
+# feed-ingest's parity test reads its corpus with feedparser too (feed-ingest/tests/feedparser_parity.rs).
+if ! python3 -c 'import feedparser' >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing feedparser (the parser feed-ingest is measured beside)" >&2
+    python3 -m pip install --quiet --disable-pip-version-check 'feedparser>=6,<7'
+fi
 
 # The container test (tests/compose_cluster.rs) builds static images: the musl target, and musl-gcc for
 # aws-lc-sys's C. It skips, loudly, where no Docker engine answers; then neither is needed.

@@ -68,7 +68,12 @@ async fn wait_for(environment: &Environment, port: u16, url: &str, done: impl Fn
 fn start(environment: &Environment, config: &std::path::Path, port: u16, log: &std::path::Path) -> Service {
     let log = std::fs::File::create(log.join(format!("feed-ingest-{port}.log"))).unwrap();
     let mut command = environment.command("feed-ingest");
-    command.arg("--config").arg(config).args(["--metrics-addr", &format!("127.0.0.1:{port}")]);
+    // The fixture server is on 127.0.0.1, which feed-ingest refuses unless allowed.
+    command.arg("--config").arg(config).args([
+        "--metrics-addr",
+        &format!("127.0.0.1:{port}"),
+        "--allow-private-addresses",
+    ]);
     Service(command.stdin(std::process::Stdio::null()).stderr(log).spawn().unwrap())
 }
 

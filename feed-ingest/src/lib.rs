@@ -21,7 +21,9 @@ pub async fn fetch_feeds_once(
 ) -> Vec<anyhow::Result<Vec<feed::FeedEntry>>> {
     let fetches = feeds.iter().map(|feed| async move {
         match fetcher.fetch(&feed.url, &feed::Validators::default()).await {
-            Ok(feed::Fetched::Body { bytes, .. }) => feed::parse_feed(&bytes, &feed.url).map_err(anyhow::Error::from),
+            Ok(feed::Fetched::Body { bytes, charset, .. }) => {
+                feed::parse_feed_as(&bytes, charset.as_deref(), &feed.url).map_err(anyhow::Error::from)
+            }
             Ok(feed::Fetched::NotModified) => Ok(Vec::new()),
             Err(error) => Err(error.into()),
         }

@@ -62,6 +62,11 @@ struct Args {
     /// The largest document (title + text) enqueued, in bytes; larger ones are counted and left out.
     #[arg(long, default_value_t = Limits::DEFAULT_MAX_TEXT_BYTES)]
     max_document_bytes: usize,
+    /// Fetch feeds from loopback, private and link-local addresses too (on-premises feeds, tests).
+    /// Without it they are refused, after DNS and on every redirect: a feed must not lead feed-ingest to
+    /// the task's credentials endpoint (169.254.170.2), instance metadata or its own network.
+    #[arg(long, env = env::ALLOW_PRIVATE_ADDRESSES)]
+    allow_private_addresses: bool,
     /// Seconds a feed may take to answer in full (at most 300).
     #[arg(long, value_parser = parse_feed_timeout, default_value_t = FetcherConfig::default().timeout.as_secs_f64())]
     feed_timeout_secs: f64,
@@ -169,6 +174,11 @@ async fn feeds(args: &Args) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(FetcherConfig {
         max_bytes: args.max_feed_bytes,
         timeout: Duration::from_secs_f64(args.feed_timeout_secs),
+        private_addresses: if args.allow_private_addresses {
+            feed_ingest::feed::PrivateAddresses::Allow
+        } else {
+            feed_ingest::feed::PrivateAddresses::Refuse
+        },
         ..FetcherConfig::default()
     })?;
     if args.dry_run {

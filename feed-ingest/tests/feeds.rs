@@ -12,7 +12,7 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use feed_ingest::feed::{FetchError, Fetched, Fetcher, FetcherConfig, Validators, parse_feed};
+use feed_ingest::feed::{FetchError, Fetched, Fetcher, FetcherConfig, PrivateAddresses, Validators, parse_feed};
 
 const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Example news</title><link>https://example.org/</link>
@@ -92,6 +92,29 @@ async fn with_etag(headers: HeaderMap) -> Response {
     ([(header::ETAG, "\"v1\""), (header::CONTENT_TYPE, "application/rss+xml")], RSS).into_response()
 }
 
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// The RSS fixture gzipped, for a client that asks for gzip; 406 for one that does not.
+async fn gzipped(headers: HeaderMap) -> Response {
+    let asks = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
+    if !asks {
+        return (StatusCode::NOT_ACCEPTABLE, "ask for gzip").into_response();
+    }
+    ([(header::CONTENT_ENCODING, "gzip")], gzip(RSS.as_bytes())).into_response()
+}
+
+/// 16 MiB of spaces in 16 KiB of gzip: over the 1 MiB cap once inflated.
+async fn bomb() -> Response {
+    let mut feed = b"<rss version=\"2.0\"><channel><title>".to_vec();
+    feed.extend(std::iter::repeat_n(b' ', 16 * 1024 * 1024));
+    ([(header::CONTENT_ENCODING, "gzip")], gzip(&feed)).into_response()
+}
+
 async fn serve() -> String {
     let app = Router::new()
         .route("/rss", get(|| async { RSS }))
@@ -110,7 +133,12 @@ async fn serve() -> String {
         )
         .route("/laughs", get(|| async { BILLION_LAUGHS }))
         .route("/malformed", get(|| async { "<rss version=\"2.0\"><channel><item><title>cut" }))
-        .route("/to-file", get(|| async { Redirect::temporary("file:///etc/passwd") }));
+        .route("/to-file", get(|| async { Redirect::temporary("file:///etc/passwd") }))
+        // Where an ECS task reads its credentials, and instance metadata in its IPv4-mapped IPv6 form.
+        .route("/to-credentials", get(|| async { Redirect::temporary("http://169.254.170.2/v2/credentials/x") }))
+        .route("/to-metadata", get(|| async { Redirect::temporary("http://[::ffff:169.254.169.254]/latest/") }))
+        .route("/gzip", get(gzipped))
+        .route("/bomb", get(bomb));
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -118,8 +146,14 @@ async fn serve() -> String {
 }
 
 fn fetcher() -> Fetcher {
-    Fetcher::new(FetcherConfig { timeout: Duration::from_secs(1), max_bytes: 1024 * 1024, ..FetcherConfig::default() })
-        .unwrap()
+    // The fixtures are served on 127.0.0.1, which the default policy refuses.
+    Fetcher::new(FetcherConfig {
+        timeout: Duration::from_secs(1),
+        max_bytes: 1024 * 1024,
+        private_addresses: PrivateAddresses::AllowLoopback,
+        ..FetcherConfig::default()
+    })
+    .unwrap()
 }
 
 async fn body(fetcher: &Fetcher, url: &str) -> Vec<u8> {
@@ -203,18 +237,15 @@ async fn bad_feeds_fail_by_name() {
     assert!(parse_feed(&body(&fetcher, &format!("{base}/malformed")).await, &base).is_err());
 }
 
+/// A feed whose document type declares entities is refused by name: it used to be enqueued as a
+/// junk document titled `&lol9;`.
 #[tokio::test]
-async fn entities_are_never_expanded() {
+async fn a_feed_that_declares_entities_is_refused() {
     let base = serve().await;
     let bytes = body(&fetcher(), &format!("{base}/laughs")).await;
-    // Refused or read without expansion; either way nothing grows beyond the document's own size and no
-    // local file is read.
-    if let Ok(entries) = parse_feed(&bytes, &base) {
-        for entry in entries {
-            assert!(entry.title.len() + entry.text.len() < bytes.len(), "no entity expanded: {entry:?}");
-            assert!(!entry.text.contains("root:"), "no external entity read");
-        }
-    }
+    let error = parse_feed(&bytes, &base).expect_err("refused");
+    assert_eq!(error.kind(), "refused");
+    assert!(error.to_string().contains("declares entities"), "{error}");
 }
 
 /// `--once --dry-run`: no queue, one JSON object per entry on stdout, a failing feed on stderr, exit 0.
@@ -222,7 +253,7 @@ async fn entities_are_never_expanded() {
 async fn dry_run_prints_entries_and_reports_bad_feeds() {
     let base = serve().await;
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_feed-ingest"))
-        .args(["--once", "--dry-run"])
+        .args(["--once", "--dry-run", "--allow-private-addresses"])
         .args(["--feed", &format!("{base}/rss"), "--feed", &format!("{base}/error")])
         .args(["--feed", &format!("{base}/arxiv"), "--feed", &format!("{base}/malformed")])
         .env_remove("DOCCLASS_INGEST_QUEUE_URL")
@@ -305,4 +336,46 @@ async fn a_truncated_gzip_input_ends_with_what_it_read_and_a_failure() {
         "{stderr}"
     );
     assert!(stderr.len() < 4_000, "{} bytes of stderr", stderr.len());
+}
+
+/// No connection is made to a private address: not to the feed's own (by address or by a name that
+/// resolves there), not to where a redirect points (the ECS credentials endpoint, instance metadata).
+/// No traffic leaves 127.0.0.1: the refusals happen before connecting.
+#[tokio::test]
+async fn private_addresses_are_refused_before_any_connection() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let strict = Fetcher::new(FetcherConfig { timeout: Duration::from_secs(2), ..FetcherConfig::default() }).unwrap();
+    for url in [format!("http://127.0.0.1:{port}/feed"), format!("http://localhost:{port}/feed")] {
+        let error = strict.fetch(&url, &Validators::default()).await.expect_err("refused");
+        assert_eq!(error.kind(), "refused", "{url}: {error}");
+        assert!(error.to_string().contains("--allow-private-addresses"), "{error}");
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing was connected to");
+
+    // Loopback allowed (the fixture server), the rest still refused: redirects are checked too.
+    let base = serve().await;
+    for path in ["/to-credentials", "/to-metadata"] {
+        let error = fetcher().fetch(&format!("{base}{path}"), &Validators::default()).await.expect_err("refused");
+        assert_eq!(error.kind(), "refused", "{path}: {error}");
+        assert!(error.to_string().contains("169.254."), "{error}");
+    }
+}
+
+/// Feeds are asked for compressed (gzip, brotli) and inflated; the size cap counts the inflated bytes,
+/// so a decompression bomb is refused.
+#[tokio::test]
+async fn compressed_answers_are_inflated_within_the_cap() {
+    let base = serve().await;
+    let bytes = body(&fetcher(), &format!("{base}/gzip")).await;
+    assert_eq!(parse_feed(&bytes, &base).unwrap().len(), 2);
+    let error = fetcher().fetch(&format!("{base}/bomb"), &Validators::default()).await.expect_err("refused");
+    assert_eq!(error.kind(), "too_large", "{error}");
 }

@@ -92,6 +92,8 @@ fn fetcher() -> Fetcher {
     Fetcher::new(FetcherConfig {
         timeout: Duration::from_millis(500),
         max_bytes: 1024 * 1024,
+        // The fixtures are served on 127.0.0.1.
+        private_addresses: feed_ingest::feed::PrivateAddresses::AllowLoopback,
         ..FetcherConfig::default()
     })
     .unwrap()

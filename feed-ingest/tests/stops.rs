@@ -88,7 +88,7 @@ async fn a_polling_ingestor_stops_at_once_while_a_fetch_hangs() {
         .arg(&config)
         .arg("--seen-db")
         .arg(dir.path().join("seen.sqlite"))
-        .args(["--metrics-addr", "127.0.0.1:0"])
+        .args(["--metrics-addr", "127.0.0.1:0", "--allow-private-addresses"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

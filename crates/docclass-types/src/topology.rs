@@ -144,6 +144,8 @@ pub mod env {
     /// feed-ingest's feed list itself, as TOML text: how a task definition carries it (`deploy` renders
     /// the stack file's `services.feed-ingest.feeds` into it), with no file to mount.
     pub const FEEDS_TOML: &str = "DOCCLASS_FEEDS_TOML";
+    /// feed-ingest may fetch from loopback and private addresses (`true`).
+    pub const ALLOW_PRIVATE_ADDRESSES: &str = "DOCCLASS_ALLOW_PRIVATE_ADDRESSES";
     /// feed-ingest's SQLite de-duplication store (without DynamoDB).
     pub const SEEN_DB: &str = "DOCCLASS_SEEN_DB";
     /// Where the corpora are (`../shared/data` when unset).

@@ -1,12 +1,108 @@
 //! Fetching a feed over HTTP, defensively: only http and https, bounded redirects, connect and overall
 //! timeouts, a cap on the body (checked against `Content-Length` and again while streaming, since the
-//! header can lie or be absent), and conditional GET so an unchanged feed costs one short answer.
+//! header can lie or be absent, and counted after decompression, so a gzip bomb is refused), answers
+//! compressed with gzip or brotli when the server can, conditional GET so an unchanged feed costs one
+//! short answer, and no connection to a private address (see [`PrivateAddresses`]).
 
-use std::sync::Once;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use reqwest::{StatusCode, Url, redirect};
+
+/// Which addresses a fetch may connect to.
+///
+/// A feed is a URL anyone can give, and it may redirect anywhere: to `169.254.170.2` (where an ECS task
+/// reads its role's credentials), `169.254.169.254` (instance metadata), loopback (the task's own
+/// endpoints) or the private network behind it. By default none of those is connected to — checked on
+/// the addresses a name resolves to, at connect time, and on every redirect — so neither a feed URL nor
+/// a name that resolves there nor a redirect reaches them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PrivateAddresses {
+    /// Public addresses only: not loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local
+    /// (169.254/16, fe80::/10), shared (100.64/10), unspecified, broadcast or multicast, IPv4-mapped
+    /// forms included.
+    #[default]
+    Refuse,
+    /// Loopback too, nothing else private: a feed server on the same machine.
+    AllowLoopback,
+    /// Any address (`--allow-private-addresses`): feeds on the operator's own network, and tests.
+    Allow,
+}
+
+impl PrivateAddresses {
+    /// Whether a fetch may connect to `ip`.
+    pub fn allows(self, ip: IpAddr) -> bool {
+        match self {
+            PrivateAddresses::Allow => true,
+            PrivateAddresses::AllowLoopback => ip.to_canonical().is_loopback() || is_public(ip),
+            PrivateAddresses::Refuse => is_public(ip),
+        }
+    }
+}
+
+/// Whether `ip` is an address on the public internet (see [`PrivateAddresses::Refuse`]).
+fn is_public(ip: IpAddr) -> bool {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// A refused address, as the error a connection attempt fails with.
+#[derive(Debug, thiserror::Error)]
+#[error("{host} is a private address ({ip}), not fetched: --allow-private-addresses allows it")]
+struct PrivateAddress {
+    host: String,
+    ip: IpAddr,
+}
+
+/// DNS through the system resolver, answering only addresses the policy allows: the check happens on
+/// what the connection will use, so a name that resolves to a private address is refused too.
+struct CheckedResolver(PrivateAddresses);
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.0;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = found.iter().copied().filter(|a| policy.allows(a.ip())).collect();
+            match (allowed.is_empty(), found.first()) {
+                (true, Some(refused)) => Err(Box::new(PrivateAddress { host, ip: refused.ip() }) as _),
+                _ => Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs),
+            }
+        })
+    }
+}
+
+/// A URL whose host is an address literal the policy refuses (names are checked when resolved).
+fn refused_literal(url: &Url, policy: PrivateAddresses) -> Option<PrivateAddress> {
+    let ip = match url.host()? {
+        url::Host::Ipv4(v4) => IpAddr::V4(v4),
+        url::Host::Ipv6(v6) => IpAddr::V6(v6),
+        url::Host::Domain(_) => return None,
+    };
+    (!policy.allows(ip)).then(|| PrivateAddress { host: url.host_str().unwrap_or_default().to_owned(), ip })
+}
 
 /// Limits of one fetch.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +115,8 @@ pub struct FetcherConfig {
     pub max_bytes: usize,
     /// Redirects followed before giving up.
     pub max_redirects: usize,
+    /// Which addresses may be connected to.
+    pub private_addresses: PrivateAddresses,
 }
 
 impl Default for FetcherConfig {
@@ -29,6 +127,7 @@ impl Default for FetcherConfig {
             // arXiv's busiest listing feeds are about 1 MiB.
             max_bytes: 4 * 1024 * 1024,
             max_redirects: 5,
+            private_addresses: PrivateAddresses::Refuse,
         }
     }
 }
@@ -64,6 +163,9 @@ pub enum Fetched {
         bytes: Vec<u8>,
         /// For the next conditional GET.
         validators: Validators,
+        /// The `charset` of the answer's `Content-Type`, if it gave one: it overrides the feed's own
+        /// declaration (RFC 7303).
+        charset: Option<String>,
     },
 }
 
@@ -100,6 +202,14 @@ pub enum FetchError {
         /// The URL fetched.
         url: String,
     },
+    /// The feed, or a redirect, leads to an address the policy refuses; nothing was sent there.
+    #[error("{url}: {detail}")]
+    Refused {
+        /// The URL fetched.
+        url: String,
+        /// Which address, and how to allow it.
+        detail: String,
+    },
     /// Any other transport failure (refused connection, TLS, too many redirects…).
     #[error("{url}: {detail}")]
     Transport {
@@ -118,6 +228,7 @@ impl FetchError {
             FetchError::Status { .. } => "status",
             FetchError::TooLarge { .. } => "too_large",
             FetchError::Timeout { .. } => "timeout",
+            FetchError::Refused { .. } => "refused",
             FetchError::Transport { .. } => "transport",
         }
     }
@@ -143,15 +254,20 @@ impl Fetcher {
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         });
         let max_redirects = config.max_redirects;
+        let policy = config.private_addresses;
         let client = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .user_agent(concat!("docclass-feed-ingest/", env!("CARGO_PKG_VERSION")))
+            // Names resolve through the check; address literals are checked here and in `fetch`.
+            .dns_resolver(Arc::new(CheckedResolver(policy)))
             .redirect(redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= max_redirects {
                     attempt.error(format!("more than {max_redirects} redirects"))
                 } else if !matches!(attempt.url().scheme(), "http" | "https") {
                     attempt.error("redirected to a URL that is not http or https")
+                } else if let Some(refused) = refused_literal(attempt.url(), policy) {
+                    attempt.error(refused)
                 } else {
                     attempt.follow()
                 }
@@ -169,7 +285,18 @@ impl Fetcher {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(FetchError::Scheme { url: url.to_owned() });
         }
+        if let Some(refused) = refused_literal(&parsed, self.config.private_addresses) {
+            return Err(FetchError::Refused { url: url.to_owned(), detail: refused.to_string() });
+        }
         let failed = |error: reqwest::Error| {
+            // A refused address anywhere in the chain (the resolver's, or a redirect's) says so by kind.
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+            while let Some(current) = cause {
+                if let Some(refused) = current.downcast_ref::<PrivateAddress>() {
+                    return FetchError::Refused { url: url.to_owned(), detail: refused.to_string() };
+                }
+                cause = current.source();
+            }
             if error.is_timeout() {
                 FetchError::Timeout { url: url.to_owned() }
             } else {
@@ -218,6 +345,12 @@ impl Fetcher {
             response.headers().get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_owned)
         };
         let validators = Validators { etag: header(ETAG), last_modified: header(LAST_MODIFIED) };
+        let charset = header(reqwest::header::CONTENT_TYPE).and_then(|content_type| {
+            content_type.split(';').skip(1).find_map(|parameter| {
+                let (name, value) = parameter.split_once('=')?;
+                name.trim().eq_ignore_ascii_case("charset").then(|| value.trim().trim_matches('"').to_owned())
+            })
+        });
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(failed)? {
             if bytes.len() + chunk.len() > limit {
@@ -225,13 +358,45 @@ impl Fetcher {
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(Fetched::Body { bytes, validators })
+        Ok(Fetched::Body { bytes, validators, charset })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_addresses_are_refused_unless_allowed() {
+        let refused = [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "169.254.170.2",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fd00:ec2::254",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+        ];
+        for ip in refused {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert!(!PrivateAddresses::Refuse.allows(ip), "{ip} allowed");
+            assert!(PrivateAddresses::Allow.allows(ip), "{ip}");
+        }
+        for ip in ["93.184.215.14", "128.84.21.199", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"] {
+            assert!(PrivateAddresses::Refuse.allows(ip.parse().unwrap()), "{ip} refused");
+        }
+        assert!(PrivateAddresses::AllowLoopback.allows("127.0.0.1".parse().unwrap()));
+        assert!(!PrivateAddresses::AllowLoopback.allows("169.254.170.2".parse().unwrap()));
+    }
 
     #[test]
     fn reads_retry_after_in_seconds_or_as_a_date() {

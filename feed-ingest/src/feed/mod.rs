@@ -9,14 +9,15 @@
 pub mod arxiv;
 pub mod config;
 pub mod fetch;
+mod normalize;
 pub mod parse;
 pub mod poll;
 pub mod seen;
 pub mod status;
 
 pub use config::{FeedDefaults, FeedList, FeedSpec, LabelMap, MAX_INTERVAL, MIN_INTERVAL, Unmapped, check_interval};
-pub use fetch::{FetchError, Fetched, Fetcher, FetcherConfig, Validators};
-pub use parse::{FeedEntry, ParseError, parse_feed};
+pub use fetch::{FetchError, Fetched, Fetcher, FetcherConfig, PrivateAddresses, Validators};
+pub use parse::{FeedEntry, ParseError, parse_feed, parse_feed_as};
 pub use poll::{FeedPoller, FeedState, PollSettings, next_wait};
 pub use seen::SeenStore;
 pub use status::{FeedMetrics, FeedStatus, PollOutcome, PollReport};

@@ -17,7 +17,7 @@ use worker_runtime::Backoff;
 
 use super::config::{FeedDefaults, FeedSpec};
 use super::status::{FeedMetrics, PollOutcome, PollReport};
-use super::{Fetched, Fetcher, Validators, parse_feed};
+use super::{Fetched, Fetcher, Validators, parse_feed_as};
 
 /// How feeds are polled, beyond each feed's interval.
 #[derive(Debug, Clone, Copy)]
@@ -193,13 +193,13 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
             fetched = self.fetcher.fetch(&feed.url, &state.validators) => fetched,
             () = stop.cancelled() => return Ok(None),
         };
-        let (bytes, validators) = match fetched {
+        let (bytes, validators, charset) = match fetched {
             Ok(Fetched::NotModified) => return Ok(Some(PollOutcome::NotModified)),
-            Ok(Fetched::Body { bytes, validators }) => (bytes, validators),
+            Ok(Fetched::Body { bytes, validators, charset }) => (bytes, validators, charset),
             Err(error) => return Err(Failure { kind: error.kind(), detail: error.to_string() }),
         };
-        let entries =
-            parse_feed(&bytes, &feed.url).map_err(|error| Failure { kind: "parse", detail: error.to_string() })?;
+        let entries = parse_feed_as(&bytes, charset.as_deref(), &feed.url)
+            .map_err(|error| Failure { kind: error.kind(), detail: error.to_string() })?;
 
         let mut report = PollReport { entries: entries.len() as u64, ..PollReport::default() };
         let mut in_this_read = HashSet::new();

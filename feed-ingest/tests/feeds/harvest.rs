@@ -11,7 +11,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use feed_ingest::feed::fetch::{Fetcher, FetcherConfig};
+use feed_ingest::feed::fetch::{Fetcher, FetcherConfig, PrivateAddresses};
 use feed_ingest::harvest::{Harvest, HarvestError, MetadataFormat, harvest};
 
 /// What the fixture server has been asked, and how it should behave.
@@ -120,7 +120,9 @@ async fn pages_a_list_waits_out_a_503_and_resumes_after_a_malformed_page() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cs.jsonl.gz");
     let harvest_config = config(&endpoint, "cs", out.clone());
-    let fetcher = Fetcher::new(FetcherConfig::default()).unwrap();
+    let fetcher =
+        Fetcher::new(FetcherConfig { private_addresses: PrivateAddresses::AllowLoopback, ..FetcherConfig::default() })
+            .unwrap();
 
     let started = Instant::now();
     let mut pages_seen = Vec::new();
@@ -184,7 +186,9 @@ async fn pages_a_list_waits_out_a_503_and_resumes_after_a_malformed_page() {
 async fn an_empty_set_is_an_empty_file_and_a_refusal_is_one_line() {
     let endpoint = serve(Arc::new(Repository::default())).await;
     let dir = tempfile::tempdir().unwrap();
-    let fetcher = Fetcher::new(FetcherConfig::default()).unwrap();
+    let fetcher =
+        Fetcher::new(FetcherConfig { private_addresses: PrivateAddresses::AllowLoopback, ..FetcherConfig::default() })
+            .unwrap();
     let out = dir.path().join("empty.jsonl");
     let report = harvest(&config(&endpoint, "empty", out.clone()), &fetcher, &mut |_| {}).await.unwrap();
     assert_eq!((report.pages, report.papers), (1, 0));
