@@ -37,6 +37,17 @@ if docker info >/dev/null 2>&1; then
     fi
 fi
 
+# The dashboard's test loads the page in a real browser: Debian's chromium, headless.
+if ! command -v chromium >/dev/null; then
+    echo "scripts/test.sh: installing chromium (the dashboard is tested in a real browser)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    if [[ $(id -u) == 0 ]]; then
+        { apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null
+    else
+        sudo -n apt-get install -y -q chromium >/dev/null
+    fi
+fi
+
 cargo fmt --all -- --check
 # The default members: all but the optional libtorch backend (scripts/test-bert.sh covers that one).
 cargo clippy --all-targets --locked -- -D warnings

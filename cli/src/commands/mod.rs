@@ -1,6 +1,7 @@
 //! One module per subcommand, and what they share: reading labelled data and getting a model.
 
 pub mod bench;
+pub mod dashboard;
 pub mod dlq;
 pub mod eval;
 pub mod feeds;

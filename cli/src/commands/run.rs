@@ -39,6 +39,9 @@ pub struct RunArgs {
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Serve the live dashboard of the run while it goes (`docclass dashboard`), on this address.
+    #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:9200", value_name = "ADDR")]
+    dashboard: Option<std::net::SocketAddr>,
 }
 
 pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
@@ -53,6 +56,17 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
     let report = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
+        let dashboard_done = CancellationToken::new();
+        if let Some(addr) = args.dashboard {
+            let listener = super::dashboard::bind(addr).await?;
+            eprintln!("dashboard of this run on http://{}/", listener.local_addr()?);
+            let (db, done) = (args.db.clone(), dashboard_done.clone());
+            tokio::spawn(async move {
+                if let Err(error) = super::dashboard::serve(listener, db, 2, done.cancelled_owned()).await {
+                    tracing::error!(error = %format!("{error:#}"), "the dashboard failed; the run goes on");
+                }
+            });
+        }
         let bar = ProgressBar::new_spinner();
         bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("static template is valid"));
         let stages = Stages {
@@ -70,6 +84,7 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
             })
             .await;
         bar.finish_and_clear();
+        dashboard_done.cancel();
         report
     })?;
     print_report(&report, &args.db, model.version(), args.json)?;

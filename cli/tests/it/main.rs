@@ -1,5 +1,6 @@
 //! The `docclass` binary as a user runs it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -283,4 +284,123 @@ fn a_truncated_input_is_classified_as_far_as_it_goes_and_fails_the_run() {
     assert_eq!(report["unreadable"], 1, "{report}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("1 input records were unreadable"), "{stderr}");
+}
+
+/// Chromium, from Debian's package (`scripts/test.sh` installs it), if it is here.
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
+        let found = Command::new("sh").args(["-c", &format!("command -v {name}")]).output().ok()?;
+        let path = String::from_utf8(found.stdout).ok()?.trim().to_owned();
+        (found.status.success() && !path.is_empty()).then(|| PathBuf::from(path))
+    })
+}
+
+/// `GET path` on 127.0.0.1:port, the body.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
+}
+
+/// The numbers in `data-count` of the elements whose `data-<kind>` attribute the page set.
+fn counts_in(dom: &str, kind: &str) -> BTreeMap<String, u64> {
+    let marker = format!("data-{kind}=\"");
+    dom.match_indices(&marker)
+        .filter_map(|(at, _)| {
+            let rest = &dom[at + marker.len()..];
+            let (label, rest) = rest.split_once('"')?;
+            let rest = rest.trim_start().strip_prefix("data-count=\"")?;
+            Some((label.to_owned(), rest.split('"').next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// What a person sees on the dashboard of an embedded run, in a real browser: the rows written, bars
+/// per topic that add up to them, and a dead letter the test put in, with its reason. Saves a
+/// screenshot beside the test's database.
+#[test]
+fn the_dashboard_shows_an_embedded_run_in_a_real_browser() {
+    let Some(chromium) = chromium() else {
+        assert!(std::env::var_os("CI").is_none(), "chromium is needed on CI (scripts/test.sh installs it)");
+        eprintln!("SKIPPED: no chromium (apt-get install chromium)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("results.sqlite");
+    succeed(docclass().args(["run", "--model"]).arg(model()).arg("--db").arg(&db));
+    let connection = rusqlite::Connection::open(&db).unwrap();
+    connection
+        .execute(
+            "INSERT INTO dead_letters (queue, reason, detail, body, stored_at) VALUES ('ingest', 'invalid_json', ?1, '{not json', ?2)",
+            ["message body is not a valid envelope: injected by the test", &chrono::Utc::now().to_rfc3339()],
+        )
+        .unwrap();
+    let rows: u64 = connection.query_row("SELECT COUNT(*) FROM results", [], |r| r.get::<_, i64>(0)).unwrap() as u64;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // Killed however the test ends.
+    struct Running(std::process::Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _dashboard = Running(
+        docclass()
+            .args(["dashboard", "--refresh-secs", "1", "--addr", &format!("127.0.0.1:{port}"), "--db"])
+            .arg(&db)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(body) = http_get(port, "/api/status") {
+            break body;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the dashboard never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["results_written"], rows, "{status}");
+    let per_topic: u64 = status["per_topic"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(per_topic, rows);
+    assert_eq!(status["dead_letters"]["by_reason"]["invalid_json"]["count"], 1);
+    assert!(status["queues"]["unreachable"].is_string(), "an ended run's queues are unreachable, not zero");
+
+    let page = format!("http://127.0.0.1:{port}/");
+    let browser = |extra: &[&str]| {
+        let mut command = Command::new(&chromium);
+        command
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"])
+            .arg(format!("--user-data-dir={}", dir.path().join("chromium-profile").display()))
+            .args(["--virtual-time-budget=8000", "--window-size=1280,1400"])
+            .args(extra)
+            .arg(&page)
+            .stderr(Stdio::null());
+        command.output().unwrap()
+    };
+    let dom = String::from_utf8(browser(&["--dump-dom"]).stdout).unwrap();
+    assert!(dom.contains(r#"data-loaded="true""#), "the page never rendered its data:\n{dom}");
+    let shown = dom.split(r#"id="results-written">"#).nth(1).and_then(|rest| rest.split('<').next()).unwrap();
+    assert_eq!(shown.replace(',', ""), rows.to_string(), "the rows written, as shown");
+    let bars = counts_in(&dom, "topic");
+    assert_eq!(bars.values().sum::<u64>(), rows, "the per-topic bars add up to the rows written: {bars:?}");
+    assert!(bars.len() >= 5, "{bars:?}");
+    assert_eq!(counts_in(&dom, "reason").get("invalid_json"), Some(&1), "the injected dead letter, by its reason");
+    assert!(dom.contains("injected by the test"), "with its detail");
+
+    let screenshot = dir.path().join("dashboard.png");
+    let shot = browser(&[&format!("--screenshot={}", screenshot.display())]);
+    assert!(shot.status.success(), "{shot:?}");
+    let png = std::fs::read(&screenshot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a screenshot of {} bytes", png.len());
+    if let Some(keep) = std::env::var_os("DOCCLASS_SCREENSHOT") {
+        std::fs::copy(&screenshot, keep).unwrap();
+    }
 }
