@@ -97,8 +97,10 @@ fn declared_encoding(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     let declaration = head.trim_start().strip_prefix("<?xml")?.split("?>").next()?;
     let (_, value) = declaration.split_once("encoding")?;
     let value = value.trim_start().strip_prefix('=')?.trim_start();
-    let quote = value.chars().next()?;
-    let label = value[1..].split(quote).next()?;
+    // Only a quoted value is a label; anything else (a mangled head, found by the property tests: a
+    // multi-byte character there once panicked the slicing) names no encoding.
+    let quote = value.chars().next().filter(|c| matches!(c, '"' | '\''))?;
+    let label = value[quote.len_utf8()..].split(quote).next()?;
     encoding_rs::Encoding::for_label(label.as_bytes())
 }
 
@@ -491,6 +493,14 @@ mod tests {
         assert!(matches!(normalize(laughs.as_bytes(), None), Err(Refusal::DeclaresEntities)));
         let plain_doctype = r#"<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "http://my.netscape.com/publish/formats/rss-0.91.dtd"><rss version="0.91"><channel/></rss>"#;
         assert!(normalize(plain_doctype.as_bytes(), None).is_ok());
+    }
+
+    #[test]
+    fn a_mangled_declaration_names_no_encoding() {
+        for head in ["<?xml encoding=é?><rss/>", "<?xml encoding=\"", "<?xml encoding=", "<?xml encoding='ü"] {
+            assert_eq!(declared_encoding(head.as_bytes()), None, "{head}");
+        }
+        assert_eq!(declared_encoding(b"<?xml version='1.0' encoding='latin1'?>"), Some(encoding_rs::WINDOWS_1252));
     }
 
     #[test]
