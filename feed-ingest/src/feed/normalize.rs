@@ -193,7 +193,7 @@ fn rewrite(text: &str) -> Result<Option<Normalized>, Refusal> {
                 Event::Empty(start)
             }
             Event::End(end) => {
-                state.depth -= 1;
+                state.depth = state.depth.saturating_sub(1);
                 if let Some(additions) = state.close(&end) {
                     for addition in additions {
                         writer.write_event(addition).expect("writing to memory");
