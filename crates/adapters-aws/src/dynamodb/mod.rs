@@ -12,6 +12,18 @@ pub const MAX_BATCH_WRITE: usize = 25;
 /// The global secondary index for querying by topic: partition key `topic`, sort key `written_at`.
 pub const TOPIC_INDEX: &str = "by-topic";
 
+/// Whether DynamoDB refused the request itself for what it holds (`ValidationException`: a key over its
+/// size limit, an empty index key, a number it cannot store) — no retry can change that, and for a
+/// batch it is one item's doing.
+pub(crate) fn is_invalid_request<E>(
+    error: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    error.as_service_error().and_then(|e| e.meta().code()) == Some("ValidationException")
+}
+
 /// A failed DynamoDB call as the ports' error: throttling (to slow down and retry) or a storage failure
 /// with whether to retry it.
 pub(crate) fn table_error<E>(

@@ -66,9 +66,7 @@ impl DynamoSeen {
             }
             // The request itself is invalid for this id (DynamoDB's code for a key over its size limit):
             // no retry can change that. Any other failure — a missing table, credentials — fails the poll.
-            Err(error) if error.as_service_error().and_then(|e| e.meta().code()) == Some("ValidationException") => {
-                Ok(Claim::Refused(crate::sdk_error_message(&error)))
-            }
+            Err(error) if super::is_invalid_request(&error) => Ok(Claim::Refused(crate::sdk_error_message(&error))),
             Err(error) => Err(self.failed(&error)),
         }
     }

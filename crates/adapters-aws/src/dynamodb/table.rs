@@ -111,7 +111,7 @@ impl DynamoTable {
                     }
                     tracing::debug!(table = %self.name, unprocessed = pending.len(), round, "throttled; retrying the rest");
                 }
-                Err(error) if error.as_service_error().and_then(|e| e.meta().code()) == Some("ValidationException") => {
+                Err(error) if super::is_invalid_request(&error) => {
                     return Written::Refused(TableError::Storage {
                         table: self.name.clone(),
                         detail: crate::sdk_error_message(&error),
