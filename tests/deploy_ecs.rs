@@ -77,11 +77,27 @@ async fn plan_apply_scale_status_and_destroy_on_moto() {
     let settings = emulator::settings(&endpoint);
     let clients = Clients::new(&settings).await;
 
-    // Someone else's log group under our name: apply may use it, destroy must leave it.
+    // Someone else's log group under our name: apply may use it, destroy must leave it. Likewise
+    // someone else's alarm under the stack's prefix.
     clients.logs.create_log_group().log_group_name(&stack.logs.group).send().await.unwrap();
+    let foreign_alarm = format!("{name}-someone-elses");
+    clients
+        .cloudwatch
+        .put_metric_alarm()
+        .alarm_name(&foreign_alarm)
+        .namespace("AWS/SQS")
+        .metric_name("NumberOfMessagesSent")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .unwrap();
 
     let plan = aws::plan(&stack, &clients).await.unwrap();
-    assert_eq!(plan.changes().filter(|s| s.change == Change::Create).count(), 1 + 1 + 4 + 1 + 4 + 4 + 3, "{plan}");
+    assert_eq!(plan.changes().filter(|s| s.change == Change::Create).count(), 1 + 1 + 4 + 1 + 4 + 4 + 3 + 2, "{plan}");
     assert!(matches!(plan.steps[1].change, Change::Update(_)), "the existing log group is adopted: {plan}");
     aws::apply(&stack, &clients, &plan, |_| {}).await.unwrap();
 
@@ -97,6 +113,22 @@ async fn plan_apply_scale_status_and_destroy_on_moto() {
         "{}",
         String::from_utf8_lossy(&again.stdout)
     );
+
+    // CloudWatch holds the dashboard and the alarms exactly as rendered.
+    let dashboard = clients.cloudwatch.get_dashboard().dashboard_name(&name).send().await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(dashboard.dashboard_body().unwrap()).unwrap();
+    assert_eq!(body, deploy::monitoring::dashboard_body(&stack));
+    let described = clients.cloudwatch.describe_alarms().alarm_name_prefix(format!("{name}-")).send().await.unwrap();
+    let rendered = deploy::monitoring::alarms(&stack);
+    assert_eq!(described.metric_alarms().len(), rendered.len() + 1, "ours and the foreign one");
+    for alarm in &rendered {
+        let found = described.metric_alarms().iter().find(|a| a.alarm_name() == Some(&alarm.alarm_name)).unwrap();
+        assert_eq!(
+            (found.metric_name(), found.threshold(), found.evaluation_periods()),
+            (Some(alarm.metric_name), Some(alarm.threshold), Some(alarm.evaluation_periods as i32)),
+        );
+        assert_eq!(found.alarm_actions(), [stack.alarms.alarm_topic_arn.clone().unwrap()], "{}", alarm.alarm_name);
+    }
 
     // What apply made, as the APIs record it.
     for service in SERVICES {
@@ -154,10 +186,13 @@ async fn plan_apply_scale_status_and_destroy_on_moto() {
         [
             Resource::TaskDefinition(Service::TopicClassifier),
             Resource::EcsService(Service::TopicClassifier),
-            Resource::Scaling(Service::TopicClassifier)
+            Resource::Scaling(Service::TopicClassifier),
+            Resource::Alarms,
         ],
         "{plan}"
     );
+    let alarms_change = changes(&plan).into_iter().find(|(resource, _)| *resource == Resource::Alarms).unwrap().1;
+    assert_eq!(alarms_change, Change::Update(format!("{name}-topic-classifier-at-max differs")), "the new ceiling");
     aws::apply(&changed, &clients, &plan, |_| {}).await.unwrap();
     assert!(aws::plan(&changed, &clients).await.unwrap().is_empty());
     let topic = topic_service(&clients, &stack).await;
@@ -218,6 +253,11 @@ async fn plan_apply_scale_status_and_destroy_on_moto() {
     let stopped = processes::terminate(&mut watcher, Duration::from_secs(10)).await;
     assert!(stopped.success(), "deploy scale --watch on SIGTERM: {stopped}");
 
+    // The pools as `docclass dashboard --cluster` reads them.
+    let counts = aws::service_counts(&clients, &changed.cluster, &changed.name).await.unwrap();
+    let desired: Vec<(Service, u64)> = counts.iter().map(|(service, desired, _)| (*service, *desired)).collect();
+    let expected: Vec<(Service, u64)> = SERVICES.into_iter().map(|service| (service, 1)).collect();
+    assert_eq!(desired, expected, "each pool back at its minimum");
     let statuses = aws::status(&changed, &clients).await.unwrap();
     assert!(statuses.iter().all(|s| s.exists), "{statuses:?}");
     let topic_status = statuses.iter().find(|s| s.service.ends_with("topic-classifier")).unwrap();
@@ -227,12 +267,18 @@ async fn plan_apply_scale_status_and_destroy_on_moto() {
     assert!(removed.iter().any(|r| r.starts_with("cluster")), "{removed:?}");
     assert!(removed.iter().filter(|r| r.starts_with("role")).count() == 5, "{removed:?}");
     assert!(!removed.iter().any(|r| r.starts_with("log group")), "the log group was not ours: {removed:?}");
+    assert_eq!(removed.iter().filter(|r| r.starts_with("alarm")).count(), 7, "{removed:?}");
+    assert!(removed.contains(&format!("dashboard {name}")), "{removed:?}");
+    let left = clients.cloudwatch.describe_alarms().alarm_name_prefix(format!("{name}-")).send().await.unwrap();
+    let left: Vec<_> = left.metric_alarms().iter().filter_map(|a| a.alarm_name()).collect();
+    assert_eq!(left, [foreign_alarm.as_str()], "someone else's alarm stays");
+    assert!(clients.cloudwatch.get_dashboard().dashboard_name(&name).send().await.is_err());
     let groups = clients.logs.describe_log_groups().log_group_name_prefix(&stack.logs.group).send().await.unwrap();
     assert_eq!(groups.log_groups().len(), 1, "someone else's log group is still there");
     assert!(clients.iam.get_role().role_name(stack.execution_role_name()).send().await.is_err());
     assert!(clients.sqs.get_queue_url().queue_name(format!("{name}-ingest")).send().await.is_err());
     let plan = aws::plan(&changed, &clients).await.unwrap();
-    assert_eq!(plan.changes().filter(|s| s.change == Change::Create).count(), 1 + 5 + 1 + 4 + 4 + 3, "{plan}");
+    assert_eq!(plan.changes().filter(|s| s.change == Change::Create).count(), 1 + 5 + 1 + 4 + 4 + 3 + 2, "{plan}");
 }
 
 /// An endpoint that does not answer is a failure, said in one line — not "nothing there": `plan` must not

@@ -77,6 +77,16 @@ impl ComposePools {
             .collect())
     }
 
+    /// The service's containers (not counting one-off ones), and how many of them run: a pool's desired
+    /// and running size, as `docclass dashboard` shows it.
+    ///
+    /// # Errors
+    /// When the engine cannot be asked.
+    pub async fn counts(&self, service: Service) -> anyhow::Result<(u64, u64)> {
+        let members = self.members(service).await?;
+        Ok((members.len() as u64, members.iter().filter(|member| member.running).count() as u64))
+    }
+
     /// Starts a copy of `template` as container `number` of its service.
     async fn start_copy(&self, template: &str, number: u32) -> anyhow::Result<()> {
         let inspected = self.docker.inspect_container(template, None).await.context("inspecting a container")?;

@@ -1,7 +1,8 @@
 //! What follows from a stack file, as the JSON the AWS APIs take: one task definition per service
 //! (`aws ecs register-task-definition --cli-input-json`), one least-privilege task-role policy per
 //! service, the execution role's policy and trust, and the target-tracking scaling policy of each pool
-//! (`aws application-autoscaling put-scaling-policy --cli-input-json`).
+//! (`aws application-autoscaling put-scaling-policy --cli-input-json`), and the CloudWatch dashboard and
+//! alarms ([`crate::monitoring`]).
 //!
 //! serde_json without `preserve_order` writes object keys sorted, so the same stack always renders the
 //! same bytes: `apply` compares them to decide whether anything changed, and the golden files under
@@ -35,6 +36,11 @@ pub fn render_all(stack: &Stack) -> anyhow::Result<Vec<(String, Value)>> {
     }
     files.push(("policy-execution.json".into(), execution_role_policy(stack)));
     files.push(("trust-ecs-tasks.json".into(), ecs_tasks_trust(stack)));
+    // `aws cloudwatch put-dashboard --dashboard-name <stack> --dashboard-body file://dashboard-body.json`
+    files.push(("dashboard-body.json".into(), crate::monitoring::dashboard_body(stack)));
+    for alarm in crate::monitoring::alarms(stack) {
+        files.push((format!("alarm-{}.json", alarm.alarm_name), alarm.to_json()));
+    }
     Ok(files)
 }
 

@@ -87,6 +87,9 @@ pub struct Stack {
     /// Logging.
     #[serde(default)]
     pub logs: Logs,
+    /// The CloudWatch alarms `apply` creates, and who hears them.
+    #[serde(default)]
+    pub alarms: Alarms,
     /// Per service, by its name.
     services: BTreeMap<String, ServiceSpec>,
 }
@@ -144,6 +147,38 @@ impl Default for Logs {
         Self { group: "/ecs/docclass".into(), retention_days: 30 }
     }
 }
+
+/// `[alarms]`: when the CloudWatch alarms `apply` creates go off (see [`crate::monitoring`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alarms {
+    /// The ingest queue's oldest message older than this: documents are waiting too long.
+    #[serde(with = "humantime_serde")]
+    pub oldest_message_age: Duration,
+    /// A pool running at its `max_tasks` for longer than this: it needs a higher ceiling.
+    #[serde(with = "humantime_serde")]
+    pub pool_at_max_for: Duration,
+    /// An SNS topic the alarms notify when they go off and when they clear; none: the alarms only show
+    /// in the console and on the dashboard.
+    pub alarm_topic_arn: Option<String>,
+}
+
+impl Default for Alarms {
+    fn default() -> Self {
+        Self {
+            oldest_message_age: Duration::from_secs(15 * 60),
+            pool_at_max_for: Duration::from_secs(30 * 60),
+            alarm_topic_arn: None,
+        }
+    }
+}
+
+/// The shortest threshold an alarm can tell: CloudWatch's one-minute period of the SQS and ECS metrics.
+pub const MIN_ALARM_DURATION: Duration = Duration::from_secs(60);
+/// The longest an ingest message can be old: SQS keeps a message at most 14 days.
+pub const MAX_MESSAGE_AGE: Duration = Duration::from_secs(14 * 24 * 3600);
+/// The longest a pool can be watched at its maximum: CloudWatch evaluates an alarm over at most a day.
+pub const MAX_POOL_AT_MAX: Duration = Duration::from_secs(24 * 3600);
 
 /// `[services.<name>]`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -218,6 +253,34 @@ const FARGATE_SIZES: [(u32, u32, u32, u32); 5] = [
     (4096, 8192, 30720, 1024),
 ];
 
+impl Alarms {
+    /// Thresholds CloudWatch can evaluate, and an SNS topic ARN of the stack's region and account.
+    fn check(&self, stack: &Stack) -> anyhow::Result<()> {
+        let within = |value: Duration, high: Duration| (MIN_ALARM_DURATION..=high).contains(&value);
+        ensure!(
+            within(self.oldest_message_age, MAX_MESSAGE_AGE),
+            "alarms.oldest_message_age {}: between 1 minute and 14 days (SQS keeps a message at most 14 days)",
+            humantime::format_duration(self.oldest_message_age)
+        );
+        ensure!(
+            within(self.pool_at_max_for, MAX_POOL_AT_MAX),
+            "alarms.pool_at_max_for {}: between 1 minute and 24 hours (CloudWatch evaluates an alarm over at most a day)",
+            humantime::format_duration(self.pool_at_max_for)
+        );
+        if let Some(arn) = &self.alarm_topic_arn {
+            let prefix = format!("arn:aws:sns:{}:{}:", stack.region, stack.account_id);
+            let name = arn.strip_prefix(&prefix).unwrap_or_default();
+            ensure!(
+                !name.is_empty()
+                    && name.len() <= 256
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+                "alarms.alarm_topic_arn {arn:?}: not an SNS topic ARN of this stack's region and account ({prefix}<topic>)"
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Stack {
     /// Reads and checks the stack file at `path`.
     ///
@@ -245,6 +308,7 @@ impl Stack {
             "account_id must be 12 digits"
         );
         ensure!(!stack.network.subnets.is_empty(), "network.subnets: at least one subnet");
+        stack.alarms.check(&stack)?;
         for name in stack.services.keys() {
             if Service::from_name(name).is_none() {
                 bail!(

@@ -24,8 +24,9 @@ fn rendered_files_match_the_reviewed_golden_copies() {
     let files = render_all(&example()).unwrap();
     assert_eq!(
         files.len(),
-        4 * 2 + 3 + 2,
-        "a task definition and a policy per service, three scaling policies, execution role"
+        4 * 2 + 3 + 2 + 1 + 7,
+        "a task definition and a policy per service, three scaling policies, execution role, the CloudWatch \
+         dashboard, three dead-letter alarms, the ingest age alarm and three pools' at-max alarms"
     );
     for (name, value) in files {
         let path = golden.join(&name);
@@ -174,4 +175,79 @@ fn each_task_role_may_do_only_its_own_job() {
         assert_eq!(&granted, expected, "{}", service.name());
         assert!(granted.iter().all(|(action, resource)| !action.contains('*') && !resource.contains('*')));
     }
+}
+
+/// The alarms an operator relies on: every dead-letter queue watched from its first message, the
+/// ingest queue's age at the stack file's threshold, each scaling pool at its ceiling for the stack
+/// file's time, all telling the stack file's SNS topic; the dashboard shows every queue and pool.
+#[test]
+fn alarms_watch_every_dead_letter_queue_the_ingest_age_and_each_pool_at_its_ceiling() {
+    let stack = example();
+    let topic = stack.alarms.alarm_topic_arn.clone().unwrap();
+    let alarms: Vec<Value> = render_all(&stack)
+        .unwrap()
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("alarm-"))
+        .map(|(_, alarm)| alarm)
+        .collect();
+    let watched = |metric: &str, dimension: &str| -> Vec<&Value> {
+        alarms
+            .iter()
+            .filter(|a| a["MetricName"] == metric && a["Dimensions"].to_string().contains(&format!("\"{dimension}\"")))
+            .collect()
+    };
+    for queue in ["ingest", "subtopic", "results"] {
+        let dead = watched("ApproximateNumberOfMessagesVisible", &format!("docclass-{queue}-dlq"));
+        assert_eq!(dead.len(), 1, "{queue}: {alarms:?}");
+        assert_eq!(
+            (dead[0]["Threshold"].as_f64(), dead[0]["ComparisonOperator"].as_str()),
+            (Some(0.0), Some("GreaterThanThreshold"))
+        );
+    }
+    let age = watched("ApproximateAgeOfOldestMessage", "docclass-ingest");
+    assert_eq!(age.len(), 1);
+    assert_eq!(age[0]["Threshold"].as_f64(), Some(stack.alarms.oldest_message_age.as_secs() as f64));
+    for service in [Service::TopicClassifier, Service::SubtopicClassifier, Service::TableWriter] {
+        let at_max = watched("RunningTaskCount", &format!("docclass-{}", service.name()));
+        assert_eq!(at_max.len(), 1, "{}", service.name());
+        assert_eq!(at_max[0]["Threshold"].as_f64(), Some(f64::from(stack.service(service).max_tasks)));
+        let minutes = at_max[0]["EvaluationPeriods"].as_u64().unwrap() * at_max[0]["Period"].as_u64().unwrap();
+        assert_eq!(minutes, stack.alarms.pool_at_max_for.as_secs());
+        assert_eq!(at_max[0]["DatapointsToAlarm"], at_max[0]["EvaluationPeriods"], "at max the whole time");
+    }
+    for alarm in &alarms {
+        assert_eq!(alarm["AlarmActions"], serde_json::json!([topic]), "{alarm}");
+        assert_eq!(alarm["OKActions"], serde_json::json!([topic]), "{alarm}");
+        assert_eq!(alarm["TreatMissingData"], "notBreaching", "no data is not an outage: {alarm}");
+    }
+    let dashboard = rendered("dashboard-body.json").to_string();
+    for name in ["docclass-ingest", "docclass-subtopic-dlq", "docclass-results", "docclass-table-writer"] {
+        assert!(dashboard.contains(&format!("\"{name}\"")), "the dashboard shows {name}");
+    }
+    for alarm in &alarms {
+        assert!(dashboard.contains(alarm["AlarmName"].as_str().unwrap()), "the dashboard lists {}", alarm["AlarmName"]);
+    }
+}
+
+#[test]
+fn a_fixed_size_pool_has_no_ceiling_alarm_and_thresholds_are_checked() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("stack.example.toml")).unwrap();
+    let fixed = text.replacen("min_tasks = 1\nmax_tasks = 2", "min_tasks = 2\nmax_tasks = 2", 1);
+    assert_ne!(fixed, text, "the example's table-writer runs 1–2 tasks");
+    let names: Vec<String> =
+        render_all(&Stack::parse(&fixed).unwrap()).unwrap().into_iter().map(|(name, _)| name).collect();
+    assert!(!names.iter().any(|name| name.contains("table-writer-at-max")), "{names:?}");
+    assert!(names.iter().any(|name| name.contains("topic-classifier-at-max")), "{names:?}");
+    for (change, expected) in [
+        (("oldest_message_age = \"15m\"", "oldest_message_age = \"10s\""), "between 1 minute and 14 days"),
+        (("pool_at_max_for = \"30m\"", "pool_at_max_for = \"2days\""), "between 1 minute and 24 hours"),
+        (("arn:aws:sns:us-east-1:", "arn:aws:sns:eu-west-1:"), "not an SNS topic ARN of this stack's region"),
+    ] {
+        assert!(text.contains(change.0), "the example has {:?}", change.0);
+        let error = format!("{:#}", Stack::parse(&text.replacen(change.0, change.1, 1)).unwrap_err());
+        assert!(error.contains(expected), "{change:?}: {error}");
+    }
+    let silent = text.lines().filter(|line| !line.starts_with("alarm_topic_arn")).collect::<Vec<_>>().join("\n");
+    let alarms = deploy::monitoring::alarms(&Stack::parse(&silent).unwrap());
+    assert!(alarms.iter().all(|alarm| alarm.alarm_actions.is_empty()), "no topic, no actions");
 }

@@ -1,6 +1,6 @@
 //! `plan`, `apply` and `destroy` over the stack's resources, each in its own module with its own plan,
 //! apply and destroy: `data` (queues and tables), `logs`, `iam`, `cluster`, `task_definition`,
-//! `service`, `autoscaling`. This file only orders them.
+//! `service`, `autoscaling`, `monitoring` (the CloudWatch dashboard and alarms). This file only orders them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +13,7 @@ mod cluster;
 mod data;
 mod iam;
 mod logs;
+mod monitoring;
 mod service;
 mod task_definition;
 
@@ -59,6 +60,8 @@ pub async fn plan(stack: &Stack, clients: &Clients) -> anyhow::Result<Plan> {
     for service in autoscaling::pools() {
         step(Resource::Scaling(service), autoscaling::plan(stack, clients, service).await?);
     }
+    step(Resource::Dashboard, monitoring::plan_dashboard(stack, clients).await?);
+    step(Resource::Alarms, monitoring::plan_alarms(stack, clients).await?);
     Ok(Plan { steps })
 }
 
@@ -102,6 +105,8 @@ pub async fn apply(
                 service::apply(stack, clients, service, &arn, &step.change).await?;
             }
             Resource::Scaling(service) => autoscaling::apply(stack, clients, service).await?,
+            Resource::Dashboard => monitoring::apply_dashboard(stack, clients).await?,
+            Resource::Alarms => monitoring::apply_alarms(stack, clients).await?,
         }
     }
     Ok(())
@@ -114,6 +119,7 @@ pub async fn apply(
 /// When a removal fails (run it again: what is gone stays gone).
 pub async fn destroy(stack: &Stack, clients: &Clients, keep_data: bool) -> anyhow::Result<Vec<String>> {
     let mut removed = Vec::new();
+    monitoring::destroy(stack, clients, &mut removed).await?;
     for service in autoscaling::pools() {
         autoscaling::destroy(stack, clients, service, &mut removed).await?;
     }

@@ -16,7 +16,7 @@ use adapters_aws::AwsSettings;
 
 pub use apply::{apply, destroy, plan, policy_document, wait_until_steady};
 pub use scale::{EcsPools, Pools, ScaleTarget, scale_once};
-pub use status::{ServiceStatus, status};
+pub use status::{ServiceStatus, service_counts, status};
 
 use crate::stack::Service;
 
@@ -38,6 +38,8 @@ pub struct Clients {
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
     /// CloudWatch Logs.
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// CloudWatch: the dashboard and alarms.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// SQS.
     pub sqs: aws_sdk_sqs::Client,
     /// DynamoDB.
@@ -53,6 +55,7 @@ impl Clients {
             iam: aws_sdk_iam::Client::new(&config),
             autoscaling: aws_sdk_applicationautoscaling::Client::new(&config),
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             sqs: aws_sdk_sqs::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
         }
@@ -78,6 +81,10 @@ pub enum Resource {
     EcsService(Service),
     /// A pool's scalable target and target-tracking policy.
     Scaling(Service),
+    /// The CloudWatch dashboard.
+    Dashboard,
+    /// The CloudWatch alarms.
+    Alarms,
 }
 
 impl fmt::Display for Resource {
@@ -91,6 +98,8 @@ impl fmt::Display for Resource {
             Resource::TaskDefinition(service) => write!(f, "task definition of {}", service.name()),
             Resource::EcsService(service) => write!(f, "ECS service {}", service.name()),
             Resource::Scaling(service) => write!(f, "scaling of {}", service.name()),
+            Resource::Dashboard => write!(f, "CloudWatch dashboard"),
+            Resource::Alarms => write!(f, "CloudWatch alarms"),
         }
     }
 }

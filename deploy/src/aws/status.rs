@@ -4,7 +4,7 @@ use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use serde::Serialize;
 
 use super::{Clients, sdk_error, unless_missing};
-use crate::stack::{SERVICES, Stack};
+use crate::stack::{SERVICES, Service, Stack};
 
 /// One service as AWS reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -29,6 +29,33 @@ pub struct ServiceStatus {
     pub min_max: Option<(i32, i32)>,
     /// Its input queue's visible and in-flight messages, if it has one.
     pub backlog: Option<(u64, u64)>,
+}
+
+/// Each service's desired and running tasks (ECS's counts), for the services `<stack>-<service>` of
+/// `cluster` (`docclass dashboard`); a service ECS does not know counts as 0 and 0.
+///
+/// # Errors
+/// When ECS cannot be asked.
+pub async fn service_counts(clients: &Clients, cluster: &str, stack: &str) -> anyhow::Result<Vec<(Service, u64, u64)>> {
+    let name = |service: Service| format!("{stack}-{}", service.name());
+    let found = clients
+        .ecs
+        .describe_services()
+        .cluster(cluster)
+        .set_services(Some(SERVICES.iter().map(|service| name(*service)).collect()))
+        .send()
+        .await;
+    let found = unless_missing(found, |e| e.is_cluster_not_found_exception())?;
+    let services = found.as_ref().map(|found| found.services()).unwrap_or_default();
+    Ok(SERVICES
+        .into_iter()
+        .map(|service| {
+            let ecs =
+                services.iter().find(|s| s.service_name() == Some(&name(service)) && s.status() == Some("ACTIVE"));
+            let count = |n: i32| u64::try_from(n).unwrap_or(0);
+            (service, ecs.map_or(0, |s| count(s.desired_count())), ecs.map_or(0, |s| count(s.running_count())))
+        })
+        .collect())
 }
 
 /// Every service of `stack`.
