@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use adapters_aws::{SqsQueue, load_sdk_config};
 use docclass_tests::processes::{Environment, Service, http_get, signal, terminate};
-use docclass_tests::{data_dir, emulator, read, train_model};
+use docclass_tests::{browser, data_dir, emulator, read, train_model};
 use docclass_types::{MessageSink, MessageSource, OutgoingMessage, attributes};
 
 const DOCUMENTS: usize = 2_000;
@@ -119,6 +119,10 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     stub.attributes.insert(attributes::DEAD_LETTER_TRUNCATED.into(), "300000".into());
     assert!(dead_letters.send_batch(&[copy, stub]).await.iter().all(Result::is_ok));
 
+    // What an operator sees on the dashboard, in a real browser: the rows written, per-topic bars that
+    // add up to them, each queue's counts as SQS reports them, the dead letters with their reasons.
+    dashboard_shows_the_stack(&environment, &sqs, dir.path(), DOCUMENTS as u64, metrics_port).await;
+
     // The operator's view: dead letters with reasons, and results by topic.
     let inspected = environment.command("docclass").args(["dlq", "inspect", "ingest", "--json"]).output().unwrap();
     assert!(inspected.status.success(), "{}", String::from_utf8_lossy(&inspected.stderr));
@@ -168,4 +172,87 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
         assert!(status.success(), "{status:?}");
     }
     environment.infra_down();
+}
+
+/// `docclass dashboard` on the stack (the environment's table and queue URLs, the replacement
+/// classifier's `/metrics`), read through its API and in chromium; stopped before it returns, so its
+/// looks at the dead-letter queue are over before anything else reads it.
+async fn dashboard_shows_the_stack(
+    environment: &Environment,
+    sqs: &aws_sdk_sqs::Client,
+    dir: &std::path::Path,
+    rows: u64,
+    metrics_port: u16,
+) {
+    let Some(chromium) = browser::chromium_or_skip() else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let metrics = format!("topic-classifier=http://127.0.0.1:{metrics_port}/metrics");
+    let mut dashboard = Service(
+        environment
+            .command("docclass")
+            .args(["dashboard", "--refresh-secs", "1", "--table-every-secs", "2", "--metrics", &metrics])
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    let status = loop {
+        let status = browser::http_get(port, "/api/status")
+            .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok());
+        if let Some(status) = status
+            && status["results_written"] == rows
+        {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the dashboard never showed {rows} rows");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let per_topic: u64 = status["per_topic"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(per_topic, rows, "{status}");
+    let (dead_visible, dead_in_flight) = emulator::queue_depth(sqs, environment.get("DOCCLASS_INGEST_DLQ_URL")).await;
+    let ingest = status["queues"].as_array().unwrap().iter().find(|q| q["queue"] == "ingest").unwrap().clone();
+    assert_eq!(ingest["dead_letters"], dead_visible + dead_in_flight, "{status}");
+    // Four letters: the two poison messages, a second copy of one and a stub of it.
+    assert_eq!(status["dead_letters"]["total"], dead_visible + dead_in_flight, "{status}");
+    let by_reason = status["dead_letters"]["by_reason"].as_object().unwrap();
+    let sampled: u64 = by_reason.values().map(|group| group["count"].as_u64().unwrap()).sum();
+    assert_eq!((sampled, by_reason.len()), (4, 2), "{status}");
+    let topic = status["services"].as_array().unwrap().iter().find(|s| s["service"] == "topic-classifier").unwrap();
+    assert!(topic["counters"]["received"].as_f64().is_some_and(|n| n > 0.0), "{topic}");
+
+    let page = format!("http://127.0.0.1:{port}/");
+    let dom = browser::render(&chromium, dir, &page, None);
+    assert!(dom.contains(r#"data-loaded="true""#), "the page never rendered its data:\n{dom}");
+    assert_eq!(browser::text_of(&dom, "results-written").unwrap().replace(',', ""), rows.to_string());
+    let bars = browser::counts_in(&dom, "topic");
+    assert_eq!(bars.values().sum::<u64>(), rows, "the per-topic bars add up to the rows written: {bars:?}");
+    for queue in ["ingest", "subtopic", "results"] {
+        let url = environment.get(&format!("DOCCLASS_{}_QUEUE_URL", queue.to_uppercase())).to_owned();
+        let (visible, in_flight) = emulator::queue_depth(sqs, &url).await;
+        assert_eq!(
+            browser::attribute_of(&dom, "queue", queue, "visible"),
+            Some(visible),
+            "{queue} visible, as SQS has it"
+        );
+        assert_eq!(browser::attribute_of(&dom, "queue", queue, "in-flight"), Some(in_flight), "{queue} in flight");
+    }
+    assert_eq!(
+        browser::attribute_of(&dom, "queue", "ingest", "dead-letters"),
+        Some(dead_visible + dead_in_flight),
+        "the ingest dead letters, as SQS has them"
+    );
+    let reasons = browser::counts_in(&dom, "reason");
+    assert_eq!(reasons.keys().collect::<Vec<_>>(), ["invalid_json", "unsupported_schema_version"], "{reasons:?}");
+    assert_eq!(reasons.values().sum::<u64>(), 4, "{reasons:?}");
+    let screenshot = dir.join("dashboard-aws.png");
+    browser::render(&chromium, dir, &page, Some(&screenshot));
+    assert!(std::fs::read(&screenshot).unwrap().starts_with(b"\x89PNG"));
+    if let Some(keep) = std::env::var_os("DOCCLASS_SCREENSHOT_AWS") {
+        std::fs::copy(&screenshot, keep).unwrap();
+    }
+    signal(&dashboard, "-KILL");
+    let _ = dashboard.0.wait();
 }

@@ -360,6 +360,9 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     compose.run(&["up", "--detach", "--no-deps", "--no-recreate", "--scale", "topic-classifier=4", "topic-classifier"]);
     let topic = compose.containers("topic-classifier");
     assert_eq!(topic.len(), 4);
+    // The pool as `docclass dashboard --compose` reads it through the Docker Engine API.
+    let pools = deploy::compose::ComposePools::connect(&compose.project, 30).await.unwrap();
+    assert_eq!(pools.counts(deploy::Service::TopicClassifier).await.unwrap().1, 4, "four running");
     let topic_healthy = wait_healthy(&topic);
     let four_containers = throughput().await;
 

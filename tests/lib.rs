@@ -1,7 +1,8 @@
 //! Helpers shared by the workspace-level tests: the corpus, a model trained on it, the adapter contract
-//! suites, the AWS emulator, the binaries as processes and a throttling proxy in front of the emulator.
+//! suites, the AWS emulator, a real browser, the binaries as processes and a throttling proxy in front of the emulator.
 
 pub mod binaries;
+pub mod browser;
 pub mod contract;
 pub mod emulator;
 pub mod processes;

@@ -61,9 +61,9 @@ enum Stage {
     Results,
 }
 
-/// Queue addresses, as `docclass infra up` exports them.
+/// Queue addresses, as `docclass infra up` exports them (also read by `docclass dashboard`).
 #[derive(Debug, clap::Args)]
-struct QueueUrls {
+pub(super) struct QueueUrls {
     /// Ingest queue.
     #[arg(long, env = env::INGEST_QUEUE_URL, hide_env_values = true)]
     ingest_queue_url: Option<String>,
@@ -85,14 +85,20 @@ struct QueueUrls {
 }
 
 impl QueueUrls {
+    /// `(queue, its dead-letter queue)`, where given.
+    pub(super) fn given(&self, queue: Queue) -> (Option<&str>, Option<&str>) {
+        let (queue, dead_letters) = match queue {
+            Queue::Ingest => (&self.ingest_queue_url, &self.ingest_dlq_url),
+            Queue::Subtopic => (&self.subtopic_queue_url, &self.subtopic_dlq_url),
+            Queue::Results => (&self.results_queue_url, &self.results_dlq_url),
+        };
+        (queue.as_deref(), dead_letters.as_deref())
+    }
+
     /// `(queue, its dead-letter queue)` of a stage.
     fn of(&self, stage: Stage) -> anyhow::Result<(&str, &str)> {
-        let (queue, dead_letters) = match stage {
-            Stage::Ingest => (&self.ingest_queue_url, &self.ingest_dlq_url),
-            Stage::Subtopic => (&self.subtopic_queue_url, &self.subtopic_dlq_url),
-            Stage::Results => (&self.results_queue_url, &self.results_dlq_url),
-        };
         let queue_of = Queue::from(stage);
+        let (queue, dead_letters) = self.given(queue_of);
         let missing = || {
             format!(
                 "set {} and {} (eval \"$(docclass infra up)\" does) or pass them as flags",
@@ -100,7 +106,7 @@ impl QueueUrls {
                 queue_of.dead_letter_url_var()
             )
         };
-        Ok((queue.as_deref().with_context(missing)?, dead_letters.as_deref().with_context(missing)?))
+        Ok((queue.with_context(missing)?, dead_letters.with_context(missing)?))
     }
 }
 

@@ -50,31 +50,39 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
     let documents = read_all(&inputs)?;
     let table = SqliteTable::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
     let mut options = PipelineOptions::default();
-    options.worker.workers = args.workers.max(1);
+    let workers = args.workers.max(1);
+    options.worker.workers = workers;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
+        let stages = Stages {
+            topic: ClassifyTopic::new(model.clone()).with_min_score(args.min_score),
+            subtopic: ClassifySubtopic::new(model.clone()).with_min_score(args.min_score),
+            write: WriteResult,
+        };
+        let pipeline = Pipeline::new(stages, table, options);
         let dashboard_done = CancellationToken::new();
         if let Some(addr) = args.dashboard {
             let listener = super::dashboard::bind(addr).await?;
             eprintln!("dashboard of this run on http://{}/", listener.local_addr()?);
-            let (db, done) = (args.db.clone(), dashboard_done.clone());
+            let queues = pipeline.queues();
+            let live = super::dashboard::EmbeddedQueues {
+                queues: [queues.ingest.clone(), queues.subtopic.clone(), queues.results.clone()],
+                dead_letters: queues.dead_letters.clone(),
+            };
+            let sources = super::dashboard::Sources::embedded(args.db.clone(), live, workers);
+            let done = dashboard_done.clone();
             tokio::spawn(async move {
-                if let Err(error) = super::dashboard::serve(listener, db, 2, done.cancelled_owned()).await {
+                if let Err(error) = super::dashboard::serve(listener, sources, done.cancelled_owned()).await {
                     tracing::error!(error = %format!("{error:#}"), "the dashboard failed; the run goes on");
                 }
             });
         }
         let bar = ProgressBar::new_spinner();
         bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("static template is valid"));
-        let stages = Stages {
-            topic: ClassifyTopic::new(model.clone()).with_min_score(args.min_score),
-            subtopic: ClassifySubtopic::new(model.clone()).with_min_score(args.min_score),
-            write: WriteResult,
-        };
-        let report = Pipeline::new(stages, table, options)
+        let report = pipeline
             .run(documents, shutdown, |progress| {
                 bar.set_message(format!(
                     "{} in, {} written, {} dead-lettered",

@@ -1,6 +1,5 @@
 //! The `docclass` binary as a user runs it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -286,61 +285,18 @@ fn a_truncated_input_is_classified_as_far_as_it_goes_and_fails_the_run() {
     assert!(stderr.contains("1 input records were unreadable"), "{stderr}");
 }
 
-/// Chromium, from Debian's package (`scripts/test.sh` installs it), if it is here.
-fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
-        let found = Command::new("sh").args(["-c", &format!("command -v {name}")]).output().ok()?;
-        let path = String::from_utf8(found.stdout).ok()?.trim().to_owned();
-        (found.status.success() && !path.is_empty()).then(|| PathBuf::from(path))
-    })
-}
+#[path = "../../../tests/browser.rs"]
+mod browser;
 
-/// `GET path` on 127.0.0.1:port, the body.
-fn http_get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
-}
-
-/// The numbers in `data-count` of the elements whose `data-<kind>` attribute the page set.
-fn counts_in(dom: &str, kind: &str) -> BTreeMap<String, u64> {
-    let marker = format!("data-{kind}=\"");
-    dom.match_indices(&marker)
-        .filter_map(|(at, _)| {
-            let rest = &dom[at + marker.len()..];
-            let (label, rest) = rest.split_once('"')?;
-            let rest = rest.trim_start().strip_prefix("data-count=\"")?;
-            Some((label.to_owned(), rest.split('"').next()?.parse().ok()?))
-        })
-        .collect()
-}
-
-/// What a person sees on the dashboard of an embedded run, in a real browser: the rows written, bars
-/// per topic that add up to them, and a dead letter the test put in, with its reason. Saves a
-/// screenshot beside the test's database.
+/// What a person sees on the dashboard of an embedded run while it runs, in a real browser: the rows
+/// written, bars per topic that add up to them, each queue's counts as the run's own queues hold them,
+/// the workers of each pool, and a dead letter the test put in, with its reason. Saves a screenshot.
 #[test]
 fn the_dashboard_shows_an_embedded_run_in_a_real_browser() {
-    let Some(chromium) = chromium() else {
-        assert!(std::env::var_os("CI").is_none(), "chromium is needed on CI (scripts/test.sh installs it)");
-        eprintln!("SKIPPED: no chromium (apt-get install chromium)");
-        return;
-    };
+    use browser::{attribute_of, counts_in, http_get, render, text_of};
+    let Some(chromium) = browser::chromium_or_skip() else { return };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("results.sqlite");
-    succeed(docclass().args(["run", "--model"]).arg(model()).arg("--db").arg(&db));
-    let connection = rusqlite::Connection::open(&db).unwrap();
-    connection
-        .execute(
-            "INSERT INTO dead_letters (queue, reason, detail, body, stored_at) VALUES ('ingest', 'invalid_json', ?1, '{not json', ?2)",
-            ["message body is not a valid envelope: injected by the test", &chrono::Utc::now().to_rfc3339()],
-        )
-        .unwrap();
-    let rows: u64 = connection.query_row("SELECT COUNT(*) FROM results", [], |r| r.get::<_, i64>(0)).unwrap() as u64;
-
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     // Killed however the test ends.
     struct Running(std::process::Child);
@@ -350,57 +306,110 @@ fn the_dashboard_shows_an_embedded_run_in_a_real_browser() {
             let _ = self.0.wait();
         }
     }
-    let _dashboard = Running(
+    // The run reads its documents from a pipe the test holds open: it is live, and idle between what
+    // the test sends, so what its queues hold is known when the page is read.
+    let mut run = Running(
         docclass()
-            .args(["dashboard", "--refresh-secs", "1", "--addr", &format!("127.0.0.1:{port}"), "--db"])
+            .args(["run", "--workers", "2", "--input", "-", "--dashboard", &format!("127.0.0.1:{port}"), "--model"])
+            .arg(model())
+            .arg("--db")
             .arg(&db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );
+    let dev = flate2::read::GzDecoder::new(std::fs::File::open(data_dir().join("20ng/dev.jsonl.gz")).unwrap());
+    let lines: Vec<String> = std::io::BufRead::lines(std::io::BufReader::new(dev)).map(Result::unwrap).collect();
+    let sent = 2_000;
+    {
+        use std::io::Write;
+        let stdin = run.0.stdin.as_mut().unwrap();
+        for line in &lines[..sent] {
+            writeln!(stdin, "{line}").unwrap();
+        }
+        stdin.flush().unwrap();
+    }
+
     let started = Instant::now();
     let status = loop {
-        if let Some(body) = http_get(port, "/api/status") {
-            break body;
+        let status =
+            http_get(port, "/api/status").and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok());
+        if let Some(status) = status
+            && status["results_written"] == sent
+            && status["queues"]
+                .as_array()
+                .is_some_and(|queues| queues.iter().all(|queue| queue["visible"] == 0 && queue["in_flight"] == 0))
+        {
+            break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "the dashboard never answered");
-        std::thread::sleep(Duration::from_millis(100));
+        assert!(started.elapsed() < Duration::from_secs(120), "the run never wrote {sent} rows");
+        std::thread::sleep(Duration::from_millis(200));
     };
-    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
-    assert_eq!(status["results_written"], rows, "{status}");
     let per_topic: u64 = status["per_topic"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
-    assert_eq!(per_topic, rows);
-    assert_eq!(status["dead_letters"]["by_reason"]["invalid_json"]["count"], 1);
-    assert!(status["queues"]["unreachable"].is_string(), "an ended run's queues are unreachable, not zero");
+    assert_eq!(per_topic, sent as u64);
+    let queues = status["queues"].as_array().unwrap();
+    assert_eq!(queues.len(), 3, "{status}");
+    assert!(queues.iter().all(|queue| queue["dead_letters"] == 0), "{status}");
+    assert!(status["pools"].as_array().unwrap().iter().all(|pool| pool["running"] == 2), "{status}");
+
+    let connection = rusqlite::Connection::open(&db).unwrap();
+    connection.busy_timeout(Duration::from_secs(10)).unwrap();
+    connection
+        .execute(
+            "INSERT INTO dead_letters (queue, reason, detail, body, stored_at) VALUES ('ingest', 'invalid_json', ?1, '{not json', ?2)",
+            ["message body is not a valid envelope: injected by the test", &chrono::Utc::now().to_rfc3339()],
+        )
+        .unwrap();
 
     let page = format!("http://127.0.0.1:{port}/");
-    let browser = |extra: &[&str]| {
-        let mut command = Command::new(&chromium);
-        command
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"])
-            .arg(format!("--user-data-dir={}", dir.path().join("chromium-profile").display()))
-            .args(["--virtual-time-budget=8000", "--window-size=1280,1400"])
-            .args(extra)
-            .arg(&page)
-            .stderr(Stdio::null());
-        command.output().unwrap()
-    };
-    let dom = String::from_utf8(browser(&["--dump-dom"]).stdout).unwrap();
+    let dom = render(&chromium, dir.path(), &page, None);
     assert!(dom.contains(r#"data-loaded="true""#), "the page never rendered its data:\n{dom}");
-    let shown = dom.split(r#"id="results-written">"#).nth(1).and_then(|rest| rest.split('<').next()).unwrap();
-    assert_eq!(shown.replace(',', ""), rows.to_string(), "the rows written, as shown");
+    let shown = text_of(&dom, "results-written").unwrap();
+    assert_eq!(shown.replace(',', ""), sent.to_string(), "the rows written, as shown");
     let bars = counts_in(&dom, "topic");
-    assert_eq!(bars.values().sum::<u64>(), rows, "the per-topic bars add up to the rows written: {bars:?}");
+    assert_eq!(bars.values().sum::<u64>(), sent as u64, "the per-topic bars add up to the rows written: {bars:?}");
     assert!(bars.len() >= 5, "{bars:?}");
     assert_eq!(counts_in(&dom, "reason").get("invalid_json"), Some(&1), "the injected dead letter, by its reason");
     assert!(dom.contains("injected by the test"), "with its detail");
+    for queue in ["ingest", "subtopic", "results"] {
+        for attribute in ["visible", "in-flight", "dead-letters"] {
+            assert_eq!(
+                attribute_of(&dom, "queue", queue, attribute),
+                Some(0),
+                "{queue} {attribute}, as the run holds it"
+            );
+        }
+    }
+    for pool in ["topic-classifier", "subtopic-classifier", "table-writer"] {
+        assert_eq!(attribute_of(&dom, "pool", pool, "running"), Some(2), "{pool}: the run's workers");
+    }
 
     let screenshot = dir.path().join("dashboard.png");
-    let shot = browser(&[&format!("--screenshot={}", screenshot.display())]);
-    assert!(shot.status.success(), "{shot:?}");
+    render(&chromium, dir.path(), &page, Some(&screenshot));
     let png = std::fs::read(&screenshot).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a screenshot of {} bytes", png.len());
     if let Some(keep) = std::env::var_os("DOCCLASS_SCREENSHOT") {
         std::fs::copy(&screenshot, keep).unwrap();
     }
+
+    // The rest of the documents, then the end of the input: the run finishes them and exits.
+    {
+        use std::io::Write;
+        let mut stdin = run.0.stdin.take().unwrap();
+        for line in &lines[sent..] {
+            writeln!(stdin, "{line}").unwrap();
+        }
+    }
+    let exited = loop {
+        if let Some(status) = run.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(240), "the run did not finish after its input ended");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(exited.success(), "{exited}");
+    let rows: i64 = connection.query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows as usize, lines.len());
 }

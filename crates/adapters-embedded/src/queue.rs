@@ -78,6 +78,8 @@ struct Stored {
     delivery: u64,
     /// `Some` while in flight.
     hidden_until: Option<Instant>,
+    /// When it was sent: the age of the oldest message is a queue's "is anything stuck?" figure.
+    sent: Instant,
 }
 
 impl EmbeddedQueue {
@@ -102,6 +104,14 @@ impl EmbeddedQueue {
         let mut state = self.lock();
         state.return_expired(Instant::now(), &self.message_arrived);
         QueueDepth { visible: state.visible.len(), in_flight: state.messages.len() - state.visible.len() }
+    }
+
+    /// How long the oldest message held (visible or in flight) has been in the queue, as SQS's
+    /// `ApproximateAgeOfOldestMessage`; `None` when it is empty. Looks at every message: for a status
+    /// page, not for a hot path.
+    pub fn oldest_age(&self) -> Option<std::time::Duration> {
+        let state = self.lock();
+        state.messages.values().map(|message| message.sent).min().map(|sent| sent.elapsed())
     }
 
     /// True when the queue holds nothing, visible or in flight.
@@ -130,7 +140,10 @@ impl EmbeddedQueue {
     fn push(&self, state: &mut State, body: String, attributes: BTreeMap<String, String>) {
         let id = state.next_message_id;
         state.next_message_id += 1;
-        state.messages.insert(id, Stored { body, attributes, receive_count: 0, delivery: 0, hidden_until: None });
+        state.messages.insert(
+            id,
+            Stored { body, attributes, receive_count: 0, delivery: 0, hidden_until: None, sent: Instant::now() },
+        );
         state.visible.push_back(id);
         self.message_arrived.notify_waiters();
     }
@@ -405,6 +418,7 @@ mod tests {
         let got = queue.receive(1, VISIBILITY, Duration::ZERO).await.unwrap();
         assert!(queue.change_visibility_batch(&[got[0].receipt.clone()], Duration::ZERO).await[0].is_ok());
         assert_eq!(queue.depth(), QueueDepth { visible: 1, in_flight: 0 });
+        assert!(queue.oldest_age().is_some_and(|age| age < Duration::from_secs(60)));
     }
 
     #[tokio::test]

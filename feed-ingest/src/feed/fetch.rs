@@ -241,18 +241,23 @@ pub struct Fetcher {
     config: FetcherConfig,
 }
 
+/// Makes reqwest's TLS usable; call before building any `reqwest::Client` (building one panics
+/// without). reqwest is built without a crypto provider of its own: this installs aws-lc-rs, which the
+/// AWS SDK already links, rather than compiling a second one. Idempotent.
+pub fn install_tls_provider() {
+    static PROVIDER: Once = Once::new();
+    PROVIDER.call_once(|| {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+}
+
 impl Fetcher {
     /// A client with `config`'s limits.
     ///
     /// # Errors
     /// When the TLS stack cannot be set up.
     pub fn new(config: FetcherConfig) -> anyhow::Result<Self> {
-        // reqwest is built without a crypto provider of its own: use aws-lc-rs, which the AWS SDK already
-        // links, rather than compiling a second one.
-        static PROVIDER: Once = Once::new();
-        PROVIDER.call_once(|| {
-            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        });
+        install_tls_provider();
         let max_redirects = config.max_redirects;
         let policy = config.private_addresses;
         let client = reqwest::Client::builder()

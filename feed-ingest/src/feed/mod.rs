@@ -16,7 +16,7 @@ pub mod seen;
 pub mod status;
 
 pub use config::{FeedDefaults, FeedList, FeedSpec, LabelMap, MAX_INTERVAL, MIN_INTERVAL, Unmapped, check_interval};
-pub use fetch::{FetchError, Fetched, Fetcher, FetcherConfig, PrivateAddresses, Validators};
+pub use fetch::{FetchError, Fetched, Fetcher, FetcherConfig, PrivateAddresses, Validators, install_tls_provider};
 pub use parse::{FeedEntry, ParseError, parse_feed, parse_feed_as};
 pub use poll::{FeedPoller, FeedState, PollSettings, next_wait};
 pub use seen::SeenStore;
