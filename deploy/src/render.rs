@@ -341,6 +341,16 @@ pub fn task_role_policy(stack: &Stack, service: Service) -> Value {
             statement("WriteResults", &["dynamodb:BatchWriteItem"], vec![stack.table_arn(&stack.table_name())]),
         ],
     };
+    let mut statements = statements;
+    if service.input_queue().is_some() {
+        // Task scale-in protection while it holds messages: the agent calls ECS with the task role. A
+        // task's id is not known before it starts: any task of this cluster (the only wildcard granted).
+        statements.push(statement(
+            "ProtectOwnTaskWhileBusy",
+            &["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
+            vec![format!("arn:aws:ecs:{}:{}:task/{}/*", stack.region, stack.account_id, stack.cluster)],
+        ));
+    }
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 

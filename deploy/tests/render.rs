@@ -145,6 +145,10 @@ fn each_task_role_may_do_only_its_own_job() {
             .map(|action| (action.to_owned(), arn("sqs", queue)))
     };
     let send = |queue: &str| ("sqs:SendMessage".to_owned(), arn("sqs", queue));
+    // Scale-in protection of the pool's own tasks: any task of the stack's cluster.
+    let tasks = "arn:aws:ecs:us-east-1:123456789012:task/docclass/*";
+    let protect =
+        ["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"].map(|action| (action.to_owned(), tasks.to_owned()));
     let mut expected: Vec<(Service, Vec<(String, String)>)> = vec![
         (
             Service::FeedIngest,
@@ -154,16 +158,20 @@ fn each_task_role_may_do_only_its_own_job() {
                 ("dynamodb:UpdateItem".into(), arn("table", "seen")),
             ],
         ),
-        (Service::TopicClassifier, [consume("ingest").to_vec(), vec![send("subtopic"), send("ingest-dlq")]].concat()),
+        (
+            Service::TopicClassifier,
+            [consume("ingest").to_vec(), vec![send("subtopic"), send("ingest-dlq")], protect.to_vec()].concat(),
+        ),
         (
             Service::SubtopicClassifier,
-            [consume("subtopic").to_vec(), vec![send("results"), send("subtopic-dlq")]].concat(),
+            [consume("subtopic").to_vec(), vec![send("results"), send("subtopic-dlq")], protect.to_vec()].concat(),
         ),
         (
             Service::TableWriter,
             [
                 consume("results").to_vec(),
                 vec![send("results-dlq"), ("dynamodb:BatchWriteItem".into(), arn("table", "results"))],
+                protect.to_vec(),
             ]
             .concat(),
         ),
@@ -173,7 +181,12 @@ fn each_task_role_may_do_only_its_own_job() {
         granted.sort();
         expected.sort();
         assert_eq!(&granted, expected, "{}", service.name());
-        assert!(granted.iter().all(|(action, resource)| !action.contains('*') && !resource.contains('*')));
+        assert!(
+            granted
+                .iter()
+                .all(|(action, resource)| !action.contains('*') && (!resource.contains('*') || resource == tasks)),
+            "no wildcard but the tasks of the cluster: {granted:?}"
+        );
     }
 }
 

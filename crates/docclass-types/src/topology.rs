@@ -133,6 +133,9 @@ pub mod env {
     pub const WORKERS: &str = "DOCCLASS_WORKERS";
     /// How long a received message stays hidden, in seconds.
     pub const VISIBILITY_TIMEOUT_SECS: &str = "DOCCLASS_VISIBILITY_TIMEOUT_SECS";
+    /// Set by the ECS agent in every task's containers: the base of its endpoints, task scale-in
+    /// protection's among them.
+    pub const ECS_AGENT_URI: &str = "ECS_AGENT_URI";
     /// A service's dead-letter file (stdin/stdout mode).
     pub const DEAD_LETTERS: &str = "DOCCLASS_DEAD_LETTERS";
     /// The embedded run's SQLite result database.
@@ -172,6 +175,9 @@ pub mod timeouts {
     pub const STOP: Duration = Duration::from_secs(30);
     /// How long a received message stays hidden from other workers.
     pub const VISIBILITY: Duration = Duration::from_secs(60);
+    /// How long one setting of ECS task scale-in protection lasts (renewed at half of it while the task
+    /// holds messages): a task that dies protected blocks scale-in of itself no longer than this.
+    pub const TASK_PROTECTION: Duration = Duration::from_secs(10 * 60);
 }
 
 // The order the pipeline's safety rests on, checked by the compiler.

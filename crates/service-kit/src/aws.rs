@@ -8,7 +8,7 @@ use std::time::Duration;
 use adapters_aws::{AwsSettings, SqsQueue, load_sdk_config};
 use aws_config::SdkConfig;
 use tokio_util::sync::CancellationToken;
-use worker_runtime::{Forward, Handler, RunReport, ToQueue, Worker, WorkerConfig};
+use worker_runtime::{Forward, Handler, Protection, RunReport, ToQueue, Worker, WorkerConfig};
 
 use crate::ServiceArgs;
 
@@ -97,7 +97,14 @@ async fn run<H: Handler, F: Forward>(
     metrics_addr: std::net::SocketAddr,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunReport> {
-    let worker = Arc::new(Worker::new(source, Arc::new(handler), Arc::new(forward), dead_letters, config));
+    let mut worker = Worker::new(source, Arc::new(handler), Arc::new(forward), dead_letters, config);
+    // In an ECS task the agent's endpoint is there: hold scale-in protection while holding messages.
+    if let Some(agent) = crate::EcsAgentProtection::from_env() {
+        tracing::info!("holding ECS task scale-in protection while messages are in hand");
+        let protection = Protection::new(Arc::new(agent), docclass_types::topology::timeouts::TASK_PROTECTION);
+        worker = worker.with_protection(Arc::new(protection));
+    }
+    let worker = Arc::new(worker);
     let mut registry = prometheus_client::registry::Registry::default();
     worker.register_metrics(&mut registry);
     crate::serve_health(metrics_addr, registry, shutdown.clone()).await?;

@@ -18,9 +18,11 @@
 mod aws;
 mod common;
 mod health;
+mod protection;
 mod stdio;
 
 pub use aws::{AwsArgs, ClassifierQueues, SqsStage, serve_classifier, serve_sqs, sqs_queue, to_queue};
 pub use common::{CommonArgs, exit_code};
 pub use health::{is_healthy, serve_health, serve_health_with};
+pub use protection::EcsAgentProtection;
 pub use stdio::{DEFAULT_MODEL_FILE, ServiceArgs, load_model, model_cache_dir, serve_stdio};

@@ -14,12 +14,15 @@
 //! - **Graceful shutdown.** On cancellation, workers stop receiving, finish the batch they hold, give back
 //!   messages they had not started (also those a long poll brings after the signal), and the runtime
 //!   returns within `shutdown_timeout`.
+//! - **Busy tasks are not the ones scaled in.** On ECS, a task holding messages carries task scale-in
+//!   protection ([`Protection`]), cleared when it goes idle.
 #![warn(missing_docs)]
 
 mod config;
 mod forward;
 mod handler;
 mod metrics;
+mod protection;
 mod retry;
 mod send;
 mod signal;
@@ -30,6 +33,7 @@ pub use config::WorkerConfig;
 pub use forward::{Forward, ForwardError, ToQueue, ToTable};
 pub use handler::{Handler, HandlerError};
 pub use metrics::{Metrics, MetricsSnapshot};
+pub use protection::{Protection, ProtectionPort, SetFuture};
 pub use retry::Backoff;
 pub use send::{Sent, send_until_accepted};
 pub use signal::{cancel_on_shutdown_signal, shutdown_signal};

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::{Forward, Handler, HandlerError, Metrics, MetricsSnapshot, WorkerConfig};
+use crate::{Forward, Handler, HandlerError, Metrics, MetricsSnapshot, Protection, WorkerConfig};
 
 /// A pool of workers moving messages from one source, through one handler, to one destination.
 pub struct Worker<S, H, F, D> {
@@ -20,6 +20,7 @@ pub struct Worker<S, H, F, D> {
     dead_letters: Arc<D>,
     config: WorkerConfig,
     metrics: Arc<Metrics>,
+    protection: Arc<Protection>,
 }
 
 /// What happened to the messages of one batch.
@@ -71,7 +72,13 @@ where
 {
     /// A pool over the given ports.
     pub fn new(source: Arc<S>, handler: Arc<H>, forward: Arc<F>, dead_letters: Arc<D>, config: WorkerConfig) -> Self {
-        Self { source, handler, forward, dead_letters, config, metrics: Arc::new(Metrics::default()) }
+        let protection = Arc::new(Protection::none());
+        Self { source, handler, forward, dead_letters, config, metrics: Arc::new(Metrics::default()), protection }
+    }
+
+    /// The same pool, holding ECS task scale-in protection while it holds messages.
+    pub fn with_protection(self, protection: Arc<Protection>) -> Self {
+        Self { protection, ..self }
     }
 
     /// The pool's counters, live.
@@ -140,12 +147,17 @@ where
                 () = shutdown.cancelled(), if self.source.receive_is_cancel_safe() => break,
                 received = &mut receive => received,
             };
-            let Some(messages) = received else { continue };
+            let Some(messages) = received else {
+                self.protection.idle().await;
+                continue;
+            };
             if shutdown.is_cancelled() {
                 self.give_back(&messages).await;
                 break;
             }
+            let held = self.protection.hold().await;
             let outcome = self.process(messages).await;
+            drop(held);
             if outcome.throttled == 0 {
                 throttled_streak = 0;
                 continue;
