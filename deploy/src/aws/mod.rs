@@ -165,23 +165,10 @@ impl fmt::Display for Plan {
 /// # Errors
 /// When SQS cannot be asked.
 pub async fn queue_depth(clients: &Clients, queue_url: &str) -> anyhow::Result<(u64, u64)> {
-    use aws_sdk_sqs::types::QueueAttributeName;
-    let attributes = clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(queue_url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .map_err(sdk_error)?;
-    let count = |name: QueueAttributeName| {
-        attributes.attributes().and_then(|all| all.get(&name)).and_then(|value| value.parse::<u64>().ok()).unwrap_or(0)
-    };
-    Ok((
-        count(QueueAttributeName::ApproximateNumberOfMessages),
-        count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-    ))
+    adapters_aws::sqs::queue_depth(&clients.sqs, queue_url).await.map_err(|message| match hint(&message) {
+        Some(hint) => anyhow::anyhow!("{message}: {hint}"),
+        None => anyhow::anyhow!(message),
+    })
 }
 
 /// An SDK error as one line: the service's code and message, or why no answer came

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use adapters_embedded::EmbeddedQueue;
-use aws_sdk_sqs::types::QueueAttributeName;
 use docclass_types::{MessageSource, Queue, attributes};
 use serde::Serialize;
 
@@ -119,22 +118,7 @@ impl SqsQueues {
     }
 
     async fn depth(&self, url: &str) -> Result<(u64, u64), String> {
-        let answer = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(url)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .send()
-            .await
-            .map_err(|error| format!("{url}: {}", adapters_aws::sdk_error_message(&error)))?;
-        let count = |name| {
-            answer.attributes().and_then(|all| all.get(&name)).and_then(|value| value.parse::<u64>().ok()).unwrap_or(0)
-        };
-        Ok((
-            count(QueueAttributeName::ApproximateNumberOfMessages),
-            count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-        ))
+        adapters_aws::sqs::queue_depth(&self.sqs, url).await.map_err(|error| format!("{url}: {error}"))
     }
 
     /// CloudWatch's `ApproximateAgeOfOldestMessage` of each queue, newest datapoint of the last five
