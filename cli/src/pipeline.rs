@@ -96,6 +96,8 @@ pub struct Progress {
     pub written: u64,
     /// Messages dead-lettered so far.
     pub dead_lettered: u64,
+    /// Messages each stage (topic, subtopic, write) has handled so far.
+    pub handled: [u64; 3],
 }
 
 /// What a run did.
@@ -243,6 +245,7 @@ where
                 ingested: ingested.load(std::sync::atomic::Ordering::Relaxed),
                 written: metrics[2].1.snapshot().forwarded,
                 dead_lettered: metrics.iter().map(|(_, m)| m.snapshot().dead_lettered).sum(),
+                handled: [0, 1, 2].map(|stage| metrics[stage].1.snapshot().handled),
             });
         };
         let mut ticker = tokio::time::interval(Duration::from_millis(100));

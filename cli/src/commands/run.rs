@@ -64,6 +64,7 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         };
         let pipeline = Pipeline::new(stages, table, options);
         let dashboard_done = CancellationToken::new();
+        let stage_counts = std::sync::Arc::new(super::dashboard::StageCounts::default());
         if let Some(addr) = args.dashboard {
             let listener = super::dashboard::bind(addr).await?;
             eprintln!("dashboard of this run on http://{}/", listener.local_addr()?);
@@ -72,7 +73,7 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
                 queues: [queues.ingest.clone(), queues.subtopic.clone(), queues.results.clone()],
                 dead_letters: queues.dead_letters.clone(),
             };
-            let sources = super::dashboard::Sources::embedded(args.db.clone(), live, workers);
+            let sources = super::dashboard::Sources::embedded(args.db.clone(), live, workers, stage_counts.clone());
             let done = dashboard_done.clone();
             tokio::spawn(async move {
                 if let Err(error) = super::dashboard::serve(listener, sources, done.cancelled_owned()).await {
@@ -84,6 +85,7 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("static template is valid"));
         let report = pipeline
             .run(documents, shutdown, |progress| {
+                stage_counts.set(progress.handled);
                 bar.set_message(format!(
                     "{} in, {} written, {} dead-lettered",
                     progress.ingested, progress.written, progress.dead_lettered

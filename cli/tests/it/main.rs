@@ -1,5 +1,6 @@
 //! The `docclass` binary as a user runs it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -323,6 +324,12 @@ fn the_dashboard_shows_an_embedded_run_in_a_real_browser() {
     let dev = flate2::read::GzDecoder::new(std::fs::File::open(data_dir().join("20ng/dev.jsonl.gz")).unwrap());
     let lines: Vec<String> = std::io::BufRead::lines(std::io::BufReader::new(dev)).map(Result::unwrap).collect();
     let sent = 2_000;
+    // The page is up before the first document goes in: the per-stage counts start from zero.
+    let started = Instant::now();
+    while http_get(port, "/api/status").is_none() {
+        assert!(started.elapsed() < Duration::from_secs(120), "the dashboard never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     {
         use std::io::Write;
         let stdin = run.0.stdin.as_mut().unwrap();
@@ -332,7 +339,6 @@ fn the_dashboard_shows_an_embedded_run_in_a_real_browser() {
         stdin.flush().unwrap();
     }
 
-    let started = Instant::now();
     let status = loop {
         let status =
             http_get(port, "/api/status").and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok());
@@ -341,6 +347,14 @@ fn the_dashboard_shows_an_embedded_run_in_a_real_browser() {
             && status["queues"]
                 .as_array()
                 .is_some_and(|queues| queues.iter().all(|queue| queue["visible"] == 0 && queue["in_flight"] == 0))
+            // The run's counts reach the page with its next progress tick (every 100 ms).
+            && status["stages"].as_array().is_some_and(|stages| {
+                stages.len() == 3
+                    && stages.iter().all(|stage| {
+                        stage["per_minute"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).sum::<u64>()
+                            == sent as u64
+                    })
+            })
         {
             break status;
         }
@@ -353,6 +367,24 @@ fn the_dashboard_shows_an_embedded_run_in_a_real_browser() {
     assert_eq!(queues.len(), 3, "{status}");
     assert!(queues.iter().all(|queue| queue["dead_letters"] == 0), "{status}");
     assert!(status["pools"].as_array().unwrap().iter().all(|pool| pool["running"] == 2), "{status}");
+    let handled = |stage: &serde_json::Value| {
+        stage["per_minute"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).sum::<u64>()
+    };
+    let stages: BTreeMap<&str, u64> = status["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|stage| (stage["stage"].as_str().unwrap(), handled(stage)))
+        .collect();
+    assert_eq!(
+        stages,
+        BTreeMap::from([
+            ("subtopic-classifier", sent as u64),
+            ("table-writer", sent as u64),
+            ("topic-classifier", sent as u64)
+        ]),
+        "each stage handled every document, within the window"
+    );
 
     let connection = rusqlite::Connection::open(&db).unwrap();
     connection.busy_timeout(Duration::from_secs(10)).unwrap();
@@ -384,6 +416,7 @@ fn the_dashboard_shows_an_embedded_run_in_a_real_browser() {
     }
     for pool in ["topic-classifier", "subtopic-classifier", "table-writer"] {
         assert_eq!(attribute_of(&dom, "pool", pool, "running"), Some(2), "{pool}: the run's workers");
+        assert_eq!(counts_in(&dom, "stage").get(pool), Some(&(sent as u64)), "{pool}: handled per minute, summed");
     }
 
     let screenshot = dir.path().join("dashboard.png");

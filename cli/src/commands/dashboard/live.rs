@@ -49,6 +49,83 @@ pub(super) struct ServiceView {
     pub unreachable: Option<String>,
 }
 
+/// Messages handled per stage, per minute over the last minutes, from the cumulative counts the
+/// dashboard reads at each refresh (the embedded run's workers, or services' `/metrics`).
+#[derive(Default)]
+pub(super) struct Rates {
+    /// Per stage: (when, count) readings of the window, oldest first.
+    readings: std::sync::Mutex<BTreeMap<String, VecDeque<(Instant, f64)>>>,
+}
+
+/// The window of the per-stage rates, as the table's throughput.
+const RATE_MINUTES: usize = 15;
+
+/// One stage's handled messages per minute, oldest minute first (the last one is the current minute).
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct StageRate {
+    pub stage: String,
+    pub per_minute: Vec<u64>,
+}
+
+impl Rates {
+    /// Notes that `stage` had handled `count` messages by now.
+    pub(super) fn record(&self, stage: &str, count: f64) {
+        let mut readings = self.readings.lock().expect("the lock is never poisoned: no panics inside");
+        let stage = readings.entry(stage.to_owned()).or_default();
+        let now = Instant::now();
+        stage.push_back((now, count));
+        let window = Duration::from_secs(60 * RATE_MINUTES as u64 + 60);
+        while stage.front().is_some_and(|(at, _)| now.duration_since(*at) > window) {
+            stage.pop_front();
+        }
+    }
+
+    /// Each stage's per-minute counts: the growth between consecutive readings, put in the minute of
+    /// the later one (a restarted service's fall to zero counts as no growth).
+    pub(super) fn per_minute(&self) -> Vec<StageRate> {
+        let readings = self.readings.lock().expect("the lock is never poisoned: no panics inside");
+        let now = Instant::now();
+        let mut rates = readings
+            .iter()
+            .map(|(stage, readings)| {
+                let mut per_minute = vec![0u64; RATE_MINUTES];
+                for pair in readings.iter().collect::<Vec<_>>().windows(2) {
+                    let ((_, before), (at, after)) = (pair[0], pair[1]);
+                    let minutes_ago = (now.duration_since(*at).as_secs() / 60) as usize;
+                    if minutes_ago < RATE_MINUTES && after > before {
+                        per_minute[RATE_MINUTES - 1 - minutes_ago] += (after - before).round() as u64;
+                    }
+                }
+                StageRate { stage: stage.clone(), per_minute }
+            })
+            .collect::<Vec<_>>();
+        // In pipeline order; other names after, as they sort.
+        let order = |name: &str| StageCounts::STAGES.iter().position(|stage| *stage == name).unwrap_or(usize::MAX);
+        rates.sort_by(|a, b| order(&a.stage).cmp(&order(&b.stage)).then_with(|| a.stage.cmp(&b.stage)));
+        rates
+    }
+}
+
+/// The embedded run's per-stage counts, updated by the run's progress and read by the dashboard.
+#[derive(Default)]
+pub struct StageCounts(pub [std::sync::atomic::AtomicU64; 3]);
+
+impl StageCounts {
+    /// The stages, in order, as their services are named.
+    pub(super) const STAGES: [&'static str; 3] = ["topic-classifier", "subtopic-classifier", "table-writer"];
+
+    /// Sets the counts.
+    pub fn set(&self, handled: [u64; 3]) {
+        for (count, value) in self.0.iter().zip(handled) {
+            count.store(value, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    pub(super) fn get(&self) -> [u64; 3] {
+        [0, 1, 2].map(|stage| self.0[stage].load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
 /// The embedded run's queues, live in this process.
 #[derive(Clone)]
 pub struct EmbeddedQueues {

@@ -35,8 +35,8 @@ use docclass_types::{Queue, ResultTable};
 use serde::Serialize;
 use service_kit::AwsArgs;
 
-pub use live::EmbeddedQueues;
-use live::{PoolSource, PoolView, QueueView, Scraper, ServiceView, SqsQueues};
+pub use live::{EmbeddedQueues, StageCounts};
+use live::{PoolSource, PoolView, QueueView, Rates, Scraper, ServiceView, SqsQueues, StageRate};
 use results::{DeadLetters, Figures};
 
 /// Arguments of `docclass dashboard`.
@@ -123,12 +123,24 @@ pub struct Sources {
     /// The last DynamoDB reading and dead-letter look, with when they were taken.
     cached: tokio::sync::Mutex<Option<Reading>>,
     refresh_secs: u32,
+    /// The embedded run's per-stage counts, when serving one.
+    stage_counts: Option<Arc<StageCounts>>,
+    rates: Rates,
 }
 
 impl Sources {
-    /// What `docclass run --dashboard` shows: its SQLite file, its queues, its workers per stage.
-    pub fn embedded(db: PathBuf, queues: EmbeddedQueues, workers: usize) -> Self {
-        Self::new(ResultSource::Sqlite(db), QueueSource::Embedded(queues), PoolSource::Embedded(workers), Vec::new(), 2)
+    /// What `docclass run --dashboard` shows: its SQLite file, its queues, its workers per stage and what
+    /// each stage has handled.
+    pub fn embedded(db: PathBuf, queues: EmbeddedQueues, workers: usize, counts: Arc<StageCounts>) -> Self {
+        let mut sources = Self::new(
+            ResultSource::Sqlite(db),
+            QueueSource::Embedded(queues),
+            PoolSource::Embedded(workers),
+            Vec::new(),
+            2,
+        );
+        sources.stage_counts = Some(counts);
+        sources
     }
 
     fn new(
@@ -145,6 +157,8 @@ impl Sources {
             scraper: Scraper::new(metrics),
             cached: tokio::sync::Mutex::new(None),
             refresh_secs: refresh_secs.max(1),
+            stage_counts: None,
+            rates: Rates::default(),
         }
     }
 
@@ -250,8 +264,10 @@ impl Sources {
             dead_letters: Part::of(dead_letters),
             queues: Part::of(queues),
             pools: Part::of(self.pools.read().await),
+            stages: Vec::new(),
             services: self.scraper.read().await,
         }
+        .with_stages(self)
     }
 }
 
@@ -355,8 +371,29 @@ struct Status {
     queues: Part<Vec<QueueView>>,
     /// Each pool: desired and running.
     pools: Part<Vec<PoolView>>,
+    /// Messages handled per minute by each stage whose counts are known (the embedded run's, or the
+    /// services whose `/metrics` was given), over the refreshes of the last minutes.
+    stages: Vec<StageRate>,
     /// Each service whose `/metrics` was given.
     services: Vec<ServiceView>,
+}
+
+impl Status {
+    /// Records this reading's per-stage counts and fills in the rates.
+    fn with_stages(mut self, sources: &Sources) -> Self {
+        if let Some(counts) = &sources.stage_counts {
+            for (stage, count) in StageCounts::STAGES.iter().zip(counts.get()) {
+                sources.rates.record(stage, count as f64);
+            }
+        }
+        for service in &self.services {
+            if let Some(handled) = service.counters.as_ref().and_then(|counters| counters.get("handled")) {
+                sources.rates.record(&service.service, *handled);
+            }
+        }
+        self.stages = sources.rates.per_minute();
+        self
+    }
 }
 
 /// A figure, or why it could not be read.
