@@ -3,9 +3,12 @@
 
 pub mod binaries;
 pub mod browser;
+pub mod chaos_proxy;
 pub mod contract;
 pub mod emulator;
+pub mod poison;
 pub mod processes;
+pub mod scale;
 pub mod throttling_proxy;
 
 use std::path::PathBuf;

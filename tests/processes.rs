@@ -10,6 +10,8 @@ use crate::binaries::binary;
 /// The environment every process gets: the emulator, credentials, and what `infra up` printed.
 pub struct Environment {
     variables: Vec<(String, String)>,
+    /// Where the binaries are; `None` for the ones `cargo test` built.
+    binaries: Option<std::path::PathBuf>,
 }
 
 impl Environment {
@@ -25,7 +27,13 @@ impl Environment {
             // Any free port for /metrics unless a test names one: the defaults may be taken here.
             ("DOCCLASS_METRICS_ADDR", "127.0.0.1:0"),
         ];
-        Self { variables: variables.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect() }
+        let variables = variables.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        Self { variables, binaries: None }
+    }
+
+    /// The same, running the binaries in `folder` (a release build, say) instead of the test build's.
+    pub fn with_binaries(self, folder: &Path) -> Self {
+        Self { binaries: Some(folder.to_owned()), ..self }
     }
 
     /// Sets (or replaces) a variable.
@@ -66,7 +74,7 @@ impl Environment {
 
     /// Binary `name` with this environment.
     pub fn command(&self, name: &str) -> Command {
-        let mut command = Command::new(binary(name));
+        let mut command = Command::new(self.binaries.as_ref().map_or_else(|| binary(name), |folder| folder.join(name)));
         command.envs(self.variables.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         command
     }

@@ -22,6 +22,7 @@ mod config;
 mod forward;
 mod handler;
 mod metrics;
+mod outage;
 mod protection;
 mod retry;
 mod send;

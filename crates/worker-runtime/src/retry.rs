@@ -12,7 +12,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// A backoff starting at `base` and never above `max`.
-    pub fn new(base: Duration, max: Duration) -> Self {
+    pub const fn new(base: Duration, max: Duration) -> Self {
         Self { base, max }
     }
 

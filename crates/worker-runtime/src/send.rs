@@ -30,6 +30,9 @@ pub async fn send_until_accepted<S: MessageSink>(
     let backoff = Backoff::new(Duration::from_millis(5), Duration::from_secs(2));
     let mut sent = Sent::default();
     let mut attempt = 0;
+    // When sends began to fail for want of the queue (not of room in it): logged once, and once more
+    // when they pass again, however many attempts lie between.
+    let mut unreachable_since: Option<std::time::Instant> = None;
     while !pending.is_empty() {
         if stop.is_cancelled() {
             sent.unsent = pending;
@@ -40,11 +43,27 @@ pub async fn send_until_accepted<S: MessageSink>(
         for (message, result) in pending.into_iter().zip(results) {
             match result {
                 Ok(()) => sent.accepted += 1,
-                Err(error) if error.is_retriable() => retry.push(message),
+                Err(error) if error.is_retriable() => {
+                    if unreachable_since.is_none() && matches!(error, QueueError::Transport { .. }) {
+                        tracing::warn!(queue = sink.name(), %error, "cannot send; retrying with backoff until the queue answers (logged once)");
+                        unreachable_since = Some(std::time::Instant::now());
+                    }
+                    retry.push(message);
+                }
                 Err(error) => sent.refused.push((message, error)),
             }
         }
         pending = retry;
+        if pending.is_empty()
+            && let Some(since) = unreachable_since
+        {
+            tracing::info!(
+                queue = sink.name(),
+                after_secs = since.elapsed().as_secs_f64().round(),
+                attempts = attempt + 1,
+                "sending again"
+            );
+        }
         if !pending.is_empty() {
             attempt += 1;
             tokio::select! {

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::outage::{Outage, RECEIVE_BACKOFF};
 use crate::{Forward, Handler, HandlerError, Metrics, MetricsSnapshot, Protection, WorkerConfig};
 
 /// A pool of workers moving messages from one source, through one handler, to one destination.
@@ -21,6 +22,8 @@ pub struct Worker<S, H, F, D> {
     config: WorkerConfig,
     metrics: Arc<Metrics>,
     protection: Arc<Protection>,
+    /// Receives failing in a row, across the pool's workers.
+    receive_outage: Outage,
 }
 
 /// What happened to the messages of one batch.
@@ -73,7 +76,9 @@ where
     /// A pool over the given ports.
     pub fn new(source: Arc<S>, handler: Arc<H>, forward: Arc<F>, dead_letters: Arc<D>, config: WorkerConfig) -> Self {
         let protection = Arc::new(Protection::none());
-        Self { source, handler, forward, dead_letters, config, metrics: Arc::new(Metrics::default()), protection }
+        let receive_outage = Outage::new(format!("receive from {}", source.name()));
+        let metrics = Arc::new(Metrics::default());
+        Self { source, handler, forward, dead_letters, config, metrics, protection, receive_outage }
     }
 
     /// The same pool, holding ECS task scale-in protection while it holds messages.
@@ -187,11 +192,13 @@ where
     async fn receive(&self) -> Option<Vec<ReceivedMessage>> {
         let batch_size = self.config.batch_size.clamp(1, WorkerConfig::SQS_MAX_BATCH);
         match self.source.receive(batch_size, self.config.visibility_timeout, self.config.wait_time).await {
-            Ok(messages) if messages.is_empty() => None,
-            Ok(messages) => Some(messages),
+            Ok(messages) => {
+                self.receive_outage.succeeded();
+                (!messages.is_empty()).then_some(messages)
+            }
             Err(error) => {
-                tracing::warn!(queue = self.source.name(), %error, "receive failed; backing off");
-                tokio::time::sleep(self.config.retry_backoff.delay(1)).await;
+                let streak = self.receive_outage.failed(&error);
+                tokio::time::sleep(RECEIVE_BACKOFF.delay(streak)).await;
                 None
             }
         }
@@ -434,16 +441,23 @@ where
             indices.chunks(WorkerConfig::SQS_MAX_BATCH).zip(letters.chunks(WorkerConfig::SQS_MAX_BATCH))
         {
             let results = self.dead_letters.send_batch(chunk).await;
+            let mut unsent = 0;
             for (position, index) in chunk_indices.iter().enumerate() {
                 if matches!(results.get(position), Some(Ok(()))) {
                     sent += 1;
                 } else {
-                    tracing::error!(
-                        queue = self.dead_letters.name(),
-                        "cannot write to the dead-letter queue; the message stays in its queue"
-                    );
+                    unsent += 1;
                     dispositions[*index] = Disposition::Retry;
                 }
+            }
+            if unsent > 0 {
+                let error = results.iter().find_map(|r| r.as_ref().err()).map(ToString::to_string).unwrap_or_default();
+                tracing::error!(
+                    queue = self.dead_letters.name(),
+                    unsent,
+                    %error,
+                    "cannot write to the dead-letter queue; those messages stay in their queue"
+                );
             }
         }
         self.metrics.add_dead_lettered(sent);

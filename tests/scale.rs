@@ -1,0 +1,737 @@
+//! The scale benchmark with chaos (`scripts/bench-scale.sh`, and a small run of it in the test command):
+//! documents through the four services as processes on an emulator it starts itself, with classifiers
+//! and the writer killed without warning and restarted (as ECS restarts a task), the emulator made
+//! unreachable for a while (refused, then stalled), and poison of many kinds mixed in. It measures what
+//! the run cost and audits what it left: every document exactly once, every poison message in its
+//! dead-letter queue with its reason, nothing left in a queue, no service dead.
+//!
+//! One loop drives the run (every quarter second: sample each process, restart what died, kill what is
+//! due, start or end an outage, send a wave of poison, check for the end), so the order of events is
+//! plain to read and the same for a small run as for a large one.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use adapters_aws::{SqsQueue, load_sdk_config};
+use docclass_types::topology::{Queue, env};
+use docclass_types::{MessageSink, MessageSource, OutgoingMessage, attributes};
+use serde::Serialize;
+
+use crate::chaos_proxy::{ChaosProxy, Mode};
+use crate::poison::{self, KINDS};
+use crate::processes::Environment;
+
+/// Which AWS emulator to run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Emulator {
+    /// ministack (PyPI): keeps connections alive, as AWS does, and answers several times faster.
+    Ministack,
+    /// moto server (PyPI): slower, and slower still as a queue grows.
+    Moto,
+}
+
+impl Emulator {
+    /// ministack where it is installed, else moto.
+    pub fn available() -> Self {
+        let ministack = Command::new("python3").args(["-c", "import ministack"]).stderr(Stdio::null()).status();
+        if ministack.is_ok_and(|status| status.success()) { Self::Ministack } else { Self::Moto }
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Documents to send (the first of `input`).
+    pub documents: usize,
+    /// A JSON Lines corpus file (gzipped or not), one labelled document a line.
+    pub input: PathBuf,
+    /// The model the classifiers load.
+    pub model: PathBuf,
+    /// Where the service binaries are.
+    pub binaries: PathBuf,
+    /// Where logs and inputs go.
+    pub work: PathBuf,
+    /// The emulator.
+    pub emulator: Emulator,
+    /// SIGKILL a random classifier or writer this often; `None` kills nothing.
+    pub kill_every: Option<Duration>,
+    /// How long each outage lasts; `None` has none.
+    pub outage: Option<Duration>,
+    /// How many outages, spread over the run (the first refuses connections, the next stalls them, …).
+    pub outages: u32,
+    /// The share of all messages that is poison.
+    pub poison: f64,
+    /// Receive loops per service (`DOCCLASS_WORKERS`).
+    pub workers: usize,
+    /// Processes of each worker service.
+    pub processes: usize,
+    /// How long a message stays hidden; a killed worker's messages come back after it.
+    pub visibility: Duration,
+    /// A run that has made no progress for this long is over, and audited as it stands.
+    pub stall_limit: Duration,
+}
+
+/// What a run measured and what its audit found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Good documents sent.
+    pub documents: usize,
+    /// Of them, with no row at the end.
+    pub lost: usize,
+    /// Rows that are not one of the documents (poison written, say).
+    pub extra_rows: usize,
+    /// Documents written more than once (writes counted on the wire, not rows).
+    pub written_more_than_once: usize,
+    /// Writes beyond the first, over all documents.
+    pub extra_writes: u64,
+    /// Poison messages sent.
+    pub poison_injected: usize,
+    /// Of them, found in their queue's dead-letter queue with their reason.
+    pub dead_lettered: usize,
+    /// Poison messages found with another reason, or in another dead-letter queue.
+    pub dead_lettered_wrongly: usize,
+    /// Second copies of dead letters.
+    pub duplicate_dead_letters: usize,
+    /// Dead letters that were not poison (a good document given up on), by reason.
+    pub good_documents_dead_lettered: BTreeMap<String, usize>,
+    /// Dead letters by reason.
+    pub dead_letters_by_reason: BTreeMap<String, usize>,
+    /// Messages visible or in flight in the three queues at the end.
+    pub left_in_queues: u64,
+    /// Documents stored per second, from the first send to the last document's first row.
+    pub docs_per_second: f64,
+    /// End-to-end latency (`written_at − ingested_at`) of the documents' rows.
+    pub latency_p50_seconds: f64,
+    /// 95th percentile.
+    pub latency_p95_seconds: f64,
+    /// 99th percentile.
+    pub latency_p99_seconds: f64,
+    /// CPU seconds (user + system) per 1,000 documents, the four services together.
+    pub cpu_seconds_per_1000_docs: f64,
+    /// The same, per service.
+    pub cpu_seconds_per_1000_docs_by_service: BTreeMap<String, f64>,
+    /// Highest resident set of any process of the service, in MB.
+    pub peak_rss_mb: BTreeMap<String, f64>,
+    /// SQS requests (all operations) per document.
+    pub sqs_requests_per_doc: f64,
+    /// SQS requests by operation.
+    pub sqs_requests: BTreeMap<String, u64>,
+    /// DynamoDB write capacity units per document.
+    pub dynamodb_write_units_per_doc: f64,
+    /// Processes killed by the benchmark.
+    pub kills: u32,
+    /// Outages, and their total length in seconds.
+    pub outages: u32,
+    /// Seconds the emulator was unreachable.
+    pub outage_seconds: f64,
+    /// Requests held and dropped by a stall.
+    pub stalled_requests: u64,
+    /// CPU seconds each service spent during the outages (all its processes), per second of outage:
+    /// near zero when they back off instead of spinning.
+    pub cpu_seconds_per_outage_second: BTreeMap<String, f64>,
+    /// Warnings and errors each service logged during the outages (all its processes).
+    pub log_lines_during_outages: BTreeMap<String, usize>,
+    /// Service processes that exited without being killed or stopped (a crash).
+    pub crashes: u32,
+    /// Services that did not exit 0 on SIGTERM at the end.
+    pub unclean_stops: Vec<String>,
+    /// feed-ingest's exit: true when it read and sent everything.
+    pub ingest_succeeded: bool,
+    /// Wall-clock seconds of the whole run.
+    pub seconds: f64,
+    /// The emulator.
+    pub emulator: Emulator,
+    /// True when the run ended by its stall limit rather than by finishing.
+    pub gave_up: bool,
+}
+
+impl Report {
+    /// True when nothing was lost, duplicated, misplaced or left behind, and no service died.
+    pub fn is_clean(&self) -> bool {
+        self.lost == 0
+            && self.extra_rows == 0
+            && self.dead_lettered == self.poison_injected
+            && self.dead_lettered_wrongly == 0
+            && self.good_documents_dead_lettered.is_empty()
+            && self.left_in_queues == 0
+            && self.crashes == 0
+            && self.unclean_stops.is_empty()
+            && self.ingest_succeeded
+            && !self.gave_up
+    }
+
+    /// The report as a person reads it.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let mut line = |s: String| {
+            out.push_str(&s);
+            out.push('\n');
+        };
+        line(format!(
+            "{} documents + {} poison on {:?} in {:.0} s: {:.0} documents/s; latency p50 {:.2} s, p95 {:.2} s, p99 {:.2} s",
+            self.documents,
+            self.poison_injected,
+            self.emulator,
+            self.seconds,
+            self.docs_per_second,
+            self.latency_p50_seconds,
+            self.latency_p95_seconds,
+            self.latency_p99_seconds
+        ));
+        line(format!(
+            "chaos: {} kills, {} outages ({:.0} s, {} requests stalled), {} crashes",
+            self.kills, self.outages, self.outage_seconds, self.stalled_requests, self.crashes
+        ));
+        line(format!("CPU: {:.3} CPU-s per 1,000 documents in all", self.cpu_seconds_per_1000_docs));
+        for (service, cpu) in &self.cpu_seconds_per_1000_docs_by_service {
+            let rss = self.peak_rss_mb.get(service).copied().unwrap_or(0.0);
+            let outage = self.cpu_seconds_per_outage_second.get(service).copied().unwrap_or(0.0);
+            let logged = self.log_lines_during_outages.get(service).copied().unwrap_or(0);
+            line(format!(
+                "  {service:<20} {cpu:.3} CPU-s/1000 docs, peak RSS {rss:.1} MB, during outages {outage:.3} CPU-s/s and {logged} warnings"
+            ));
+        }
+        line(format!(
+            "calls: {:.2} SQS requests and {:.2} DynamoDB write units per document",
+            self.sqs_requests_per_doc, self.dynamodb_write_units_per_doc
+        ));
+        line(format!(
+            "audit: {} lost, {} extra rows, {} written more than once ({} extra writes), {} of {} poison dead-lettered ({} wrongly, {} duplicate letters), {} good documents dead-lettered, {} left in queues{}",
+            self.lost,
+            self.extra_rows,
+            self.written_more_than_once,
+            self.extra_writes,
+            self.dead_lettered,
+            self.poison_injected,
+            self.dead_lettered_wrongly,
+            self.duplicate_dead_letters,
+            self.good_documents_dead_lettered.values().sum::<usize>(),
+            self.left_in_queues,
+            if self.gave_up { "; GAVE UP: no progress" } else { "" }
+        ));
+        out
+    }
+}
+
+/// The worker services, killed and restarted by the chaos; feed-ingest reads its file once and is not.
+const WORKERS: [&str; 3] = ["topic-classifier", "subtopic-classifier", "table-writer"];
+
+/// One process of a service and what it has spent.
+struct Process {
+    service: &'static str,
+    child: Child,
+    /// CPU seconds at the last sample.
+    cpu: f64,
+    /// Peak RSS at the last sample, in bytes.
+    rss: u64,
+    log: PathBuf,
+}
+
+impl Process {
+    fn sample(&mut self, ticks: f64) {
+        if let Some((cpu, rss)) = read_proc(self.child.id(), ticks) {
+            self.cpu = cpu;
+            self.rss = self.rss.max(rss);
+        }
+    }
+}
+
+/// CPU seconds and peak RSS of a live process, from /proc.
+fn read_proc(pid: u32, ticks: f64) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let (user, system): (f64, f64) = (fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.split_whitespace().next()?.parse().ok()?;
+    Some(((user + system) / ticks, kb * 1024))
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// What each service spent, over all its processes, dead and alive.
+#[derive(Default)]
+struct Spent {
+    cpu: BTreeMap<&'static str, f64>,
+    rss: BTreeMap<&'static str, u64>,
+}
+
+impl Spent {
+    fn retire(&mut self, process: &Process) {
+        *self.cpu.entry(process.service).or_default() += process.cpu;
+        let peak = self.rss.entry(process.service).or_default();
+        *peak = (*peak).max(process.rss);
+    }
+
+    fn with_live<'a>(&self, live: impl Iterator<Item = &'a Process>) -> BTreeMap<&'static str, f64> {
+        let mut cpu = self.cpu.clone();
+        for process in live {
+            *cpu.entry(process.service).or_default() += process.cpu;
+        }
+        cpu
+    }
+}
+
+/// An emulator process of this run; it stops when this is dropped or the benchmark exits (it runs
+/// under a shell that kills it when our pipe to it closes).
+struct EmulatorProcess {
+    endpoint: String,
+    shell: Child,
+}
+
+impl EmulatorProcess {
+    fn start(kind: Emulator, log: &Path) -> Self {
+        let port = crate::processes::free_port();
+        let log = log.display();
+        let command = match kind {
+            Emulator::Ministack => format!("GATEWAY_PORT={port} python3 -m ministack"),
+            Emulator::Moto => format!("python3 -m moto.server -H 127.0.0.1 -p {port}"),
+        };
+        let script = format!("{command} >'{log}' 2>&1 & pid=$!; read _; kill $pid");
+        let shell = Command::new("sh").args(["-c", &script]).stdin(Stdio::piped()).spawn().expect("sh starts");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(60), "{kind:?} did not answer on port {port}; see {log}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { endpoint: format!("http://127.0.0.1:{port}"), shell }
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        drop(self.shell.stdin.take());
+        let _ = self.shell.wait();
+    }
+}
+
+/// Writes the first `count` records of `input` to `output` as they are; answers their ids.
+fn take_documents(input: &Path, count: usize, output: &Path) -> Vec<String> {
+    let file = std::fs::File::open(input).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+    let mut reader = std::io::BufReader::new(file);
+    let gzipped = reader.fill_buf().map(|head| head.starts_with(&[0x1f, 0x8b])).unwrap_or(false);
+    let lines: Box<dyn BufRead> = if gzipped {
+        Box::new(std::io::BufReader::new(flate2::bufread::MultiGzDecoder::new(reader)))
+    } else {
+        Box::new(reader)
+    };
+    let mut out = std::io::BufWriter::new(std::fs::File::create(output).unwrap());
+    let mut ids = Vec::with_capacity(count);
+    for line in lines.lines().map(Result::unwrap).filter(|l| !l.trim().is_empty()).take(count) {
+        let record: serde_json::Value = serde_json::from_str(&line).expect("a JSON Lines corpus");
+        ids.push(record["id"].as_str().expect("every record has an id").to_owned());
+        writeln!(out, "{line}").unwrap();
+    }
+    out.flush().unwrap();
+    assert_eq!(ids.len(), count, "{} holds only {} documents", input.display(), ids.len());
+    ids
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (p * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Warnings and errors in a log between two instants (the services log RFC 3339 timestamps first).
+fn warnings_between(log: &Path, windows: &[(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)]) -> usize {
+    let Ok(text) = std::fs::read_to_string(log) else { return 0 };
+    text.lines()
+        .filter(|line| line.contains("WARN") || line.contains("ERROR"))
+        .filter_map(|line| {
+            // Past any colour codes, to the timestamp.
+            let stamp = line.trim_start_matches(|c: char| !c.is_ascii_digit()).split_whitespace().next()?;
+            chrono::DateTime::parse_from_rfc3339(stamp).ok().map(|t| t.with_timezone(&chrono::Utc))
+        })
+        .filter(|time| windows.iter().any(|(from, to)| time >= from && time <= to))
+        .count()
+}
+
+/// Runs the benchmark and audits what it left.
+///
+/// # Panics
+/// When the emulator, a binary or the input is missing: the run cannot start.
+pub async fn run(settings: &Settings) -> Report {
+    let started = Instant::now();
+    let ticks = clock_ticks();
+    std::fs::create_dir_all(&settings.work).unwrap();
+    let emulator = EmulatorProcess::start(settings.emulator, &settings.work.join("emulator.log"));
+    let proxy = ChaosProxy::start(&emulator.endpoint).await;
+    let stack = crate::emulator::unique_name("scale");
+    // The services reach the emulator through the proxy; the audit and the poison go to it directly.
+    let mut environment = Environment::on_emulator(&proxy.endpoint, &stack).with_binaries(&settings.binaries);
+    environment.set(env::WORKERS, &settings.workers.to_string());
+    environment.set(env::VISIBILITY_TIMEOUT_SECS, &settings.visibility.as_secs().to_string());
+    environment.set(env::MODEL, &settings.model.display().to_string());
+    environment.infra_up(&["--visibility-timeout-secs", &settings.visibility.as_secs().to_string()]);
+    let config = load_sdk_config(&crate::emulator::settings(&emulator.endpoint)).await;
+    let (sqs, dynamodb) = (aws_sdk_sqs::Client::new(&config), aws_sdk_dynamodb::Client::new(&config));
+    let table = environment.get(env::TABLE).to_owned();
+    let queue = |q: Queue| SqsQueue::new(sqs.clone(), environment.get(q.url_var()));
+    let dead_letter_queue = |q: Queue| SqsQueue::new(sqs.clone(), environment.get(q.dead_letter_url_var()));
+
+    let input = settings.work.join("input.jsonl");
+    let ids = take_documents(&settings.input, settings.documents, &input);
+    let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+
+    // Poison: a share of all messages, of every kind in turn, sent in waves of ten while the documents go.
+    let poison_count = ((settings.documents as f64) * settings.poison / (1.0 - settings.poison)).round() as usize;
+    let mut poison: Vec<(usize, OutgoingMessage)> = (0..poison_count)
+        .map(|n| {
+            let kind = n % KINDS.len();
+            let id = format!("poison-{}-{n}", KINDS[kind].name);
+            let mut message = OutgoingMessage::new("0", KINDS[kind].body(&id));
+            message.attributes.insert(poison::MARK.into(), format!("{kind}:{n}"));
+            (kind, message)
+        })
+        .collect();
+    poison.reverse();
+
+    let logs = settings.work.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut incarnations = 0;
+    let mut spawn = |service: &'static str, args: &[&std::ffi::OsStr]| {
+        incarnations += 1;
+        let log = logs.join(format!("{service}-{incarnations}.log"));
+        let child = environment
+            .command(service)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{service}: {e}"));
+        Process { service, child, cpu: 0.0, rss: 0, log }
+    };
+    let mut live: Vec<Process> = WORKERS
+        .iter()
+        .flat_map(|&service| std::iter::repeat_n(service, settings.processes))
+        .map(|service| spawn(service, &[]))
+        .collect();
+    let mut spent = Spent::default();
+    let mut retired_logs: Vec<(&'static str, PathBuf)> = Vec::new();
+
+    let sent_at = Instant::now();
+    let mut ingest = spawn("feed-ingest", &["--input".as_ref(), input.as_os_str()]);
+    let mut ingest_status = None;
+
+    let mut kills = 0;
+    let mut crashes = 0;
+    let mut next_kill = settings.kill_every.map(|every| Instant::now() + every);
+    let mut pending_restarts: Vec<(Instant, &'static str)> = Vec::new();
+    let outage_length = settings.outage.unwrap_or_default();
+    let outages = if settings.outage.is_some() { settings.outages } else { 0 };
+    let mut outages_done = 0;
+    let mut outage_ends: Option<Instant> = None;
+    let mut outage_windows = Vec::new();
+    let mut outage_cpu_start = BTreeMap::new();
+    let mut outage_cpu: BTreeMap<&'static str, f64> = BTreeMap::new();
+    let mut last_progress = (0, Instant::now());
+    let mut all_written_at = None;
+    let mut empty_checks = 0;
+    let mut next_queue_check = Instant::now();
+    let mut gave_up = false;
+    let mut interval = tokio::time::interval(Duration::from_millis(250));
+
+    loop {
+        interval.tick().await;
+        let now = Instant::now();
+        for process in live.iter_mut().chain(std::iter::once(&mut ingest)) {
+            process.sample(ticks);
+        }
+
+        // Restart what died: a kill of ours after a second, as ECS would start a new task; anything else
+        // that exited is a crash, restarted too and counted.
+        let mut index = 0;
+        while index < live.len() {
+            if let Ok(Some(_)) = live[index].child.try_wait() {
+                let process = live.swap_remove(index);
+                crashes += 1;
+                say(&format!("{} exited by itself (a crash); restarting it", process.service));
+                spent.retire(&process);
+                retired_logs.push((process.service, process.log.clone()));
+                live.push(spawn(process.service, &[]));
+            } else {
+                index += 1;
+            }
+        }
+        pending_restarts.retain(|(at, service)| {
+            if *at <= now {
+                live.push(spawn(service, &[]));
+                false
+            } else {
+                true
+            }
+        });
+        if let Some(at) = next_kill
+            && at <= now
+            && !live.is_empty()
+        {
+            let mut victim = live.swap_remove(fastrand::usize(..live.len()));
+            victim.sample(ticks);
+            let _ = victim.child.kill();
+            let _ = victim.child.wait();
+            spent.retire(&victim);
+            retired_logs.push((victim.service, victim.log.clone()));
+            pending_restarts.push((now + Duration::from_secs(1), victim.service));
+            kills += 1;
+            next_kill = settings.kill_every.map(|every| now + every);
+        }
+        if ingest_status.is_none()
+            && let Ok(Some(status)) = ingest.child.try_wait()
+        {
+            ingest_status = Some(status);
+        }
+
+        // Poison, ten at a time, until it is all sent.
+        if !poison.is_empty() {
+            let mut by_queue: HashMap<Queue, Vec<OutgoingMessage>> = HashMap::new();
+            for (kind, message) in poison.drain(poison.len().saturating_sub(10)..) {
+                by_queue.entry(KINDS[kind].queue).or_default().push(message);
+            }
+            for (target, mut messages) in by_queue {
+                for (n, message) in messages.iter_mut().enumerate() {
+                    message.entry_id = n.to_string();
+                }
+                let results = queue(target).send_batch(&messages).await;
+                assert!(results.iter().all(Result::is_ok), "the emulator refused poison: {results:?}");
+            }
+        }
+
+        // Progress: distinct documents written, as the proxy saw the writes.
+        let traffic = proxy.traffic();
+        let written = wanted.iter().filter(|id| traffic.writes.contains_key(**id)).count();
+        if written > last_progress.0 {
+            last_progress = (written, now);
+        }
+        if written == wanted.len() && all_written_at.is_none() {
+            all_written_at = Some(sent_at.elapsed());
+        }
+
+        // Outages at even shares of the documents written: after a third and two thirds for two.
+        if let Some(ends) = outage_ends {
+            if now >= ends {
+                proxy.set(Mode::Pass);
+                outage_ends = None;
+                if let Some((_, to)) = outage_windows.last_mut() {
+                    *to = chrono::Utc::now();
+                }
+                let during = spent.with_live(live.iter());
+                for (service, cpu) in during {
+                    let before = outage_cpu_start.get(service).copied().unwrap_or(0.0);
+                    *outage_cpu.entry(service).or_default() += cpu - before;
+                }
+                last_progress.1 = now;
+            }
+        } else if outages_done < outages
+            && written * (outages as usize + 1) >= wanted.len() * (outages_done as usize + 1)
+        {
+            let mode = if outages_done % 2 == 0 { Mode::Refuse } else { Mode::Stall };
+            say(&format!("outage {}: {mode:?} for {:?}", outages_done + 1, outage_length));
+            outage_cpu_start = spent.with_live(live.iter());
+            proxy.set(mode);
+            outage_ends = Some(now + outage_length);
+            outage_windows.push((chrono::Utc::now(), chrono::Utc::now() + outage_length));
+            outages_done += 1;
+        }
+
+        // The end: everything written, the ingest done, the poison sent, and the queues empty twice over.
+        if written == wanted.len() && ingest_status.is_some() && poison.is_empty() && outage_ends.is_none() {
+            if now >= next_queue_check {
+                next_queue_check = now + Duration::from_secs(1);
+                let mut left = 0;
+                for target in Queue::ALL {
+                    left += crate::emulator::messages_left(&sqs, queue(target).url()).await;
+                }
+                empty_checks = if left == 0 { empty_checks + 1 } else { 0 };
+                if empty_checks >= 2 {
+                    break;
+                }
+            }
+        } else if now - last_progress.1 > settings.stall_limit && outage_ends.is_none() {
+            gave_up = true;
+            say(&format!("no progress for {:?}: giving up and auditing", settings.stall_limit));
+            break;
+        }
+    }
+    let ingest_succeeded = ingest_status.is_some_and(|s| s.success());
+
+    // Stop every service as ECS would (SIGTERM), after a last sample.
+    let mut unclean_stops = Vec::new();
+    for process in &mut live {
+        process.sample(ticks);
+        let _ = Command::new("kill").args(["-TERM", &process.child.id().to_string()]).status();
+    }
+    for process in &mut live {
+        let deadline = Instant::now() + Duration::from_secs(25);
+        let status = loop {
+            if let Ok(Some(status)) = process.child.try_wait() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = process.child.kill();
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        if !status.is_some_and(|s| s.success()) {
+            unclean_stops.push(format!("{} ({status:?})", process.service));
+        }
+    }
+    for process in live.iter().chain(std::iter::once(&ingest)) {
+        spent.retire(process);
+        retired_logs.push((process.service, process.log.clone()));
+    }
+
+    // The audit: rows, writes, dead letters, what is left.
+    let rows = rows(&dynamodb, &table).await;
+    let lost = wanted.iter().filter(|id| !rows.contains_key(**id)).count();
+    let extra_rows = rows.keys().filter(|id| !wanted.contains(id.as_str())).count();
+    let traffic = proxy.traffic();
+    let repeated: Vec<u32> = traffic.writes.values().filter(|n| **n > 1).copied().collect();
+    let mut latencies: Vec<f64> =
+        wanted.iter().filter_map(|id| rows.get(*id)).copied().filter(|l| l.is_finite()).collect();
+    latencies.sort_by(f64::total_cmp);
+
+    let mut letters_by_reason: BTreeMap<String, usize> = BTreeMap::new();
+    let mut good_dead_lettered: BTreeMap<String, usize> = BTreeMap::new();
+    let mut seen_poison = BTreeSet::new();
+    let (mut dead_lettered, mut wrongly, mut duplicates) = (0, 0, 0);
+    for target in Queue::ALL {
+        let dlq = dead_letter_queue(target);
+        let mut empty = 0;
+        while empty < 3 {
+            let letters = dlq.receive(10, Duration::from_secs(600), Duration::from_secs(1)).await.unwrap_or_default();
+            empty = if letters.is_empty() { empty + 1 } else { 0 };
+            for letter in letters {
+                let reason = letter.attributes.get(attributes::DEAD_LETTER_REASON).cloned().unwrap_or_default();
+                *letters_by_reason.entry(reason.clone()).or_default() += 1;
+                let Some(mark) = letter.attributes.get(poison::MARK) else {
+                    *good_dead_lettered.entry(reason).or_default() += 1;
+                    continue;
+                };
+                if !seen_poison.insert(mark.clone()) {
+                    duplicates += 1;
+                    continue;
+                }
+                let kind = mark.split(':').next().and_then(|k| k.parse::<usize>().ok()).and_then(|k| KINDS.get(k));
+                match kind {
+                    Some(kind) if kind.queue == target && kind.reason == reason => dead_lettered += 1,
+                    _ => wrongly += 1,
+                }
+            }
+        }
+    }
+    let mut left_in_queues = 0;
+    for target in Queue::ALL {
+        left_in_queues += crate::emulator::messages_left(&sqs, queue(target).url()).await;
+    }
+    environment.infra_down();
+
+    let documents = settings.documents as f64;
+    let per_thousand = |cpu: f64| cpu / documents * 1000.0;
+    let outage_seconds = outage_length.as_secs_f64() * f64::from(outages_done);
+    let mut log_lines = BTreeMap::new();
+    for (service, log) in &retired_logs {
+        *log_lines.entry((*service).to_owned()).or_default() += warnings_between(log, &outage_windows);
+    }
+    let elapsed = all_written_at.unwrap_or_else(|| sent_at.elapsed()).as_secs_f64();
+    Report {
+        documents: settings.documents,
+        lost,
+        extra_rows,
+        written_more_than_once: repeated.len(),
+        extra_writes: repeated.iter().map(|n| u64::from(n - 1)).sum(),
+        poison_injected: poison_count,
+        dead_lettered,
+        dead_lettered_wrongly: wrongly,
+        duplicate_dead_letters: duplicates,
+        good_documents_dead_lettered: good_dead_lettered,
+        dead_letters_by_reason: letters_by_reason,
+        left_in_queues,
+        docs_per_second: documents / elapsed,
+        latency_p50_seconds: percentile(&latencies, 0.50),
+        latency_p95_seconds: percentile(&latencies, 0.95),
+        latency_p99_seconds: percentile(&latencies, 0.99),
+        cpu_seconds_per_1000_docs: per_thousand(spent.cpu.values().sum()),
+        cpu_seconds_per_1000_docs_by_service: spent
+            .cpu
+            .iter()
+            .map(|(s, c)| ((*s).to_owned(), per_thousand(*c)))
+            .collect(),
+        peak_rss_mb: spent.rss.iter().map(|(s, r)| ((*s).to_owned(), *r as f64 / 1e6)).collect(),
+        sqs_requests_per_doc: traffic.requests_to("AmazonSQS") as f64 / documents,
+        sqs_requests: traffic
+            .requests
+            .iter()
+            .filter(|(op, _)| op.starts_with("AmazonSQS"))
+            .map(|(op, n)| (op.trim_start_matches("AmazonSQS.").to_owned(), *n))
+            .collect(),
+        dynamodb_write_units_per_doc: traffic.write_units as f64 / documents,
+        kills,
+        outages: outages_done,
+        outage_seconds,
+        stalled_requests: traffic.stalled,
+        cpu_seconds_per_outage_second: outage_cpu
+            .iter()
+            .map(|(s, c)| ((*s).to_owned(), if outage_seconds > 0.0 { c / outage_seconds } else { 0.0 }))
+            .collect(),
+        log_lines_during_outages: log_lines,
+        crashes,
+        unclean_stops,
+        ingest_succeeded,
+        seconds: started.elapsed().as_secs_f64(),
+        emulator: settings.emulator,
+        gave_up,
+    }
+}
+
+/// Each row's end-to-end latency in seconds, by id.
+async fn rows(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> HashMap<String, f64> {
+    let mut rows = HashMap::new();
+    let mut start = None;
+    loop {
+        let page = dynamodb
+            .scan()
+            .table_name(table)
+            .projection_expression("id, ingested_at, written_at")
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("the table can be scanned");
+        for item in page.items() {
+            let text = |key: &str| item.get(key).and_then(|v| v.as_s().ok()).cloned();
+            let time = |key: &str| text(key).and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+            let Some(id) = text("id") else { continue };
+            let latency = match (time("ingested_at"), time("written_at")) {
+                (Some(from), Some(to)) => (to - from).num_microseconds().unwrap_or(0) as f64 / 1e6,
+                _ => f64::NAN,
+            };
+            rows.insert(id, latency);
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return rows;
+        }
+    }
+}
+
+/// A line of the benchmark's own progress, on stderr (stdout carries the report).
+fn say(text: &str) {
+    eprintln!("bench-scale: {text}");
+}
