@@ -213,6 +213,15 @@ impl Report {
             self.left_in_queues,
             if self.gave_up { "; GAVE UP: no progress" } else { "" }
         ));
+        line(format!(
+            "ends: feed-ingest {}; on SIGTERM {}",
+            if self.ingest_succeeded { "sent everything" } else { "FAILED" },
+            if self.unclean_stops.is_empty() {
+                "every service exited 0".to_owned()
+            } else {
+                format!("NOT CLEAN: {}", self.unclean_stops.join(", "))
+            }
+        ));
         out
     }
 }
@@ -571,7 +580,15 @@ pub async fn run(settings: &Settings) -> Report {
     }
     let ingest_succeeded = ingest_status.is_some_and(|s| s.success());
 
-    // Stop every service as ECS would (SIGTERM), after a last sample.
+    // Stop every service as ECS would (SIGTERM), after a last sample. A process restarted moments ago
+    // may still be loading its model, before its signal handlers exist and with nothing in hand; it is
+    // given up to 30 s to start serving first, so that the stop tests the drain, not the start-up.
+    let starting_by = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < starting_by
+        && live.iter().any(|p| !std::fs::read_to_string(&p.log).is_ok_and(|log| log.contains(" serving service=")))
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let mut unclean_stops = Vec::new();
     for process in &mut live {
         process.sample(ticks);
