@@ -93,6 +93,12 @@ impl ChaosProxy {
     pub fn traffic(&self) -> Traffic {
         self.shared.traffic.lock().unwrap().clone()
     }
+
+    /// How many of `ids` have been written at least once: progress, without copying every count.
+    pub fn written_among<'a>(&self, ids: impl Iterator<Item = &'a str>) -> usize {
+        let traffic = self.shared.traffic.lock().unwrap();
+        ids.filter(|id| traffic.writes.contains_key(*id)).count()
+    }
 }
 
 /// Accepts until an outage refuses connections: then the listening socket is closed and every open

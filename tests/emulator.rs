@@ -114,28 +114,40 @@ pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> (u64, u64) {
     )
 }
 
-/// The `id` of every item in `table`.
+/// Every item of `table`, with the attributes `projection` names (`id, written_at`): all its scan pages.
 ///
 /// # Panics
 /// When the table cannot be scanned.
-pub async fn item_ids(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> BTreeSet<String> {
-    let mut ids = BTreeSet::new();
+pub async fn scan(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    projection: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let mut items = Vec::new();
     let mut start = None;
     loop {
         let page = dynamodb
             .scan()
             .table_name(table)
-            .projection_expression("id")
+            .projection_expression(projection)
             .set_exclusive_start_key(start)
             .send()
             .await
             .unwrap();
-        ids.extend(page.items().iter().filter_map(|item| item.get("id")?.as_s().ok().cloned()));
+        items.extend(page.items().iter().cloned());
         start = page.last_evaluated_key().cloned();
         if start.is_none() {
-            return ids;
+            return items;
         }
     }
+}
+
+/// The `id` of every item in `table`.
+///
+/// # Panics
+/// When the table cannot be scanned.
+pub async fn item_ids(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> BTreeSet<String> {
+    scan(dynamodb, table, "id").await.iter().filter_map(|item| item.get("id")?.as_s().ok().cloned()).collect()
 }
 
 /// How many items `table` holds (0 while it cannot be scanned). A scan counts at most 1 MB of items a

@@ -523,8 +523,7 @@ pub async fn run(settings: &Settings) -> Report {
         }
 
         // Progress: distinct documents written, as the proxy saw the writes.
-        let traffic = proxy.traffic();
-        let written = wanted.iter().filter(|id| traffic.writes.contains_key(**id)).count();
+        let written = proxy.written_among(wanted.iter().copied());
         if written > last_progress.0 {
             last_progress = (written, now);
         }
@@ -720,32 +719,19 @@ pub async fn run(settings: &Settings) -> Report {
 
 /// Each row's end-to-end latency in seconds, by id.
 async fn rows(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> HashMap<String, f64> {
-    let mut rows = HashMap::new();
-    let mut start = None;
-    loop {
-        let page = dynamodb
-            .scan()
-            .table_name(table)
-            .projection_expression("id, ingested_at, written_at")
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("the table can be scanned");
-        for item in page.items() {
+    let items = crate::emulator::scan(dynamodb, table, "id, ingested_at, written_at").await;
+    items
+        .iter()
+        .filter_map(|item| {
             let text = |key: &str| item.get(key).and_then(|v| v.as_s().ok()).cloned();
             let time = |key: &str| text(key).and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
-            let Some(id) = text("id") else { continue };
             let latency = match (time("ingested_at"), time("written_at")) {
                 (Some(from), Some(to)) => (to - from).num_microseconds().unwrap_or(0) as f64 / 1e6,
                 _ => f64::NAN,
             };
-            rows.insert(id, latency);
-        }
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return rows;
-        }
-    }
+            Some((text("id")?, latency))
+        })
+        .collect()
 }
 
 /// A line of the benchmark's own progress, on stderr (stdout carries the report).

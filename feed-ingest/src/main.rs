@@ -91,9 +91,11 @@ fn parse_feed_timeout(text: &str) -> Result<f64, String> {
     if seconds > 0.0 && seconds <= 300.0 { Ok(seconds) } else { Err(format!("{text} is not within (0, 300] seconds")) }
 }
 
-// One thread for the async side (SQS and DynamoDB calls, timers); classification runs on the blocking
-// pool. Measured with scripts/bench-aws.sh on ministack: against the default (a thread per core), 15 %
-// more documents a second and 20 % less CPU per document, the other threads' wake-ups saved.
+// One worker thread for the async side (SQS and DynamoDB calls, timers): against the default (a thread per
+// core), 15 % more documents a second and 20 % less CPU (scripts/bench-aws.sh). Not the current-thread
+// runtime the other services run: `--input` reads its documents through a blocking iterator on the main
+// thread (`enqueue::until_stopped`), and the signal task that ends it must run on another
+// (feed-ingest/tests/stops.rs hangs without it).
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() -> std::process::ExitCode {
     service_kit::exit_code("feed-ingest", run().await)

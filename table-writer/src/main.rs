@@ -38,10 +38,11 @@ struct Args {
 /// can run side by side on one host.
 const METRICS_PORT: u16 = docclass_types::default_ports::TABLE_WRITER;
 
-// One thread for the async side (SQS and DynamoDB calls, timers); classification runs on the blocking
-// pool. Measured with scripts/bench-aws.sh on ministack: against the default (a thread per core), 15 %
-// more documents a second and 20 % less CPU per document, the other threads' wake-ups saved.
-#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
+// One thread for the async side (SQS and DynamoDB calls, timers), the main one; classification runs on
+// the blocking pool. Against a thread per core: 15 % more documents a second and 20 % less CPU
+// (scripts/bench-aws.sh); against one worker thread beside the main one, with the SDK's stalled-stream
+// protection off too, 0.90 → 0.77 CPU-s per 1,000 documents (scripts/bench-scale.sh, docs/measurements.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     service_kit::exit_code("table-writer", run().await)
 }

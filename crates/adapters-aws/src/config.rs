@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
@@ -24,13 +25,17 @@ pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Loads the SDK configuration for `settings`.
 pub async fn load_sdk_config(settings: &AwsSettings) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
-        TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .operation_attempt_timeout(OPERATION_TIMEOUT)
-            .operation_timeout(OPERATION_TIMEOUT * 2)
-            .build(),
-    );
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(OPERATION_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT * 2)
+                .build(),
+        )
+        // Stalled-stream protection watches every body's throughput with a timer of its own; the
+        // attempt timeout above already ends a call whose answer stops coming, and our bodies are small.
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
     if let Some(endpoint) = &settings.endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
