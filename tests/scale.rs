@@ -124,7 +124,7 @@ pub struct Report {
     pub dynamodb_write_units_per_doc: f64,
     /// Processes killed by the benchmark.
     pub kills: u32,
-    /// Outages, and their total length in seconds.
+    /// Outages that happened.
     pub outages: u32,
     /// Seconds the emulator was unreachable.
     pub outage_seconds: f64,
