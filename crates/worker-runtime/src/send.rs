@@ -7,6 +7,7 @@ use docclass_types::{MessageSink, OutgoingMessage, QueueError};
 use tokio_util::sync::CancellationToken;
 
 use crate::Backoff;
+use crate::outage::Outage;
 
 /// What [`send_until_accepted`] did with a batch.
 #[derive(Debug, Default)]
@@ -30,9 +31,9 @@ pub async fn send_until_accepted<S: MessageSink>(
     let backoff = Backoff::new(Duration::from_millis(5), Duration::from_secs(2));
     let mut sent = Sent::default();
     let mut attempt = 0;
-    // When sends began to fail for want of the queue (not of room in it): logged once, and once more
-    // when they pass again, however many attempts lie between.
-    let mut unreachable_since: Option<std::time::Instant> = None;
+    // Sends failing for want of the queue (not of room in it): logged when they begin and when they pass
+    // again, however many attempts lie between.
+    let outage = Outage::new(format!("send to {}", sink.name()));
     while !pending.is_empty() {
         if stop.is_cancelled() {
             sent.unsent = pending;
@@ -40,13 +41,13 @@ pub async fn send_until_accepted<S: MessageSink>(
         }
         let results = sink.send_batch(&pending).await;
         let mut retry = Vec::new();
+        let mut unreachable = None;
         for (message, result) in pending.into_iter().zip(results) {
             match result {
                 Ok(()) => sent.accepted += 1,
                 Err(error) if error.is_retriable() => {
-                    if unreachable_since.is_none() && matches!(error, QueueError::Transport { .. }) {
-                        tracing::warn!(queue = sink.name(), %error, "cannot send; retrying with backoff until the queue answers (logged once)");
-                        unreachable_since = Some(std::time::Instant::now());
+                    if matches!(error, QueueError::Transport { .. }) {
+                        unreachable.get_or_insert(error);
                     }
                     retry.push(message);
                 }
@@ -54,15 +55,12 @@ pub async fn send_until_accepted<S: MessageSink>(
             }
         }
         pending = retry;
-        if pending.is_empty()
-            && let Some(since) = unreachable_since
-        {
-            tracing::info!(
-                queue = sink.name(),
-                after_secs = since.elapsed().as_secs_f64().round(),
-                attempts = attempt + 1,
-                "sending again"
-            );
+        match &unreachable {
+            Some(error) => {
+                outage.failed(error);
+            }
+            None if pending.is_empty() => outage.succeeded(),
+            None => {}
         }
         if !pending.is_empty() {
             attempt += 1;
