@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use adapters_aws::load_sdk_config;
 use docclass_tests::binaries::binary;
-use docclass_tests::emulator::{self, MotoServer};
+use docclass_tests::emulator::{self, EmulatorServer};
 use docclass_tests::processes::Service;
 use docclass_tests::{data_dir, read, train_model};
 
@@ -267,7 +267,7 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     // the address host-gateway stands for is the engine's setting (docker0's by default), and it lives
     // only as long as this test.
     phases.end("images built");
-    let moto = MotoServer::start("0.0.0.0");
+    let moto = EmulatorServer::moto("0.0.0.0");
     let port = moto.endpoint.rsplit(':').next().unwrap();
     let compose = Compose::new(
         &root,

@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 /// process starts on 127.0.0.1 and a free port.
 ///
 /// # Panics
-/// As [`MotoServer::start`].
+/// As [`EmulatorServer::moto`].
 pub fn endpoint() -> String {
-    static EMULATOR: OnceLock<(String, Mutex<Option<MotoServer>>)> = OnceLock::new();
+    static EMULATOR: OnceLock<(String, Mutex<Option<EmulatorServer>>)> = OnceLock::new();
     EMULATOR
         .get_or_init(|| {
             if let Some(endpoint) = std::env::var_os("DOCCLASS_TEST_AWS_ENDPOINT") {
                 return (endpoint.to_string_lossy().into_owned(), Mutex::new(None));
             }
-            let server = MotoServer::start("127.0.0.1");
+            let server = EmulatorServer::moto("127.0.0.1");
             (server.endpoint.clone(), Mutex::new(Some(server)))
         })
         .0
@@ -36,35 +36,54 @@ pub fn settings(endpoint: &str) -> adapters_aws::AwsSettings {
     }
 }
 
-/// A moto server of this process. It stops when this is dropped or the process exits, whichever comes
-/// first: it runs under a shell that waits on a pipe from us and kills it when the pipe closes — a
-/// `static` is never dropped, and a killed test leaves no server behind either.
-pub struct MotoServer {
+/// An emulator server of this process (moto server or ministack). It stops when this is dropped or the
+/// process exits, whichever comes first: it runs under a shell that waits on a pipe from us and kills it
+/// when the pipe closes — a `static` is never dropped, and a killed test leaves no server behind either.
+pub struct EmulatorServer {
     /// `http://host:port`.
     pub endpoint: String,
     shell: Child,
 }
 
-impl MotoServer {
+impl EmulatorServer {
     /// Starts moto server on `host` (an address of this machine, or 0.0.0.0 for all of them) and a free
     /// port.
     ///
     /// # Panics
     /// When moto server is not installed (`pip install 'moto[server]'`; `scripts/test.sh` does it) or
     /// does not answer within 60 s.
-    pub fn start(host: &str) -> Self {
+    pub fn moto(host: &str) -> Self {
         let port = TcpListener::bind((host, 0)).unwrap().local_addr().unwrap().port();
-        let script = format!("python3 -m moto.server -H {host} -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid");
-        let mut shell =
-            Command::new("sh").args(["-c", &script]).stdin(Stdio::piped()).spawn().expect("sh starts moto_server");
+        let command = format!("python3 -m moto.server -H {host} -p {port} >/dev/null 2>&1");
+        Self::start(
+            &command,
+            host,
+            port,
+            "moto server; install it with pip install 'moto[server]' (scripts/test.sh does)",
+        )
+    }
+
+    /// Starts ministack on 127.0.0.1 and a free port, its output in `log`; its MQTT listener (a fixed
+    /// port, 8883) off, so that two of them can run side by side.
+    ///
+    /// # Panics
+    /// When ministack is not installed (`pip install ministack`) or does not answer within 60 s.
+    pub fn ministack(log: &std::path::Path) -> Self {
+        let port = TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port();
+        let command = format!(
+            "BIND_HOST=127.0.0.1 GATEWAY_PORT={port} IOT_MTLS_ENABLED=0 python3 -m ministack >'{}' 2>&1",
+            log.display()
+        );
+        Self::start(&command, "127.0.0.1", port, &format!("ministack (see {})", log.display()))
+    }
+
+    fn start(command: &str, host: &str, port: u16, what: &str) -> Self {
+        let script = format!("{command} & pid=$!; read _; kill $pid");
+        let mut shell = Command::new("sh").args(["-c", &script]).stdin(Stdio::piped()).spawn().expect("sh starts");
         let started = Instant::now();
         let reach = if host == "0.0.0.0" { "127.0.0.1" } else { host };
         while TcpStream::connect((reach, port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "moto server did not answer on {host}:{port}; install it with pip install 'moto[server]' \
-                 (scripts/test.sh does)"
-            );
+            assert!(started.elapsed() < Duration::from_secs(60), "{what} did not answer on {host}:{port}");
             std::thread::sleep(Duration::from_millis(100));
         }
         let _ = shell.stdin.as_mut().map(|stdin| stdin.flush());
@@ -72,7 +91,7 @@ impl MotoServer {
     }
 }
 
-impl Drop for MotoServer {
+impl Drop for EmulatorServer {
     fn drop(&mut self) {
         drop(self.shell.stdin.take());
         let _ = self.shell.wait();

@@ -21,6 +21,7 @@ use docclass_types::{MessageSink, MessageSource, OutgoingMessage, attributes};
 use serde::Serialize;
 
 use crate::chaos_proxy::{ChaosProxy, Mode};
+use crate::emulator::EmulatorServer;
 use crate::poison::{self, KINDS};
 use crate::processes::Environment;
 
@@ -269,11 +270,13 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// What each service spent, over all its processes, dead and alive.
+/// What each service spent, over all its processes, dead and alive, and where each logged.
 #[derive(Default)]
 struct Spent {
     cpu: BTreeMap<&'static str, f64>,
     rss: BTreeMap<&'static str, u64>,
+    /// The logs of the processes retired so far, by service.
+    logs: Vec<(&'static str, PathBuf)>,
 }
 
 impl Spent {
@@ -281,6 +284,7 @@ impl Spent {
         *self.cpu.entry(process.service).or_default() += process.cpu;
         let peak = self.rss.entry(process.service).or_default();
         *peak = (*peak).max(process.rss);
+        self.logs.push((process.service, process.log.clone()));
     }
 
     fn with_live<'a>(&self, live: impl Iterator<Item = &'a Process>) -> BTreeMap<&'static str, f64> {
@@ -289,39 +293,6 @@ impl Spent {
             *cpu.entry(process.service).or_default() += process.cpu;
         }
         cpu
-    }
-}
-
-/// An emulator process of this run; it stops when this is dropped or the benchmark exits (it runs
-/// under a shell that kills it when our pipe to it closes).
-struct EmulatorProcess {
-    endpoint: String,
-    shell: Child,
-}
-
-impl EmulatorProcess {
-    fn start(kind: Emulator, log: &Path) -> Self {
-        let port = crate::processes::free_port();
-        let log = log.display();
-        let command = match kind {
-            Emulator::Ministack => format!("GATEWAY_PORT={port} python3 -m ministack"),
-            Emulator::Moto => format!("python3 -m moto.server -H 127.0.0.1 -p {port}"),
-        };
-        let script = format!("{command} >'{log}' 2>&1 & pid=$!; read _; kill $pid");
-        let shell = Command::new("sh").args(["-c", &script]).stdin(Stdio::piped()).spawn().expect("sh starts");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(60), "{kind:?} did not answer on port {port}; see {log}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Self { endpoint: format!("http://127.0.0.1:{port}"), shell }
-    }
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        drop(self.shell.stdin.take());
-        let _ = self.shell.wait();
     }
 }
 
@@ -377,7 +348,10 @@ pub async fn run(settings: &Settings) -> Report {
     let started = Instant::now();
     let ticks = clock_ticks();
     std::fs::create_dir_all(&settings.work).unwrap();
-    let emulator = EmulatorProcess::start(settings.emulator, &settings.work.join("emulator.log"));
+    let emulator = match settings.emulator {
+        Emulator::Ministack => EmulatorServer::ministack(&settings.work.join("emulator.log")),
+        Emulator::Moto => EmulatorServer::moto("127.0.0.1"),
+    };
     let proxy = ChaosProxy::start(&emulator.endpoint).await;
     let stack = crate::emulator::unique_name("scale");
     // The services reach the emulator through the proxy; the audit and the poison go to it directly.
@@ -433,7 +407,6 @@ pub async fn run(settings: &Settings) -> Report {
         .map(|service| spawn(service, &[]))
         .collect();
     let mut spent = Spent::default();
-    let mut retired_logs: Vec<(&'static str, PathBuf)> = Vec::new();
 
     let sent_at = Instant::now();
     let mut ingest = spawn("feed-ingest", &["--input".as_ref(), input.as_os_str()]);
@@ -473,7 +446,6 @@ pub async fn run(settings: &Settings) -> Report {
                 crashes += 1;
                 say(&format!("{} exited by itself (a crash); restarting it", process.service));
                 spent.retire(&process);
-                retired_logs.push((process.service, process.log.clone()));
                 live.push(spawn(process.service, &[]));
             } else {
                 index += 1;
@@ -496,7 +468,6 @@ pub async fn run(settings: &Settings) -> Report {
             let _ = victim.child.kill();
             let _ = victim.child.wait();
             spent.retire(&victim);
-            retired_logs.push((victim.service, victim.log.clone()));
             pending_restarts.push((now + Duration::from_secs(1), victim.service));
             kills += 1;
             next_kill = settings.kill_every.map(|every| now + every);
@@ -611,7 +582,6 @@ pub async fn run(settings: &Settings) -> Report {
     }
     for process in live.iter().chain(std::iter::once(&ingest)) {
         spent.retire(process);
-        retired_logs.push((process.service, process.log.clone()));
     }
 
     // The audit: rows, writes, dead letters, what is left.
@@ -663,7 +633,7 @@ pub async fn run(settings: &Settings) -> Report {
     let per_thousand = |cpu: f64| cpu / documents * 1000.0;
     let outage_seconds = outage_length.as_secs_f64() * f64::from(outages_done);
     let mut log_lines = BTreeMap::new();
-    for (service, log) in &retired_logs {
+    for (service, log) in &spent.logs {
         *log_lines.entry((*service).to_owned()).or_default() += warnings_between(log, &outage_windows);
     }
     let elapsed = all_written_at.unwrap_or_else(|| sent_at.elapsed()).as_secs_f64();
