@@ -47,6 +47,11 @@ struct Args {
     /// Visibility timeout of the queues (seconds): a killed worker's messages come back after it.
     #[arg(long, default_value_t = 10)]
     visibility_secs: u64,
+    /// Documents fed ahead of those written, at most, as a feed arrives over time (0: the whole input at
+    /// once). The emulators slow down with a queue's length as SQS does not; a backlog of 100,000 on
+    /// ministack measures ministack.
+    #[arg(long, default_value_t = 5_000)]
+    backlog: usize,
     /// Where the service binaries are; default: beside this one.
     #[arg(long)]
     binaries: Option<PathBuf>,
@@ -124,6 +129,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         processes: args.processes,
         visibility: Duration::from_secs(args.visibility_secs),
         stall_limit: Duration::from_secs(120),
+        backlog: (args.backlog > 0).then_some(args.backlog),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let report = runtime.block_on(scale::run(&settings));

@@ -31,6 +31,8 @@ async fn documents_survive_kills_outages_and_poison() {
         processes: 1,
         visibility: Duration::from_secs(5),
         stall_limit: Duration::from_secs(90),
+        // Fed through feed-ingest's standard input, as the benchmark does by default.
+        backlog: Some(1_000),
     };
     let report = scale::run(&settings).await;
     println!("{}", report.text());

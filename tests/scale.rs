@@ -13,6 +13,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use adapters_aws::{SqsQueue, load_sdk_config};
@@ -74,6 +76,11 @@ pub struct Settings {
     pub visibility: Duration,
     /// A run that has made no progress for this long is over, and audited as it stands.
     pub stall_limit: Duration,
+    /// Documents fed to feed-ingest ahead of those written, at most, as a feed arrives over time;
+    /// `None` feeds the whole file at once. The emulators scan a queue's every message on each call
+    /// (ministack, moto), so a backlog of 100,000 measures the emulator — slower and slower, until its
+    /// answers take longer than the SDK waits — where SQS would not notice it.
+    pub backlog: Option<usize>,
 }
 
 /// What a run measured and what its audit found.
@@ -148,6 +155,8 @@ pub struct Report {
     pub emulator: Emulator,
     /// True when the run ended by its stall limit rather than by finishing.
     pub gave_up: bool,
+    /// Documents fed ahead of those written at most (`None`: the whole input at once).
+    pub backlog: Option<usize>,
 }
 
 impl Report {
@@ -173,10 +182,11 @@ impl Report {
             out.push('\n');
         };
         line(format!(
-            "{} documents + {} poison on {:?} in {:.0} s: {:.0} documents/s; latency p50 {:.2} s, p95 {:.2} s, p99 {:.2} s",
+            "{} documents + {} poison on {:?} (fed {} ahead) in {:.0} s: {:.0} documents/s; latency p50 {:.2} s, p95 {:.2} s, p99 {:.2} s",
             self.documents,
             self.poison_injected,
             self.emulator,
+            self.backlog.map_or_else(|| "all".to_owned(), |n| format!("at most {n}")),
             self.seconds,
             self.docs_per_second,
             self.latency_p50_seconds,
@@ -349,7 +359,7 @@ pub async fn run(settings: &Settings) -> Report {
     let ticks = clock_ticks();
     std::fs::create_dir_all(&settings.work).unwrap();
     let emulator = match settings.emulator {
-        Emulator::Ministack => EmulatorServer::ministack(&settings.work.join("emulator.log")),
+        Emulator::Ministack => EmulatorServer::ministack("127.0.0.1", &settings.work.join("emulator.log")),
         Emulator::Moto => EmulatorServer::moto("127.0.0.1"),
     };
     let proxy = ChaosProxy::start(&emulator.endpoint).await;
@@ -386,7 +396,7 @@ pub async fn run(settings: &Settings) -> Report {
     let logs = settings.work.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let mut incarnations = 0;
-    let mut spawn = |service: &'static str, args: &[&std::ffi::OsStr]| {
+    let mut spawn = |service: &'static str, args: &[&std::ffi::OsStr], stdin: Stdio| {
         incarnations += 1;
         let log = logs.join(format!("{service}-{incarnations}.log"));
         let child = environment
@@ -394,7 +404,7 @@ pub async fn run(settings: &Settings) -> Report {
             .args(args)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -404,12 +414,24 @@ pub async fn run(settings: &Settings) -> Report {
     let mut live: Vec<Process> = WORKERS
         .iter()
         .flat_map(|&service| std::iter::repeat_n(service, settings.processes))
-        .map(|service| spawn(service, &[]))
+        .map(|service| spawn(service, &[], Stdio::null()))
         .collect();
     let mut spent = Spent::default();
 
     let sent_at = Instant::now();
-    let mut ingest = spawn("feed-ingest", &["--input".as_ref(), input.as_os_str()]);
+    // Paced: the file goes to feed-ingest's standard input, no further ahead of the writes than the
+    // backlog allows (see `Settings::backlog`).
+    let feed_allowed = Arc::new(AtomicUsize::new(settings.backlog.unwrap_or(usize::MAX)));
+    let mut ingest = match settings.backlog {
+        None => spawn("feed-ingest", &["--input".as_ref(), input.as_os_str()], Stdio::null()),
+        Some(_) => {
+            let mut ingest = spawn("feed-ingest", &["--input".as_ref(), "-".as_ref()], Stdio::piped());
+            let stdin = ingest.child.stdin.take().expect("a piped standard input");
+            let (input, allowed) = (input.clone(), feed_allowed.clone());
+            std::thread::spawn(move || feed_paced(&input, stdin, &allowed));
+            ingest
+        }
+    };
     let mut ingest_status = None;
 
     let mut kills = 0;
@@ -446,14 +468,14 @@ pub async fn run(settings: &Settings) -> Report {
                 crashes += 1;
                 say(&format!("{} exited by itself (a crash); restarting it", process.service));
                 spent.retire(&process);
-                live.push(spawn(process.service, &[]));
+                live.push(spawn(process.service, &[], Stdio::null()));
             } else {
                 index += 1;
             }
         }
         pending_restarts.retain(|(at, service)| {
             if *at <= now {
-                live.push(spawn(service, &[]));
+                live.push(spawn(service, &[], Stdio::null()));
                 false
             } else {
                 true
@@ -498,6 +520,7 @@ pub async fn run(settings: &Settings) -> Report {
         if written > last_progress.0 {
             last_progress = (written, now);
         }
+        feed_allowed.store(written.saturating_add(settings.backlog.unwrap_or(usize::MAX)), Ordering::Relaxed);
         if written == wanted.len() && all_written_at.is_none() {
             all_written_at = Some(sent_at.elapsed());
         }
@@ -684,6 +707,7 @@ pub async fn run(settings: &Settings) -> Report {
         seconds: started.elapsed().as_secs_f64(),
         emulator: settings.emulator,
         gave_up,
+        backlog: settings.backlog,
     }
 }
 
@@ -707,4 +731,20 @@ async fn rows(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> HashMap<Strin
 /// A line of the benchmark's own progress, on stderr (stdout carries the report).
 fn say(text: &str) {
     eprintln!("bench-scale: {text}");
+}
+
+/// Writes `input`'s lines to feed-ingest's standard input, no more than `allowed` of them so far; closes
+/// it (feed-ingest then sends what it holds and exits) after the last.
+fn feed_paced(input: &Path, mut stdin: std::process::ChildStdin, allowed: &AtomicUsize) {
+    let lines = std::io::BufReader::new(std::fs::File::open(input).expect("the benchmark's input"));
+    for (fed, line) in lines.lines().enumerate() {
+        while fed >= allowed.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let line = line.expect("the benchmark's input reads");
+        // A feed-ingest that died takes its pipe with it; the audit reports the missing documents.
+        if writeln!(stdin, "{line}").is_err() {
+            return;
+        }
+    }
 }
