@@ -10,7 +10,7 @@
 //! sizes, start → healthy, start → first message, memory under load, documents/s with 1 and 4 topic
 //! containers): `cargo test -p docclass-tests --test compose_cluster -- --nocapture`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ use adapters_aws::load_sdk_config;
 use docclass_tests::binaries::binary;
 use docclass_tests::emulator::{self, EmulatorServer};
 use docclass_tests::processes::Service;
+use docclass_tests::scale::Emulator;
 use docclass_tests::{data_dir, read, train_model};
 
 /// Every image the build script makes.
@@ -45,11 +46,14 @@ const VISIBILITY_SECS: u64 = 20;
 /// Documents per file fed through the feed-ingest image.
 const CHUNK: usize = 250;
 
+/// Files fed around the kill, not before it: the first just before, the others after.
+const KILL_CHUNKS: usize = 3;
+
 /// The topic pool's scale-in window in the scaler test's stack file.
 const SCALE_IN_WINDOW: Duration = Duration::from_secs(10);
 
 /// deploy/stack.example.toml with a topic pool of 1 to 4 containers, 5 messages each (one busy
-/// container holds 20 in flight: any burst asks for the maximum, however fast moto lets it in), and a
+/// container holds 20 in flight: any burst asks for the maximum, however fast the emulator lets it in), and a
 /// short scale-in window: what `deploy scale --compose` reads.
 fn scaling_stack() -> String {
     let example =
@@ -267,8 +271,13 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     // the address host-gateway stands for is the engine's setting (docker0's by default), and it lives
     // only as long as this test.
     phases.end("images built");
-    let moto = EmulatorServer::moto("0.0.0.0");
-    let port = moto.endpoint.rsplit(':').next().unwrap();
+    // ministack where it is installed (it answers several times faster than moto, which made this
+    // test's documents phase four minutes), else moto.
+    let emulator = match Emulator::available() {
+        Emulator::Ministack => EmulatorServer::ministack("0.0.0.0", &dir.path().join("ministack.log")),
+        Emulator::Moto => EmulatorServer::moto("0.0.0.0"),
+    };
+    let port = emulator.endpoint.rsplit(':').next().unwrap();
     let compose = Compose::new(
         &root,
         vec![
@@ -278,21 +287,27 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
             ("DOCCLASS_VISIBILITY_TIMEOUT_SECS", VISIBILITY_SECS.to_string()),
         ],
     );
-    let settings = emulator::settings(&moto.endpoint);
+    let settings = emulator::settings(&emulator.endpoint);
     let config = load_sdk_config(&settings).await;
     let (sqs, dynamodb) = (aws_sdk_sqs::Client::new(&config), aws_sdk_dynamodb::Client::new(&config));
-    let queue_url = |name: &str| format!("{}/123456789012/docclass-{name}", moto.endpoint);
 
     // The stack without its topic pool (init runs first: compose's dependency).
     compose.run(&["up", "--detach", "--scale", "subtopic-classifier=2", "subtopic-classifier", "table-writer"]);
     let mut downstream = compose.containers("subtopic-classifier");
     downstream.extend(compose.containers("table-writer"));
     let healthy = wait_healthy(&downstream);
+    // The queues compose's init step created, as the emulator names them (its account id is its own).
+    let mut urls = HashMap::new();
+    for name in ["ingest", "subtopic", "results", "ingest-dlq", "subtopic-dlq", "results-dlq"] {
+        let answer = sqs.get_queue_url().queue_name(format!("docclass-{name}")).send().await;
+        urls.insert(name, answer.expect("the init step created the queues").queue_url.expect("a URL"));
+    }
+    let queue_url = |name: &str| urls[name].clone();
 
     // The dev split as JSON Lines files of CHUNK documents, fed through the feed-ingest image one file at
-    // a time while the ingest queue is short: moto's receive costs grow with the queue's length (it
-    // recounts the whole queue for every message it hands out), and a backlog of thousands would
-    // measure moto, not docclass.
+    // a time while the ingest queue is short: the emulators' costs grow with a queue's length (moto
+    // recounts the whole queue for every message it hands out, ministack scans it on every call), and a
+    // backlog of thousands would measure the emulator, not docclass.
     let documents = read(data_dir().join(docclass::data::DEV_FILE), usize::MAX);
     let input_ids: BTreeSet<String> = documents.iter().map(|d| d.id.clone()).collect();
     assert_eq!(input_ids.len(), documents.len(), "the dev split's ids are unique");
@@ -334,9 +349,12 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     }
     let first_message = started.elapsed();
 
-    // The rest, fed in the background whenever the ingest queue runs short.
+    // The rest but the last few files, fed in the background whenever the ingest queue runs short; the
+    // last ones go in around the kill below, so that it comes mid-run however fast the emulator is.
+    let held_back = chunk_names.len() - KILL_CHUNKS;
     let feeder = {
-        let (sqs, url, rest) = (sqs.clone(), queue_url("ingest"), chunk_names[1..].to_vec());
+        let (sqs, url, rest) = (sqs.clone(), queue_url("ingest"), chunk_names[1..held_back].to_vec());
+        let feed = feed.clone();
         tokio::spawn(async move {
             for name in rest {
                 let waiting = Instant::now();
@@ -372,16 +390,31 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     let mut stats_args = vec!["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.CPUPerc}}"];
     stats_args.extend(running.iter().map(String::as_str));
     let stats = succeeded(docker(&stats_args), "docker stats");
+    feeder.await.unwrap();
+    // The kill comes while a file is going in: the victims die holding some of its messages.
+    let feed_now = |name: String| {
+        let feed = feed.clone();
+        tokio::task::spawn_blocking(move || feed(&name))
+    };
+    let going_in = feed_now(chunk_names[held_back].clone());
+    let waiting = Instant::now();
+    while ingest_depth().await == 0 && !going_in.is_finished() {
+        assert!(waiting.elapsed() < Duration::from_secs(60), "the file before the kill never arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let stored_before_kill = stored().await;
     assert!(stored_before_kill < documents.len(), "the kill must come mid-run, not after {stored_before_kill}");
     let victims = [topic[1].clone(), compose.containers("subtopic-classifier")[0].clone()];
     for victim in &victims {
         succeeded(docker(&["kill", victim]), "docker kill");
     }
+    going_in.await.unwrap();
+    for name in &chunk_names[held_back + 1..] {
+        feed_now(name.clone()).await.unwrap();
+    }
 
     // Every document exactly once; the killed containers' messages come back after their visibility
     // timeout (VISIBILITY_SECS) to the survivors.
-    feeder.await.unwrap();
     let mut ids = BTreeSet::new();
     while ids.len() < documents.len() {
         assert!(
@@ -417,7 +450,7 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
         Command::new(binary("deploy"))
             .args(["scale", "--stack", &stack_file.display().to_string(), "--watch", "--interval", "2s"])
             .args(["--compose", &compose.project])
-            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_ENDPOINT_URL", &emulator.endpoint)
             .envs([("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")])
             .stdout(log)
             .spawn()
@@ -446,7 +479,9 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     };
     wait_for_pool(1, "shrank the idle topic pool to 1");
     assert!(scaler_started.elapsed() >= SCALE_IN_WINDOW, "scaled in before the window was over");
-    let burst: Vec<String> = chunk_names[..3].iter().map(|name| format!("/chunks/{name}")).collect();
+    // The whole split again, in one go: one topic container takes some seconds over it even on the faster
+    // emulator, so the scaler, sampling every 2 s, sees the backlog (a few files' worth it could miss).
+    let burst: Vec<String> = chunk_names.iter().map(|name| format!("/chunks/{name}")).collect();
     let mut run = vec!["run", "--rm", "--no-deps", "--volume", &chunks_volume, "feed-ingest", "--input"];
     run.extend(burst.iter().map(String::as_str));
     compose.run(&run);
@@ -485,5 +520,5 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
         phases.report(),
     );
     drop(compose);
-    drop(moto);
+    drop(emulator);
 }

@@ -63,18 +63,19 @@ impl EmulatorServer {
         )
     }
 
-    /// Starts ministack on 127.0.0.1 and a free port, its output in `log`; its MQTT listener (a fixed
-    /// port, 8883) off, so that two of them can run side by side.
+    /// Starts ministack on `host` (an address of this machine, or 0.0.0.0 for all of them) and a free
+    /// port, its output in `log`; its MQTT listener (a fixed port, 8883) off, so that two of them can run
+    /// side by side.
     ///
     /// # Panics
     /// When ministack is not installed (`pip install ministack`) or does not answer within 60 s.
-    pub fn ministack(log: &std::path::Path) -> Self {
-        let port = TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port();
+    pub fn ministack(host: &str, log: &std::path::Path) -> Self {
+        let port = TcpListener::bind((host, 0)).unwrap().local_addr().unwrap().port();
         let command = format!(
-            "BIND_HOST=127.0.0.1 GATEWAY_PORT={port} IOT_MTLS_ENABLED=0 python3 -m ministack >'{}' 2>&1",
+            "BIND_HOST={host} GATEWAY_PORT={port} IOT_MTLS_ENABLED=0 python3 -m ministack >'{}' 2>&1",
             log.display()
         );
-        Self::start(&command, "127.0.0.1", port, &format!("ministack (see {})", log.display()))
+        Self::start(&command, host, port, &format!("ministack (see {})", log.display()))
     }
 
     fn start(command: &str, host: &str, port: u16, what: &str) -> Self {
