@@ -15,12 +15,12 @@ if ! python3 -c 'import moto.server, flask' >/dev/null 2>&1; then
     echo "scripts/test.sh: installing moto server (the AWS emulator the tests start)" >&2
     python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
 fi
-# The chaos test (tests/chaos.rs) runs on ministack, which keeps connections alive as AWS does and answers
-# several times faster than moto; without it, it runs on moto.
+# The chaos and compose tests (tests/chaos.rs, tests/compose_cluster.rs) run on ministack, which keeps
+# connections alive as AWS does and answers several times faster than moto; without it, on moto.
 if ! python3 -c 'import ministack' >/dev/null 2>&1; then
-    echo "scripts/test.sh: installing ministack (the emulator the chaos test runs on)" >&2
+    echo "scripts/test.sh: installing ministack (the emulator the chaos and compose tests run on)" >&2
     python3 -m pip install --quiet --disable-pip-version-check 'ministack>=1.5,<2' ||
-        echo "scripts/test.sh: could not install ministack; the chaos test runs on moto" >&2
+        echo "scripts/test.sh: could not install ministack; the chaos and compose tests run on moto" >&2
 fi
 # feed-ingest's parity test reads its corpus with feedparser too (feed-ingest/tests/feedparser_parity.rs).
 if ! python3 -c 'import feedparser' >/dev/null 2>&1; then
