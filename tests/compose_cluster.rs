@@ -10,7 +10,7 @@
 //! sizes, start → healthy, start → first message, memory under load, documents/s with 1 and 4 topic
 //! containers): `cargo test -p docclass-tests --test compose_cluster -- --nocapture`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -21,6 +21,10 @@ use docclass_tests::emulator::{self, EmulatorServer};
 use docclass_tests::processes::Service;
 use docclass_tests::scale::Emulator;
 use docclass_tests::{data_dir, read, train_model};
+use docclass_types::topology::Queue;
+
+/// The stack the compose file is brought up as (`DOCCLASS_STACK`): its queues are `docclass-ingest`, ….
+const STACK: &str = "docclass";
 
 /// Every image the build script makes.
 const IMAGES: [&str; 6] = [
@@ -283,7 +287,7 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
         vec![
             ("DOCCLASS_AWS_ENDPOINT", format!("http://host.docker.internal:{port}")),
             ("DOCCLASS_IMAGE_TAG", images.tag.clone()),
-            ("DOCCLASS_STACK", "docclass".to_owned()),
+            ("DOCCLASS_STACK", STACK.to_owned()),
             ("DOCCLASS_VISIBILITY_TIMEOUT_SECS", VISIBILITY_SECS.to_string()),
         ],
     );
@@ -296,13 +300,18 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     let mut downstream = compose.containers("subtopic-classifier");
     downstream.extend(compose.containers("table-writer"));
     let healthy = wait_healthy(&downstream);
-    // The queues compose's init step created, as the emulator names them (its account id is its own).
-    let mut urls = HashMap::new();
-    for name in ["ingest", "subtopic", "results", "ingest-dlq", "subtopic-dlq", "results-dlq"] {
-        let answer = sqs.get_queue_url().queue_name(format!("docclass-{name}")).send().await;
-        urls.insert(name, answer.expect("the init step created the queues").queue_url.expect("a URL"));
+    // The queues compose's init step created, by suffix (`ingest`, `ingest-dlq`, …), as the emulator
+    // names them (its account id is its own).
+    let mut urls = BTreeMap::new();
+    for queue in Queue::ALL {
+        for (suffix, name) in
+            [(queue.suffix(), queue.name(STACK)), (queue.dead_letter_suffix(), queue.dead_letter_name(STACK))]
+        {
+            let answer = sqs.get_queue_url().queue_name(name).send().await;
+            urls.insert(suffix, answer.expect("the init step created the queues").queue_url.expect("a URL"));
+        }
     }
-    let queue_url = |name: &str| urls[name].clone();
+    let queue_url = |suffix: &str| urls[suffix].clone();
 
     // The dev split as JSON Lines files of CHUNK documents, fed through the feed-ingest image one file at
     // a time while the ingest queue is short: the emulators' costs grow with a queue's length (moto
@@ -352,9 +361,14 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     // The rest but the last few files, fed in the background whenever the ingest queue runs short; the
     // last ones go in around the kill below, so that it comes mid-run however fast the emulator is.
     let held_back = chunk_names.len() - KILL_CHUNKS;
+    // One file fed in the background of this async test (a `docker compose run` blocks).
+    let feed_now = move |name: String| {
+        let feed = feed.clone();
+        tokio::task::spawn_blocking(move || feed(&name))
+    };
     let feeder = {
         let (sqs, url, rest) = (sqs.clone(), queue_url("ingest"), chunk_names[1..held_back].to_vec());
-        let feed = feed.clone();
+        let feed_now = feed_now.clone();
         tokio::spawn(async move {
             for name in rest {
                 let waiting = Instant::now();
@@ -362,8 +376,7 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
                     assert!(waiting.elapsed() < Duration::from_secs(300), "the ingest queue stopped draining");
                     tokio::time::sleep(Duration::from_millis(250)).await;
                 }
-                let feed = feed.clone();
-                tokio::task::spawn_blocking(move || feed(&name)).await.unwrap();
+                feed_now(name).await.unwrap();
             }
         })
     };
@@ -392,10 +405,6 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     let stats = succeeded(docker(&stats_args), "docker stats");
     feeder.await.unwrap();
     // The kill comes while a file is going in: the victims die holding some of its messages.
-    let feed_now = |name: String| {
-        let feed = feed.clone();
-        tokio::task::spawn_blocking(move || feed(&name))
-    };
     let going_in = feed_now(chunk_names[held_back].clone());
     let waiting = Instant::now();
     while ingest_depth().await == 0 && !going_in.is_finished() {
@@ -428,9 +437,9 @@ async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_onc
     }
     assert_eq!(ids, input_ids, "every document, nothing else");
     assert_eq!(emulator::item_count(&dynamodb, "docclass-results").await, documents.len(), "each once");
-    for queue in ["ingest", "subtopic", "results", "ingest-dlq", "subtopic-dlq", "results-dlq"] {
+    for (queue, url) in &urls {
         loop {
-            let left = emulator::messages_left(&sqs, &queue_url(queue)).await;
+            let left = emulator::messages_left(&sqs, url).await;
             if left == 0 {
                 break;
             }

@@ -421,7 +421,7 @@ pub async fn run(settings: &Settings) -> Report {
     let sent_at = Instant::now();
     // Paced: the file goes to feed-ingest's standard input, no further ahead of the writes than the
     // backlog allows (see `Settings::backlog`).
-    let feed_allowed = Arc::new(AtomicUsize::new(settings.backlog.unwrap_or(usize::MAX)));
+    let feed_allowed = Arc::new(AtomicUsize::new(settings.backlog.unwrap_or_default()));
     let mut ingest = match settings.backlog {
         None => spawn("feed-ingest", &["--input".as_ref(), input.as_os_str()], Stdio::null()),
         Some(_) => {
@@ -520,7 +520,9 @@ pub async fn run(settings: &Settings) -> Report {
         if written > last_progress.0 {
             last_progress = (written, now);
         }
-        feed_allowed.store(written.saturating_add(settings.backlog.unwrap_or(usize::MAX)), Ordering::Relaxed);
+        if let Some(backlog) = settings.backlog {
+            feed_allowed.store(written + backlog, Ordering::Relaxed);
+        }
         if written == wanted.len() && all_written_at.is_none() {
             all_written_at = Some(sent_at.elapsed());
         }
