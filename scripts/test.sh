@@ -22,7 +22,7 @@ if ! python3 -c 'import ministack' >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check 'ministack>=1.5,<2' ||
         echo "scripts/test.sh: could not install ministack; the chaos and compose tests run on moto" >&2
 fi
-# feed-ingest's parity test reads its corpus with feedparser too (feed-ingest/tests/feedparser_parity.rs).
+# The feed parser's parity test reads its corpus with feedparser too (crates/feeds/tests/it/feedparser_parity.rs).
 if ! python3 -c 'import feedparser' >/dev/null 2>&1; then
     echo "scripts/test.sh: installing feedparser (the parser feed-ingest is measured beside)" >&2
     python3 -m pip install --quiet --disable-pip-version-check 'feedparser>=6,<7'

@@ -15,7 +15,7 @@ use axum::routing::get;
 use docclass_tests::emulator;
 use docclass_tests::processes::{Environment, Service, free_port, http_get, terminate};
 use docclass_types::{Envelope, MessageSource};
-use feed_ingest::feed::FeedStatus;
+use feed_ingest::FeedStatus;
 
 const ENTRIES: usize = 25;
 

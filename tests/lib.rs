@@ -30,7 +30,7 @@ pub fn data_dir() -> PathBuf {
 /// # Panics
 /// When the file cannot be read.
 pub fn read(path: PathBuf, limit: usize) -> Vec<Document> {
-    feed_ingest::read_documents(&path).unwrap().take(limit).map(Result::unwrap).collect()
+    feeds::read_documents(&path).unwrap().take(limit).map(Result::unwrap).collect()
 }
 
 /// A model trained on the whole train split (no hold-out, for speed).

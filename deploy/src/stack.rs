@@ -359,7 +359,7 @@ impl Stack {
             (Some(_), Some(_)) => bail!("services.feed-ingest: give feeds or environment.DOCCLASS_FEEDS, not both"),
             (Some(_), None) => {
                 let text = self.feeds_toml().expect("feeds are given");
-                feed_ingest::feed::FeedList::parse(&text)
+                feeds::FeedList::parse(&text)
                     .map_err(|error| anyhow::anyhow!("services.feed-ingest.feeds: {error:#}"))?;
                 // ECS takes a task definition of at most 64 KiB, environment included.
                 ensure!(text.len() <= 32 * 1024, "services.feed-ingest.feeds: over 32 KiB as TOML");

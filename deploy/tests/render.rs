@@ -83,7 +83,7 @@ fn task_definitions_are_fargate_ready_non_root_read_only_and_health_checked() {
     let definition = rendered("taskdef-feed-ingest.json");
     let variables = definition["containerDefinitions"][0]["environment"].as_array().unwrap();
     let feeds = variables.iter().find(|v| v["name"] == "DOCCLASS_FEEDS_TOML").unwrap()["value"].as_str().unwrap();
-    let list = feed_ingest::feed::FeedList::parse(feeds).unwrap();
+    let list = feeds::FeedList::parse(feeds).unwrap();
     assert_eq!(list.feeds().len(), 3);
     // Only ECS acting for this account may assume the roles.
     let trust = rendered("trust-ecs-tasks.json");

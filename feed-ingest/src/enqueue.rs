@@ -4,7 +4,7 @@ use docclass_types::{Document, Envelope, MessageSink, OutgoingMessage};
 use tokio_util::sync::CancellationToken;
 use worker_runtime::{WorkerConfig, send_until_accepted};
 
-use crate::ReadError;
+use feeds::ReadError;
 
 /// What one ingest did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

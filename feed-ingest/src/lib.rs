@@ -1,32 +1,18 @@
-//! feed-ingest: turns document sources into envelopes on the ingest queue.
+//! feed-ingest: the service that turns document sources into envelopes on the ingest queue.
 //!
-//! Sources: RSS and Atom feeds over HTTP ([`feed`]), JSON Lines files (gzipped or not, the
-//! labelled-corpus format), folders of text files, and standard input. Each becomes a stream of
-//! [`Document`]s; [`enqueue`] sends them in batches with backpressure.
+//! Where documents come from — feeds fetched and parsed, JSON Lines files, folders of text, standard
+//! input — is the `feeds` library. This crate is what makes that a service: [`poll`] schedules each
+//! feed and claims every entry in the de-duplication store ([`seen`] picks which) before it is
+//! enqueued, [`status`] counts what each feed did (`/metrics`, `/feeds`), and [`enqueue`] sends
+//! documents in batches with backpressure.
 #![warn(missing_docs)]
 
 mod enqueue;
-pub mod feed;
-pub mod harvest;
-mod read;
+pub mod poll;
+pub mod seen;
+pub mod status;
 
 pub use enqueue::{IngestStats, enqueue, until_stopped};
-pub use read::{ReadError, read_documents};
-
-/// Fetches and parses every feed once, concurrently and without conditional GET; each answers on its
-/// own, so one bad feed costs the others nothing. Answers in the order of `feeds`.
-pub async fn fetch_feeds_once(
-    fetcher: &feed::Fetcher,
-    feeds: &[feed::FeedSpec],
-) -> Vec<anyhow::Result<Vec<feed::FeedEntry>>> {
-    let fetches = feeds.iter().map(|feed| async move {
-        match fetcher.fetch(&feed.url, &feed::Validators::default()).await {
-            Ok(feed::Fetched::Body { bytes, charset, .. }) => {
-                feed::parse_feed_as(&bytes, charset.as_deref(), &feed.url).map_err(anyhow::Error::from)
-            }
-            Ok(feed::Fetched::NotModified) => Ok(Vec::new()),
-            Err(error) => Err(error.into()),
-        }
-    });
-    futures_util::future::join_all(fetches).await
-}
+pub use poll::{FeedPoller, FeedState, PollSettings, next_wait};
+pub use seen::SeenStore;
+pub use status::{FeedMetrics, FeedStatus, PollOutcome, PollReport};

@@ -13,11 +13,8 @@ use adapters_embedded::StdoutSink;
 use clap::Parser;
 use docclass_types::topology::env;
 use docclass_types::{Document, Limits, MessageSink};
-use feed_ingest::ReadError;
-use feed_ingest::feed::{
-    FeedDefaults, FeedList, FeedMetrics, FeedPoller, FeedSpec, FeedState, Fetcher, FetcherConfig, PollOutcome,
-    PollSettings, SeenStore,
-};
+use feed_ingest::{FeedMetrics, FeedPoller, FeedState, PollOutcome, PollSettings, SeenStore};
+use feeds::{FeedDefaults, FeedList, FeedSpec, Fetcher, FetcherConfig, ReadError};
 use service_kit::{AwsArgs, CommonArgs, sqs_queue};
 use tokio_util::sync::CancellationToken;
 
@@ -82,7 +79,7 @@ struct Args {
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
     let interval = humantime::parse_duration(text).map_err(|error| error.to_string())?;
-    feed_ingest::feed::check_interval("--interval", interval).map_err(|error| error.to_string())?;
+    feeds::check_interval("--interval", interval).map_err(|error| error.to_string())?;
     Ok(interval)
 }
 
@@ -95,7 +92,7 @@ fn parse_feed_timeout(text: &str) -> Result<f64, String> {
 // core), 15 % more documents a second and 20 % less CPU (scripts/bench-aws.sh). Not the current-thread
 // runtime the other services run: `--input` reads its documents through a blocking iterator on the main
 // thread (`enqueue::until_stopped`), and the signal task that ends it must run on another
-// (feed-ingest/tests/stops.rs hangs without it).
+// (feed-ingest/tests/it/stops.rs hangs without it).
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() -> std::process::ExitCode {
     service_kit::exit_code("feed-ingest", run().await)
@@ -106,11 +103,11 @@ async fn run() -> anyhow::Result<()> {
     args.common.exit_if_healthcheck(METRICS_PORT);
     args.common.init_logging();
     if !args.feed.is_empty() || args.config.is_some() || args.feeds_toml.is_some() {
-        return feeds(&args).await;
+        return poll_feeds(&args).await;
     }
     let mut sources = Vec::new();
     for input in &args.input {
-        sources.push(feed_ingest::read_documents(input)?);
+        sources.push(feeds::read_documents(input)?);
     }
     // SIGTERM or Ctrl-C ends the reading; what was read is sent, and the summary says where it stopped.
     let stop = CancellationToken::new();
@@ -171,15 +168,15 @@ fn feed_specs(args: &Args) -> anyhow::Result<(Vec<FeedSpec>, PollSettings)> {
     Ok((feeds, settings))
 }
 
-async fn feeds(args: &Args) -> anyhow::Result<()> {
+async fn poll_feeds(args: &Args) -> anyhow::Result<()> {
     let (feeds, settings) = feed_specs(args)?;
     let fetcher = Fetcher::new(FetcherConfig {
         max_bytes: args.max_feed_bytes,
         timeout: Duration::from_secs_f64(args.feed_timeout_secs),
         private_addresses: if args.allow_private_addresses {
-            feed_ingest::feed::PrivateAddresses::Allow
+            feeds::PrivateAddresses::Allow
         } else {
-            feed_ingest::feed::PrivateAddresses::Refuse
+            feeds::PrivateAddresses::Refuse
         },
         ..FetcherConfig::default()
     })?;
@@ -253,7 +250,7 @@ async fn poll<S: MessageSink>(
 /// `--once --dry-run`: prints each entry that would be enqueued (relabelled as the feed list says); a
 /// feed that fails is reported on stderr and the others still print.
 async fn dry_run(fetcher: &Fetcher, feeds: &[FeedSpec]) -> anyhow::Result<()> {
-    for (feed, entries) in feeds.iter().zip(feed_ingest::fetch_feeds_once(fetcher, feeds).await) {
+    for (feed, entries) in feeds.iter().zip(feeds::fetch_once(fetcher, feeds).await) {
         match entries {
             Ok(entries) => {
                 for mut entry in entries {

@@ -97,7 +97,7 @@ pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
 
     // What feed-ingest does with every poll's answer: the documents as one RSS listing, parsed to entries.
     let listing = rss_listing(&examples);
-    let parse = || feed_ingest::feed::parse_feed(listing.as_bytes(), "https://bench.invalid/rss").map(|e| e.len());
+    let parse = || feeds::parse_feed(listing.as_bytes(), "https://bench.invalid/rss").map(|e| e.len());
     anyhow::ensure!(parse()? == examples.len(), "the bench listing did not parse to one entry per document");
     let parse_seconds = median((0..repeat).map(|_| timed(parse).1));
     println!(
@@ -114,7 +114,7 @@ pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
         let mut options = PipelineOptions::default();
         options.worker.workers = args.workers.max(1);
         let documents =
-            files.iter().map(|f| feed_ingest::read_documents(f)).collect::<Result<Vec<_>, _>>()?.into_iter().flatten();
+            files.iter().map(|f| feeds::read_documents(f)).collect::<Result<Vec<_>, _>>()?.into_iter().flatten();
         let stages = Stages {
             topic: ClassifyTopic::new(model.clone()),
             subtopic: ClassifySubtopic::new(model.clone()),

@@ -2,7 +2,9 @@
 //! endpoint (the same figures as its `/metrics`, per feed).
 
 use chrono::Utc;
-use feed_ingest::feed::{FeedStatus, Fetched, Fetcher, FetcherConfig, Validators};
+use std::time::Duration;
+
+use feed_ingest::FeedStatus;
 
 /// Arguments of `docclass feeds`.
 #[derive(Debug, clap::Args)]
@@ -30,17 +32,11 @@ pub fn run(args: FeedsArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let url = format!("{}/feeds", endpoint.trim_end_matches('/'));
     let statuses: Vec<FeedStatus> = runtime.block_on(async {
-        // The operator's own feed-ingest, on this host or their network: no private-address guard.
-        let fetcher = Fetcher::new(FetcherConfig {
-            private_addresses: feed_ingest::feed::PrivateAddresses::Allow,
-            ..FetcherConfig::default()
-        })?;
-        match fetcher.fetch(&url, &Validators::default()).await {
-            Ok(Fetched::Body { bytes, .. }) => serde_json::from_slice(&bytes)
-                .map_err(|error| anyhow::anyhow!("{url} answered something else: {error}")),
-            Ok(Fetched::NotModified) => anyhow::bail!("{url} answered 304 to a plain GET"),
-            Err(error) => Err(anyhow::anyhow!("is feed-ingest polling there? {error}")),
-        }
+        let client = super::http::client(Duration::from_secs(30));
+        let body = super::http::get_text(&client, &url)
+            .await
+            .map_err(|error| anyhow::anyhow!("is feed-ingest polling at {url}? {error}"))?;
+        serde_json::from_str(&body).map_err(|error| anyhow::anyhow!("{url} answered something else: {error}"))
     })?;
     if json {
         println!("{}", serde_json::to_string_pretty(&statuses)?);

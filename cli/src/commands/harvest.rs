@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use feed_ingest::feed::fetch::{Fetcher, FetcherConfig};
-use feed_ingest::harvest::{Harvest, MetadataFormat, harvest};
+use feeds::harvest::{Harvest, MetadataFormat, harvest};
+use feeds::{Fetcher, FetcherConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Arguments of `docclass harvest`.

@@ -6,6 +6,7 @@ pub mod dlq;
 pub mod eval;
 pub mod feeds;
 pub mod harvest;
+mod http;
 pub mod infra;
 pub mod results;
 pub mod run;
@@ -27,7 +28,7 @@ use crate::Global;
 fn read_examples(paths: &[PathBuf]) -> anyhow::Result<Vec<Example>> {
     let mut examples = Vec::new();
     for path in paths {
-        let documents = feed_ingest::read_documents(path).with_context(|| format!("reading {}", path.display()))?;
+        let documents = ::feeds::read_documents(path).with_context(|| format!("reading {}", path.display()))?;
         for document in documents {
             let document = document?;
             let labels = document.labels.unwrap_or_default();

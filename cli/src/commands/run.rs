@@ -6,7 +6,7 @@ use adapters_embedded::SqliteTable;
 use anyhow::Context;
 use docclass::pipeline::{Pipeline, PipelineOptions, PipelineReport, Stages};
 use docclass_types::Document;
-use feed_ingest::ReadError;
+use feeds::ReadError;
 use indicatif::{ProgressBar, ProgressStyle};
 use subtopic_classifier::ClassifySubtopic;
 use table_writer::WriteResult;
@@ -112,7 +112,7 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
 fn read_all(inputs: &[PathBuf]) -> anyhow::Result<impl Iterator<Item = Result<Document, ReadError>> + Send + 'static> {
     let mut sources = Vec::new();
     for input in inputs {
-        sources.push(feed_ingest::read_documents(input)?);
+        sources.push(feeds::read_documents(input)?);
     }
     Ok(sources.into_iter().flatten())
 }

@@ -335,25 +335,14 @@ pub(super) struct Scraper {
 
 impl Scraper {
     pub(super) fn new(targets: Vec<(String, String)>) -> Self {
-        feed_ingest::feed::install_tls_provider();
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()
-            .expect("a client without TLS settings always builds");
+        let client = crate::commands::http::client(Duration::from_secs(2));
         Self { client, targets, history: std::sync::Mutex::new(HashMap::new()) }
     }
 
     pub(super) async fn read(&self) -> Vec<ServiceView> {
         let mut views = Vec::new();
         for (service, url) in &self.targets {
-            let answer = async {
-                let response = self.client.get(url).send().await.map_err(|e| e.without_url().to_string())?;
-                if !response.status().is_success() {
-                    return Err(format!("HTTP {}", response.status()));
-                }
-                response.text().await.map_err(|e| e.without_url().to_string())
-            }
-            .await;
+            let answer = crate::commands::http::get_text(&self.client, url).await;
             let mut view = ServiceView {
                 service: service.clone(),
                 url: url.clone(),

@@ -5,7 +5,7 @@
 //! external entities are never expanded, so a hostile feed costs no more than its own bytes.
 //!
 //! Document ids must be stable across polls, or every poll would enqueue the feed again: the entry's
-//! GUID or Atom id as given (arXiv's made one per paper, see [`super::arxiv`]), else its link made
+//! GUID or Atom id as given (arXiv's made one per paper, see [`crate::arxiv`]), else its link made
 //! canonical, else a hash of its title and text. (feed-rs's own fallback ends in a random UUID, so it is
 //! replaced.)
 
@@ -15,13 +15,13 @@ use chrono::{DateTime, Utc};
 use docclass_types::{Document, Labels};
 use serde::Serialize;
 
-use super::arxiv;
-use super::config::split_label;
+use crate::arxiv;
+use crate::config::split_label;
 
 /// Why a feed could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    /// Not a feed feed-rs (after [`super::normalize`]) can read, or one whose items none could be read.
+    /// Not a feed feed-rs (after [`crate::normalize`]) can read, or one whose items none could be read.
     #[error("not a readable RSS or Atom feed: {0}")]
     Unreadable(String),
     /// Refused as hostile (its document type declares entities).
@@ -105,7 +105,7 @@ pub fn parse_feed(bytes: &[u8], feed_url: &str) -> Result<Vec<FeedEntry>, ParseE
 /// As for [`parse_feed`].
 pub fn parse_feed_as(bytes: &[u8], charset: Option<&str>, feed_url: &str) -> Result<Vec<FeedEntry>, ParseError> {
     let normalized =
-        super::normalize::normalize(bytes, charset).map_err(|refusal| ParseError::Refused(refusal.to_string()))?;
+        crate::normalize::normalize(bytes, charset).map_err(|refusal| ParseError::Refused(refusal.to_string()))?;
     let feed = feed_rs::parser::Builder::new()
         .base_uri(Some(feed_url))
         // Left empty here, filled in by `entry` from what is stable.
@@ -203,7 +203,7 @@ fn document_link(links: &[feed_rs::model::Link]) -> Option<String> {
     };
     let html = |link: &&feed_rs::model::Link| link.media_type.as_deref().is_none_or(|kind| kind.contains("html"));
     let usable =
-        |link: &&feed_rs::model::Link| !link.href.starts_with(super::normalize::NO_LINK) && !link.href.is_empty();
+        |link: &&feed_rs::model::Link| !link.href.starts_with(crate::normalize::NO_LINK) && !link.href.is_empty();
     let candidates: Vec<&feed_rs::model::Link> = links.iter().filter(usable).filter(alternate).collect();
     candidates.iter().copied().find(html).or(candidates.first().copied()).map(|link| link.href.clone())
 }
@@ -233,7 +233,7 @@ fn entry(entry: feed_rs::model::Entry, dialect: Dialect) -> FeedEntry {
     let rdf_about = entry
         .links
         .iter()
-        .find_map(|link| link.href.strip_prefix(super::normalize::NO_LINK))
+        .find_map(|link| link.href.strip_prefix(crate::normalize::NO_LINK))
         .filter(|about| !about.trim().is_empty())
         .map(|about| about.trim().to_owned());
     let paper = match entry.id.trim() {

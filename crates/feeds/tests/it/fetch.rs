@@ -1,9 +1,6 @@
 //! Feeds over real HTTP: a server on 127.0.0.1 serves fixture feeds — RSS, Atom, an arXiv API answer,
 //! one with an ETag, and the bad ones (500, oversized, slow, billion laughs, malformed, a redirect to a
-//! file) — to the fetcher, the parser and the `feed-ingest --once --dry-run` binary.
-
-#[path = "feeds/harvest.rs"]
-mod harvest;
+//! file) — to the fetcher and the parser.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -12,7 +9,7 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use feed_ingest::feed::{FetchError, Fetched, Fetcher, FetcherConfig, PrivateAddresses, Validators, parse_feed};
+use feeds::{FetchError, Fetched, Fetcher, FetcherConfig, PrivateAddresses, Validators, parse_feed};
 
 const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Example news</title><link>https://example.org/</link>
@@ -83,7 +80,7 @@ Abstract: Dualities, learned.</description>
 <arxiv:announce_type>cross</arxiv:announce_type><dc:creator>Emmy Noether</dc:creator></item>
 </channel></rss>"#;
 
-const BILLION_LAUGHS: &str = include_str!("fixtures/billion-laughs.xml");
+const BILLION_LAUGHS: &str = include_str!("../fixtures/billion-laughs.xml");
 
 async fn with_etag(headers: HeaderMap) -> Response {
     if headers.get(header::IF_NONE_MATCH).is_some_and(|tag| tag == "\"v1\"") {
@@ -246,96 +243,6 @@ async fn a_feed_that_declares_entities_is_refused() {
     let error = parse_feed(&bytes, &base).expect_err("refused");
     assert_eq!(error.kind(), "refused");
     assert!(error.to_string().contains("declares entities"), "{error}");
-}
-
-/// `--once --dry-run`: no queue, one JSON object per entry on stdout, a failing feed on stderr, exit 0.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dry_run_prints_entries_and_reports_bad_feeds() {
-    let base = serve().await;
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_feed-ingest"))
-        .args(["--once", "--dry-run", "--allow-private-addresses"])
-        .args(["--feed", &format!("{base}/rss"), "--feed", &format!("{base}/error")])
-        .args(["--feed", &format!("{base}/arxiv"), "--feed", &format!("{base}/malformed")])
-        .env_remove("DOCCLASS_INGEST_QUEUE_URL")
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let lines: Vec<serde_json::Value> =
-        String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
-    assert_eq!(lines.len(), 3, "two RSS items and one paper: {lines:?}");
-    for line in &lines {
-        for key in ["id", "title", "text", "url"] {
-            assert!(line[key].is_string(), "{key} in {line}");
-        }
-    }
-    assert!(lines[2]["published"].is_string(), "{}", lines[2]);
-    assert_eq!(lines[2]["subtopic"], "cs.LG");
-    assert_eq!(lines[2]["topic"], "cs");
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("/error: ") && stderr.contains("HTTP 500"), "{stderr}");
-    assert!(stderr.contains("/malformed: "), "{stderr}");
-}
-
-/// `DOCCLASS_LOG_FORMAT=json` (what the ECS task definitions set) makes every log line JSON, as it does
-/// for the other services.
-#[tokio::test]
-async fn logs_in_the_format_asked_for() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("papers.jsonl");
-    std::fs::write(&input, "{\"id\": \"arXiv:1504.03587\", \"title\": \"A title\", \"text\": \"An abstract.\"}\n")
-        .unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_feed-ingest"))
-        .arg("--input")
-        .arg(&input)
-        .env_remove("DOCCLASS_INGEST_QUEUE_URL")
-        .env("DOCCLASS_LOG_FORMAT", "json")
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    assert_eq!(String::from_utf8(output.stdout).unwrap().lines().count(), 1, "one envelope");
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    let lines: Vec<serde_json::Value> = stderr
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}")))
-        .collect();
-    let finished = lines.iter().find(|line| line["message"] == "feed-ingest finished");
-    assert_eq!(finished.expect("the closing line is logged")["enqueued"], 1, "{stderr}");
-}
-
-/// A half-downloaded corpus: what could be read goes out, the stop is named once with its line, the
-/// process ends (it used to loop on the same error for ever) and says so in its exit status.
-#[tokio::test]
-async fn a_truncated_gzip_input_ends_with_what_it_read_and_a_failure() {
-    use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("half.jsonl.gz");
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    for i in 0..2_000 {
-        writeln!(gz, r#"{{"id":"d{i}","text":"document number {i} with some words"}}"#).unwrap();
-    }
-    let whole = gz.finish().unwrap();
-    std::fs::write(&input, &whole[..whole.len() / 2]).unwrap();
-    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_feed-ingest"))
-        .arg("--input")
-        .arg(&input)
-        .env_remove("DOCCLASS_INGEST_QUEUE_URL")
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(std::time::Duration::from_secs(60), run).await.expect("it ends").unwrap();
-    assert!(!output.status.success(), "{output:?}");
-    let sent = String::from_utf8(output.stdout).unwrap().lines().count();
-    assert!(sent > 0 && sent < 2_000, "{sent} envelopes from half a file");
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(stderr.matches("reading stopped at line").count(), 1, "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "1 records unreadable and 0 documents too large for a queue message were not enqueued ({sent} were)"
-        )),
-        "{stderr}"
-    );
-    assert!(stderr.len() < 4_000, "{} bytes of stderr", stderr.len());
 }
 
 /// No connection is made to a private address: not to the feed's own (by address or by a name that

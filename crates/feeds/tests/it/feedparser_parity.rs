@@ -1,8 +1,8 @@
-//! feed-ingest beside feedparser (Python's feed parser, the one most of the web's feed tools stand on)
+//! The feed parser beside feedparser (Python's feed parser, the one most of the web's feed tools stand on)
 //! over the corpus in `tests/corpus/`: small hand-made feeds of every dialect and quirk the wild serves
 //! — RSS 0.90 to 2.01 and versionless, RSS 1.0, Atom 0.3 and 1.0, JSON Feed, odd text types, links of
 //! every `rel`, `xml:base`, Dublin Core, fragments, windows-1252, UTF-16, a charset only the HTTP header
-//! gives. Where feedparser reads entries, feed-ingest must read the same number, with the same titles
+//! gives. Where feedparser reads entries, ours must read the same number, with the same titles
 //! (as text) and links, except where [`EXCEPTIONS`] says why not.
 //!
 //! feedparser runs in `tests/feedparser_dump.py` (`pip install feedparser`; `scripts/test.sh` installs
@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use feed_ingest::feed::parse_feed_as;
+use feeds::parse_feed_as;
 
 /// The cases where feed-ingest and feedparser differ on purpose.
 const EXCEPTIONS: &[(&str, &str)] = &[
@@ -46,7 +46,7 @@ struct Entry {
 }
 
 #[test]
-fn feed_ingest_reads_what_feedparser_reads() {
+fn feeds_reads_what_feedparser_reads() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/feedparser_dump.py");
     let output = std::process::Command::new("python3").arg(&script).arg(&corpus).output();

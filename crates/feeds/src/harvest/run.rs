@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::page::{MetadataFormat, PageError, parse_page};
-use crate::feed::fetch::{FetchError, Fetched, Fetcher, Validators};
+use crate::fetch::{FetchError, Fetched, Fetcher, Validators};
 
 /// What to harvest, from where, into what.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 //! text comes back as written. (A `cargo fuzz` target would need a nightly toolchain; proptest runs in
 //! the ordinary test command, 256 cases per property, shrinking any failure to a small input.)
 
-use feed_ingest::feed::parse_feed;
+use feeds::parse_feed;
 use proptest::prelude::*;
 
 const FIXTURE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>

@@ -17,23 +17,36 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use docclass_types::Envelope;
-use feed_ingest::feed::{
-    FeedMetrics, FeedPoller, FeedSpec, FeedState, FeedStatus, Fetcher, FetcherConfig, PollOutcome, PollSettings,
-};
+use feed_ingest::{FeedMetrics, FeedPoller, FeedState, FeedStatus, PollOutcome, PollSettings};
+use feeds::{FeedSpec, Fetcher, FetcherConfig};
 use tokio_util::sync::CancellationToken;
 
 fn rss(items: &[(&str, &str, &str)]) -> String {
     let items: String = items
         .iter()
         .map(|(guid, title, text)| {
-            format!("<item><guid>{guid}</guid><title>{title}</title><description>{text}</description></item>")
+            format!(
+                "<item><guid>{guid}</guid><title>{title}</title><link>https://example.org/{guid}</link>\
+                 <description>{text}</description></item>"
+            )
         })
         .collect();
     format!(r#"<?xml version="1.0"?><rss version="2.0"><channel><title>fixture</title>{items}</channel></rss>"#)
 }
 
+/// One paper as arXiv's API answers it: the primary category comes first.
+const ARXIV: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom">
+<title>ArXiv Query</title><id>http://arxiv.org/api/q</id><updated>2026-11-24T00:00:00-05:00</updated>
+<entry><id>http://arxiv.org/abs/2611.00001v1</id><updated>2026-11-23T18:00:00Z</updated>
+<published>2026-11-23T18:00:00Z</published><title>Hashed n-grams</title><summary>Fast and linear.</summary>
+<link href="http://arxiv.org/abs/2611.00001v1" rel="alternate" type="text/html"/>
+<arxiv:primary_category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/>
+<category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/></entry>
+</feed>"#;
+
 #[derive(Default)]
-struct Fixtures {
+pub(crate) struct Fixtures {
     /// Whether `/changing` serves its second version.
     changed: AtomicBool,
     /// Requests `/flaky` has answered.
@@ -66,7 +79,8 @@ fn unfit() -> String {
     rss(&[("u-good", "Good", "fine"), ("u-empty", "", ""), ("u-big", "Big", &big), ("u-good", "Good", "fine")])
 }
 
-async fn serve(fixtures: Arc<Fixtures>) -> String {
+/// Serves the fixture feeds on 127.0.0.1; answers the base URL. (`/arxiv` is for the `--dry-run` test.)
+pub(crate) async fn serve(fixtures: Arc<Fixtures>) -> String {
     let app = Router::new()
         .route("/changing", get(changing))
         .route("/flaky", get(flaky))
@@ -79,8 +93,9 @@ async fn serve(fixtures: Arc<Fixtures>) -> String {
             }),
         )
         .route("/huge", get(|| async { format!("<rss>{}</rss>", "x".repeat(2 * 1024 * 1024)) }))
-        .route("/laughs", get(|| async { include_str!("fixtures/billion-laughs.xml") }))
+        .route("/laughs", get(|| async { include_str!("../fixtures/billion-laughs.xml") }))
         .route("/malformed", get(|| async { "<rss version=\"2.0\"><channel><item><title>cut" }))
+        .route("/arxiv", get(|| async { ARXIV }))
         .with_state(fixtures);
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -93,7 +108,7 @@ fn fetcher() -> Fetcher {
         timeout: Duration::from_millis(500),
         max_bytes: 1024 * 1024,
         // The fixtures are served on 127.0.0.1.
-        private_addresses: feed_ingest::feed::PrivateAddresses::AllowLoopback,
+        private_addresses: feeds::PrivateAddresses::AllowLoopback,
         ..FetcherConfig::default()
     })
     .unwrap()

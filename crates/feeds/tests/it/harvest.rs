@@ -11,8 +11,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use feed_ingest::feed::fetch::{Fetcher, FetcherConfig, PrivateAddresses};
-use feed_ingest::harvest::{Harvest, HarvestError, MetadataFormat, harvest};
+use feeds::harvest::{Harvest, HarvestError, MetadataFormat, harvest};
+use feeds::{Fetcher, FetcherConfig, PrivateAddresses};
 
 /// What the fixture server has been asked, and how it should behave.
 #[derive(Default)]
@@ -109,7 +109,7 @@ fn config(endpoint: &str, set: &str, out: std::path::PathBuf) -> Harvest {
 
 /// The papers of a harvest's output, read back as `docclass train` reads them.
 fn harvested(path: &std::path::Path) -> Vec<docclass_types::Document> {
-    feed_ingest::read_documents(path).unwrap().map(Result::unwrap).collect()
+    feeds::read_documents(path).unwrap().map(Result::unwrap).collect()
 }
 
 #[tokio::test]

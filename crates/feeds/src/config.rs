@@ -25,7 +25,7 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use serde::Deserialize;
 
-use super::FeedEntry;
+use crate::FeedEntry;
 
 /// The shortest interval a feed may be polled at: more often is a denial of service on its server.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);

@@ -15,9 +15,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use worker_runtime::Backoff;
 
-use super::config::{FeedDefaults, FeedSpec};
-use super::status::{FeedMetrics, PollOutcome, PollReport};
-use super::{Fetched, Fetcher, Validators, parse_feed_as};
+use crate::status::{FeedMetrics, PollOutcome, PollReport};
+use feeds::{FeedDefaults, FeedSpec, Fetched, Fetcher, Validators, parse_feed_as};
 
 /// How feeds are polled, beyond each feed's interval.
 #[derive(Debug, Clone, Copy)]

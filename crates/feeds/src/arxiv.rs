@@ -56,7 +56,7 @@ pub fn labels(category: &str) -> (String, Option<String>) {
     if PHYSICS_ARCHIVES.contains(&archive) {
         return ("physics".to_owned(), Some(category.to_owned()));
     }
-    super::config::split_label(category)
+    crate::config::split_label(category)
 }
 
 fn strip_prefix_ignoring_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {

@@ -247,7 +247,7 @@ impl Record {
             }
         }
         let primary = categories.first()?.clone();
-        let (topic, subtopic) = crate::feed::arxiv::labels(&primary);
+        let (topic, subtopic) = crate::arxiv::labels(&primary);
         Some(HarvestedPaper {
             url: format!("https://arxiv.org/abs/{}", self.id),
             id: format!("arXiv:{}", self.id),
