@@ -97,7 +97,7 @@ docclass trains and judges on labelled gzipped JSON Lines, one document a line:
 Expected files: <data dir>/20ng/{train,dev}.jsonl.gz (20 Newsgroups, by-date version) and
 <data dir>/arxiv/{train,dev}.jsonl.gz (arXiv papers; `docclass harvest arxiv` makes such files).
 Point DOCCLASS_DATA_DIR (or --data-dir) at <data dir>, or pass files with --data/--input.
-README.md, section \"Getting the data\", says where to get both.";
+docs/data.md (\"Getting the data\") says where to get both.";
 
 /// Finds the data folder: `explicit` if given, else the first `shared/data` holding `corpus` in the
 /// current folder, the executable's folder, or any folder above them.

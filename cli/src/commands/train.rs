@@ -150,6 +150,6 @@ fn train_bert(args: &TrainArgs, examples: &[text_model::Example]) -> anyhow::Res
 fn train_bert(_: &TrainArgs, _: &[text_model::Example]) -> anyhow::Result<()> {
     anyhow::bail!(
         "this docclass was built without the transformer backend: build it with \
-         `cargo build --release -p docclass --features bert` (needs libtorch; see the README, 'Transformer backend')"
+         `cargo build --release -p docclass --features bert` (needs libtorch; see docs/models.md, 'Transformer backend')"
     )
 }

@@ -74,7 +74,7 @@ fn load_bert(path: &Path) -> anyhow::Result<Arc<dyn Classifier>> {
 #[cfg(not(feature = "bert"))]
 fn load_bert(path: &Path) -> anyhow::Result<Arc<dyn Classifier>> {
     anyhow::bail!(
-        "{} is a transformer (bert) model, and this build has no `bert` feature: build with `--features bert` (see the README, 'Transformer backend')",
+        "{} is a transformer (bert) model, and this build has no `bert` feature: build with `--features bert` (see docs/models.md, 'Transformer backend')",
         path.display()
     )
 }
