@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use adapters_embedded::{DeadLetterRecord, EmbeddedQueue, QueueConfig, RunStatistics, SqliteTable};
 use chrono::Utc;
-use docclass_types::{Document, MessageSource, Queue, attributes};
+use docclass_types::{DeadLetter, Document, MessageSource, Queue};
 use feed_ingest::{IngestStats, enqueue};
 use feeds::ReadError;
 use serde::Serialize;
@@ -272,13 +272,12 @@ where
         let mut records = Vec::new();
         for dlq in &queues.dead_letters {
             for (body, attrs) in dlq.drain_visible() {
-                let get = |key: &str| attrs.get(key).cloned().unwrap_or_default();
-                let reason = get(attributes::DEAD_LETTER_REASON);
-                *dead_letter_reasons.entry(reason.clone()).or_insert(0) += 1;
+                let letter = DeadLetter::from_attributes(&attrs);
+                *dead_letter_reasons.entry(letter.reason.clone()).or_insert(0) += 1;
                 records.push(DeadLetterRecord {
-                    queue: get(attributes::DEAD_LETTER_SOURCE_QUEUE),
-                    reason,
-                    detail: get(attributes::DEAD_LETTER_DETAIL),
+                    queue: letter.source_queue.unwrap_or_default(),
+                    reason: letter.reason,
+                    detail: letter.detail,
                     body,
                 });
             }

@@ -7,7 +7,7 @@ use adapters_aws::{SqsQueue, load_sdk_config};
 use anyhow::Context;
 use docclass_types::Queue;
 use docclass_types::topology::env;
-use docclass_types::{MessageSink, MessageSource, OutgoingMessage, ReceivedMessage, attributes, printable};
+use docclass_types::{DeadLetter, MessageSink, MessageSource, OutgoingMessage, ReceivedMessage, printable};
 use service_kit::AwsArgs;
 
 /// Arguments of `docclass dlq`.
@@ -229,8 +229,8 @@ struct Redriven {
 }
 
 /// The id a letter had in its source queue: what its copies share.
-fn original_id(letter: &ReceivedMessage) -> &str {
-    letter.attributes.get(attributes::DEAD_LETTER_MESSAGE_ID).unwrap_or(&letter.message_id)
+fn original_id(letter: &ReceivedMessage) -> String {
+    DeadLetter::from_attributes(&letter.attributes).message_id.unwrap_or_else(|| letter.message_id.clone())
 }
 
 /// Sends letters back without their dead-letter attributes, then deletes those that were sent, and the
@@ -244,9 +244,9 @@ async fn redrive(
     let mut to_send = Vec::new();
     let mut to_delete = Vec::new();
     for letter in letters {
-        if letter.attributes.contains_key(attributes::DEAD_LETTER_TRUNCATED) {
+        if DeadLetter::from_attributes(&letter.attributes).is_stub() {
             done.stubs.push(letter.receipt.clone());
-        } else if !done.seen.insert(original_id(letter).to_owned()) {
+        } else if !done.seen.insert(original_id(letter)) {
             done.duplicates += 1;
             to_delete.push(letter.receipt.clone());
         } else {
@@ -258,12 +258,7 @@ async fn redrive(
         .enumerate()
         .map(|(index, letter)| {
             let mut message = OutgoingMessage::new(index.to_string(), letter.body.clone());
-            message.attributes = letter
-                .attributes
-                .iter()
-                .filter(|(k, _)| !k.starts_with(attributes::DEAD_LETTER_PREFIX))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            message.attributes = DeadLetter::original_attributes(&letter.attributes);
             message
         })
         .collect();
@@ -276,7 +271,7 @@ async fn redrive(
             }
             Err(_) => {
                 // Not moved: a later copy must not be taken for a duplicate.
-                done.seen.remove(original_id(letter));
+                done.seen.remove(&original_id(letter));
             }
         }
     }
@@ -299,29 +294,30 @@ fn distinct(letters: &[ReceivedMessage]) -> (Vec<&ReceivedMessage>, usize) {
 }
 
 fn print_letter(letter: &ReceivedMessage, json: bool) -> anyhow::Result<()> {
-    let get = |key: &str| letter.attributes.get(key).map(String::as_str).unwrap_or("");
+    let dead = DeadLetter::from_attributes(&letter.attributes);
     if json {
         let value = serde_json::json!({
             "message_id": letter.message_id,
-            "reason": get(attributes::DEAD_LETTER_REASON),
-            "detail": get(attributes::DEAD_LETTER_DETAIL),
-            "source_queue": get(attributes::DEAD_LETTER_SOURCE_QUEUE),
-            "truncated_from_bytes": letter.attributes.get(attributes::DEAD_LETTER_TRUNCATED).and_then(|b| b.parse::<u64>().ok()),
+            "reason": dead.reason,
+            "detail": dead.detail,
+            "source_queue": dead.source_queue.unwrap_or_default(),
+            "truncated_from_bytes": dead.truncated_from_bytes,
             "body": letter.body,
         });
         println!("{value}");
     } else {
         // A dead letter's body is what came in, control characters and all: shown escaped.
         let body: String = letter.body.chars().take(100).collect();
-        let stub = match letter.attributes.get(attributes::DEAD_LETTER_TRUNCATED) {
-            Some(bytes) => format!(" (a stub: the first {} of {bytes} bytes)", letter.body.len()),
-            None => String::new(),
+        let stub = match (dead.stub, dead.truncated_from_bytes) {
+            (true, Some(bytes)) => format!(" (a stub: the first {} of {bytes} bytes)", letter.body.len()),
+            (true, None) => format!(" (a stub: the first {} bytes)", letter.body.len()),
+            (false, _) => String::new(),
         };
         println!(
             "{}  {}: {}\n    body{stub}: {}",
             printable(&letter.message_id),
-            printable(get(attributes::DEAD_LETTER_REASON)),
-            printable(get(attributes::DEAD_LETTER_DETAIL)),
+            printable(&dead.reason),
+            printable(&dead.detail),
             printable(&body)
         );
     }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use docclass_types::{BatchResults, MessageSink, OutgoingMessage, QueueError, attributes};
+use docclass_types::{BatchResults, DeadLetter, MessageSink, OutgoingMessage, QueueError};
 
 /// Writes each message body as one line on standard output: the next service's standard input.
 pub struct StdoutSink {
@@ -58,11 +58,11 @@ impl MessageSink for DeadLetterFile {
         messages
             .iter()
             .map(|message| {
-                let get = |key| message.attributes.get(key).cloned().unwrap_or_default();
+                let letter = DeadLetter::from_attributes(&message.attributes);
                 let line = serde_json::json!({
-                    "reason": get(attributes::DEAD_LETTER_REASON),
-                    "detail": get(attributes::DEAD_LETTER_DETAIL),
-                    "queue": get(attributes::DEAD_LETTER_SOURCE_QUEUE),
+                    "reason": letter.reason,
+                    "detail": letter.detail,
+                    "queue": letter.source_queue.unwrap_or_default(),
                     "body": message.body,
                 });
                 writeln!(file, "{line}").and_then(|()| file.flush()).map_err(|error| transport(self.name(), &error))

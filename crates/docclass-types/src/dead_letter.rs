@@ -59,6 +59,56 @@ pub fn dead_letter(
     letter
 }
 
+/// What a dead letter says about itself, read from its attributes: the one reader every tool uses
+/// (`dlq inspect`/`redrive`, the dead-letter file, the embedded run's table), so none spells an
+/// attribute's name itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The reason as stored: a [`DeadLetterReason`]'s name, or empty where SQS's own redrive moved the
+    /// message (it adds no reason).
+    pub reason: String,
+    /// The human-readable detail (at most [`MAX_DETAIL_BYTES`]).
+    pub detail: String,
+    /// The queue it was taken from, where known.
+    pub source_queue: Option<String>,
+    /// The id it had in its source queue, which its copies share, where known.
+    pub message_id: Option<String>,
+    /// Whether the letter is a stub: it holds only the beginning of its original body.
+    pub stub: bool,
+    /// A stub's original body size, where its mark says a number.
+    pub truncated_from_bytes: Option<u64>,
+}
+
+impl DeadLetter {
+    /// Reads the dead-letter attributes of a message; the others are ignored.
+    pub fn from_attributes(attributes: &BTreeMap<String, String>) -> Self {
+        let get = |name: &str| attributes.get(name).cloned();
+        Self {
+            reason: get(attributes::DEAD_LETTER_REASON).unwrap_or_default(),
+            detail: get(attributes::DEAD_LETTER_DETAIL).unwrap_or_default(),
+            source_queue: get(attributes::DEAD_LETTER_SOURCE_QUEUE),
+            message_id: get(attributes::DEAD_LETTER_MESSAGE_ID),
+            // A stub mark that does not parse still marks a stub; its size is then unknown.
+            stub: attributes.contains_key(attributes::DEAD_LETTER_TRUNCATED),
+            truncated_from_bytes: get(attributes::DEAD_LETTER_TRUNCATED).and_then(|size| size.parse().ok()),
+        }
+    }
+
+    /// Whether the letter holds only the beginning of its original body (and so is never redriven).
+    pub fn is_stub(&self) -> bool {
+        self.stub
+    }
+
+    /// The message's attributes without docclass's dead-letter ones: what it carried before.
+    pub fn original_attributes(attributes: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        attributes
+            .iter()
+            .filter(|(name, _)| !name.starts_with(attributes::DEAD_LETTER_PREFIX))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect()
+    }
+}
+
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
 fn truncated(text: &str, max: usize) -> &str {
     if text.len() <= max {
@@ -189,6 +239,26 @@ mod tests {
             receive_count: 1,
             attributes: (0..attributes).map(|n| (format!("attribute-{n}"), "value".to_owned())).collect(),
         }
+    }
+
+    #[test]
+    fn what_dead_letter_writes_from_attributes_reads() {
+        let letter = dead_letter("e", &received("body".into(), 2), "ingest", DeadLetterReason::EmptyText, "no text");
+        let read = DeadLetter::from_attributes(&letter.attributes);
+        assert_eq!(read.reason, "empty_text");
+        assert_eq!(read.detail, "no text");
+        assert_eq!(read.source_queue.as_deref(), Some("ingest"));
+        assert_eq!(read.message_id.as_deref(), Some("m-1"));
+        assert!(!read.is_stub());
+        assert_eq!(DeadLetter::original_attributes(&letter.attributes), received(String::new(), 2).attributes);
+
+        let stub =
+            dead_letter("e", &received("x".repeat(MAX_MESSAGE_BYTES), 0), "q", DeadLetterReason::TextTooLarge, "");
+        let read = DeadLetter::from_attributes(&stub.attributes);
+        assert!(read.is_stub());
+        assert_eq!(read.truncated_from_bytes, Some(MAX_MESSAGE_BYTES as u64));
+        // A letter SQS's own redrive moved carries nothing of docclass's.
+        assert_eq!(DeadLetter::from_attributes(&BTreeMap::new()), DeadLetter::default());
     }
 
     #[test]

@@ -30,7 +30,7 @@ mod seen;
 mod table;
 pub mod topology;
 
-pub use dead_letter::{DeadLetterReason, MAX_DETAIL_BYTES, dead_letter};
+pub use dead_letter::{DeadLetter, DeadLetterReason, MAX_DETAIL_BYTES, dead_letter};
 pub use message::{
     CategoryScore, Classification, Document, Envelope, Labels, Limits, Rejection, SCHEMA_VERSION, Stage, UNKNOWN_LABEL,
     printable, without_control_characters,

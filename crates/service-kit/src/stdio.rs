@@ -7,7 +7,7 @@ use std::time::Duration;
 use adapters_embedded::{DeadLetterFile, EmbeddedQueue, QueueConfig};
 use anyhow::Context;
 use docclass_types::topology::{env, timeouts};
-use docclass_types::{DeadLetterReason, MessageSink, OutgoingMessage, attributes};
+use docclass_types::{DeadLetterReason, MessageSink, OutgoingMessage, Receipt, ReceivedMessage, dead_letter};
 use text_model::{Classifier, Model, ModelFormat};
 use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
@@ -149,11 +149,23 @@ async fn feed(
     pending: Vec<OutgoingMessage>,
     shutdown: &CancellationToken,
 ) {
-    for (mut letter, error) in send_until_accepted(queue, pending, shutdown).await.refused {
+    for (line, error) in send_until_accepted(queue, pending, shutdown).await.refused {
         tracing::warn!(%error, "line refused by the queue; dead-lettering it");
-        letter.attributes.insert(attributes::DEAD_LETTER_REASON.into(), DeadLetterReason::MessageTooLarge.to_string());
-        letter.attributes.insert(attributes::DEAD_LETTER_DETAIL.into(), error.to_string());
-        letter.attributes.insert(attributes::DEAD_LETTER_SOURCE_QUEUE.into(), "stdin".into());
+        // The line never was a queue message: it goes to the dead letters as one read from stdin.
+        let original = ReceivedMessage {
+            message_id: line.entry_id.clone(),
+            receipt: Receipt(line.entry_id),
+            body: line.body,
+            receive_count: 0,
+            attributes: line.attributes,
+        };
+        let letter = dead_letter(
+            original.message_id.clone(),
+            &original,
+            "stdin",
+            DeadLetterReason::MessageTooLarge,
+            &error.to_string(),
+        );
         if let Some(Err(error)) = dead_letters.send_batch(&[letter]).await.pop() {
             tracing::error!(%error, "cannot write the dead-letter file; the line is lost");
         }
