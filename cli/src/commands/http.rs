@@ -6,9 +6,8 @@ use std::time::Duration;
 
 /// A client that gives up after `timeout`.
 pub fn client(timeout: Duration) -> reqwest::Client {
-    // reqwest is built without a crypto provider of its own (it would compile a second one): TLS uses
-    // aws-lc-rs, which the AWS SDK already links. Installing it twice is harmless; the first one stays.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // reqwest is built without a crypto provider of its own; this installs the one the process shares.
+    ::feeds::install_tls_provider();
     reqwest::Client::builder().timeout(timeout).build().expect("a client with a crypto provider always builds")
 }
 
