@@ -17,5 +17,7 @@ if ! python3 -c 'import ministack' 2>/dev/null && ! python3 -c 'import moto.serv
     python3 -m pip install --quiet --disable-pip-version-check 'ministack>=1.5,<2' ||
         python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
 fi
+# The services' release binaries, then the driver (crates/test-support/src/bin/bench-scale.rs) beside them;
+# `cargo run` finds them wherever CARGO_TARGET_DIR puts them.
 cargo build --release --quiet --locked --bins
-exec target/release/bench-scale "$@"
+exec cargo run --release --quiet --locked -p test-support --bin bench-scale -- "$@"

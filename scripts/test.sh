@@ -15,7 +15,7 @@ if ! python3 -c 'import moto.server, flask' >/dev/null 2>&1; then
     echo "scripts/test.sh: installing moto server (the AWS emulator the tests start)" >&2
     python3 -m pip install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
 fi
-# The chaos and compose tests (tests/chaos.rs, tests/compose_cluster.rs) run on ministack, which keeps
+# The chaos and compose tests (tests/it/chaos.rs, tests/it/compose_cluster.rs) run on ministack, which keeps
 # connections alive as AWS does and answers several times faster than moto; without it, on moto.
 if ! python3 -c 'import ministack' >/dev/null 2>&1; then
     echo "scripts/test.sh: installing ministack (the emulator the chaos and compose tests run on)" >&2
@@ -28,7 +28,7 @@ if ! python3 -c 'import feedparser' >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check 'feedparser>=6,<7'
 fi
 
-# The container test (tests/compose_cluster.rs) builds static images: the musl target, and musl-gcc for
+# The container test (tests/it/compose_cluster.rs) builds static images: the musl target, and musl-gcc for
 # aws-lc-sys's C. It skips, loudly, where no Docker engine answers; then neither is needed.
 if docker info >/dev/null 2>&1; then
     rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1 ||

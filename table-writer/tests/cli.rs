@@ -1,5 +1,5 @@
 //! The binary as a user starts it. (Being an integration test also makes `cargo test` build the binary,
-//! which the workspace's end-to-end tests run: see tests/binaries.rs.)
+//! which the workspace's end-to-end tests run: see crates/test-support/src/binaries.rs.)
 
 use std::process::{Command, Stdio};
 

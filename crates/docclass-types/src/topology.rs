@@ -3,7 +3,7 @@
 //!
 //! Every service, `deploy`, `docclass infra`, `docclass dlq` and the tests take these names from here, so
 //! adding a stage or renaming a queue is one edit the compiler follows everywhere. `docker-compose.yml`
-//! cannot import them; a test (`tests/contract.rs`) checks that it spells them the same way.
+//! cannot import them; a test (`crates/test-support/src/contract.rs`) checks that it spells them the same way.
 
 use std::time::Duration;
 

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use adapters_embedded::{EmbeddedQueue, SqliteTable};
 use docclass::pipeline::{Pipeline, PipelineOptions, Stages};
-use docclass_tests::{data_dir, read, train_model};
 use docclass_types::{
     BatchResults, Envelope, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt, ReceivedMessage, Stage,
 };
 use subtopic_classifier::ClassifySubtopic;
 use table_writer::WriteResult;
+use test_support::{data_dir, read, train_model};
 use tokio_util::sync::CancellationToken;
 use topic_classifier::ClassifyTopic;
 use worker_runtime::{Backoff, Handler, HandlerError, WorkerConfig};
@@ -99,6 +99,7 @@ fn silence_injected_panics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_document_ends_as_exactly_one_row_despite_failures() {
+    let _serial = test_support::serial();
     silence_injected_panics();
     let model = Arc::new(train_model());
     let documents = read(data_dir().join(docclass::data::DEV_FILE), DOCUMENTS);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use docclass_tests::scale::{self, Emulator, Settings};
+use test_support::scale::{self, Emulator, Settings};
 
 /// N documents of the arXiv train split through the four services on an emulator, with chaos.
 #[derive(Debug, Parser)]
@@ -93,7 +93,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&work)?;
     let input = match args.input {
         Some(input) => input,
-        None => docclass_tests::data_dir().join("arxiv/train.jsonl.gz"),
+        None => test_support::data_dir().join("arxiv/train.jsonl.gz"),
     };
     let model = match args.model {
         Some(model) => model,

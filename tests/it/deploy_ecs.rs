@@ -14,8 +14,8 @@ use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use deploy::aws::{self, Change, Clients, EcsPools, Resource, ScaleTarget};
 use deploy::{SERVICES, Service, Stack};
-use docclass_tests::emulator;
-use docclass_tests::processes::{self, Environment, Service as Process};
+use test_support::emulator;
+use test_support::processes::{self, Environment, Service as Process};
 
 /// The example stack under a unique name, in a network moto knows.
 fn stack_file(endpoint: &str, name: &str) -> String {
@@ -26,7 +26,7 @@ fn stack_file(endpoint: &str, name: &str) -> String {
         &format!("Action=CreateSecurityGroup&VpcId={vpc}&GroupName={name}&GroupDescription=docclass"),
         "groupId",
     );
-    let example = include_str!("../deploy/stack.example.toml");
+    let example = include_str!("../../deploy/stack.example.toml");
     let network_start = example.find("subnets = ").unwrap();
     let network_end = example[network_start..].find("assign_public_ip").unwrap() + network_start;
     format!(
@@ -67,6 +67,7 @@ fn changes(plan: &aws::Plan) -> Vec<(Resource, Change)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_apply_scale_status_and_destroy_on_moto() {
+    let _serial = test_support::serial();
     let endpoint = emulator::endpoint();
     let name = emulator::unique_name("deploy");
     let dir = tempfile::tempdir().unwrap();
@@ -117,9 +118,9 @@ async fn plan_apply_scale_status_and_destroy_on_moto() {
     // CloudWatch holds the dashboard and the alarms exactly as rendered.
     let dashboard = clients.cloudwatch.get_dashboard().dashboard_name(&name).send().await.unwrap();
     let body: serde_json::Value = serde_json::from_str(dashboard.dashboard_body().unwrap()).unwrap();
-    assert_eq!(body, deploy::monitoring::dashboard_body(&stack));
+    assert_eq!(body, deploy::render::monitoring::dashboard_body(&stack));
     let described = clients.cloudwatch.describe_alarms().alarm_name_prefix(format!("{name}-")).send().await.unwrap();
-    let rendered = deploy::monitoring::alarms(&stack);
+    let rendered = deploy::render::monitoring::alarms(&stack);
     assert_eq!(described.metric_alarms().len(), rendered.len() + 1, "ours and the foreign one");
     for alarm in &rendered {
         let found = described.metric_alarms().iter().find(|a| a.alarm_name() == Some(&alarm.alarm_name)).unwrap();
@@ -289,7 +290,7 @@ async fn an_unreachable_endpoint_is_a_one_line_error_not_an_empty_account() {
     // A port nothing listens on: bound, then closed.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let text = include_str!("../deploy/stack.example.toml");
+    let text = include_str!("../../deploy/stack.example.toml");
     let stack = Stack::parse(text).unwrap();
     let clients = Clients::new(&emulator::settings(&endpoint)).await;
     let failures = [

@@ -1,5 +1,5 @@
 //! A real browser for the dashboard's tests: Debian's chromium, headless (`scripts/test.sh` installs
-//! it), and reading what it rendered. Shared by the workspace tests (`docclass_tests::browser`) and the
+//! it), and reading what it rendered. Shared by the workspace tests (`test_support::browser`) and the
 //! CLI's own (`cli/tests/it` includes this file), which cannot depend on each other.
 
 use std::collections::BTreeMap;

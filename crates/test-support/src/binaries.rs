@@ -20,7 +20,7 @@ pub fn binary(name: &str) -> PathBuf {
     BUILT.call_once(|| {
         let status = Command::new(env!("CARGO"))
             .args(["test", "--no-run", "--quiet"])
-            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root"))
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("the workspace root"))
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the binaries failed");

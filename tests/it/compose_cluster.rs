@@ -8,7 +8,7 @@
 //! Skipped, loudly, where no Docker engine answers — except on CI (`CI=true`, which `.ci/run` sets), where
 //! that fails. Prints the figures of README "Containers" (image
 //! sizes, start → healthy, start → first message, memory under load, documents/s with 1 and 4 topic
-//! containers): `cargo test -p docclass-tests --test compose_cluster -- --nocapture`.
+//! containers): `cargo test -p docclass-tests --test it compose_cluster -- --nocapture`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,12 +16,12 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use adapters_aws::load_sdk_config;
-use docclass_tests::binaries::binary;
-use docclass_tests::emulator::{self, EmulatorServer};
-use docclass_tests::processes::Service;
-use docclass_tests::scale::Emulator;
-use docclass_tests::{data_dir, read, train_model};
 use docclass_types::topology::Queue;
+use test_support::binaries::binary;
+use test_support::emulator::{self, EmulatorServer};
+use test_support::processes::Service;
+use test_support::scale::Emulator;
+use test_support::{data_dir, read, train_model};
 
 /// The stack the compose file is brought up as (`DOCCLASS_STACK`): its queues are `docclass-ingest`, ….
 const STACK: &str = "docclass";
@@ -226,6 +226,7 @@ fn seconds(durations: &[Duration]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_compose_cluster_scales_survives_kills_and_stores_every_document_once() {
+    let _serial = test_support::serial();
     if !docker(&["info"]).status.success() {
         // On CI a missing engine is a broken machine, not a reason to pass.
         assert!(

@@ -12,10 +12,10 @@ use adapters_aws::{SqsQueue, load_sdk_config};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-use docclass_tests::emulator;
-use docclass_tests::processes::{Environment, Service, free_port, http_get, terminate};
 use docclass_types::{Envelope, MessageSource};
 use feed_ingest::FeedStatus;
+use test_support::emulator;
+use test_support::processes::{Environment, Service, free_port, http_get, terminate};
 
 const ENTRIES: usize = 25;
 

@@ -1,7 +1,8 @@
 //! The four services as four processes, wired only through SQS queues and a DynamoDB table on moto
 //! server: 2,000 real documents in, one classifier killed with SIGKILL mid-run and restarted, poison on
 //! the ingest queue. Every document must end as exactly one item, poison in the dead-letter queue with
-//! its reason, the queues empty, and every service must stop cleanly on SIGTERM.
+//! its reason, the queues empty, and every service must stop cleanly on SIGTERM. One run of the stack
+//! ([`run`]), one test per thing it must show.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -9,14 +10,95 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use adapters_aws::{SqsQueue, load_sdk_config};
-use docclass_tests::processes::{Environment, Service, http_get, signal, terminate};
-use docclass_tests::{browser, data_dir, emulator, read, train_model};
 use docclass_types::{MessageSink, MessageSource, OutgoingMessage, attributes};
+use std::sync::OnceLock;
+
+use test_support::processes::{Environment, Service, free_port, http_get, signal, terminate};
+use test_support::{Scenario, browser, data_dir, emulator, eventually, model_file, read};
 
 const DOCUMENTS: usize = 2_000;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
+/// The running stack the steps share.
+struct Stack {
+    dir: tempfile::TempDir,
+    environment: Environment,
+    sqs: aws_sdk_sqs::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    table: String,
+    input_ids: BTreeSet<String>,
+    writer: Service,
+    subtopic: Service,
+    topic: Service,
+    /// The replacement topic classifier's `/metrics` port.
+    metrics_port: u16,
+    dead_letters: SqsQueue,
+}
+
+/// The four services on moto, the documents and the poison sent, then every step of the run; once for
+/// all the tests below.
+fn run() -> &'static Scenario {
+    static RUN: OnceLock<Scenario> = OnceLock::new();
+    RUN.get_or_init(|| {
+        Scenario::run(async || {
+            let mut scenario = Scenario::default();
+            let Some(mut stack) = scenario.step("start", start()).await else { return scenario };
+            scenario.step("stored", every_document_is_stored_once_despite_a_kill(&mut stack)).await;
+            scenario.step("drained", the_queues_drain(&stack)).await;
+            let dead_lettered = scenario.step("dead-lettered", poison_is_dead_lettered_with_its_reasons(&stack)).await;
+            if dead_lettered.is_some() {
+                scenario.step("dashboard", dashboard_shows_the_stack(&stack, DOCUMENTS as u64)).await;
+                scenario.step("inspected", the_operator_sees_letters_and_results(&stack)).await;
+                scenario.step("redriven", redriven_poison_comes_back_with_its_reasons(&stack)).await;
+            }
+            scenario.step("metrics", the_replacement_reports_health_and_metrics(&stack)).await;
+            scenario.step("stopped", every_service_stops_on_sigterm(&mut stack)).await;
+            stack.environment.infra_down();
+            scenario
+        })
+    })
+}
+
+#[test]
+fn every_document_is_stored_once_though_a_classifier_is_killed() {
+    run().check("stored");
+}
+
+#[test]
+fn every_queue_drains() {
+    run().check("drained");
+}
+
+#[test]
+fn poison_lands_in_the_dead_letter_queue_with_its_reasons() {
+    run().check("dead-lettered");
+}
+
+#[test]
+fn the_dashboard_shows_the_stack_in_a_real_browser() {
+    run().check("dashboard");
+}
+
+#[test]
+fn dlq_inspect_and_results_show_what_an_operator_needs() {
+    run().check("inspected");
+}
+
+#[test]
+fn redriven_poison_comes_back_to_the_dead_letter_queue() {
+    run().check("redriven");
+}
+
+#[test]
+fn a_restarted_classifier_reports_health_and_metrics() {
+    run().check("metrics");
+}
+
+#[test]
+fn every_service_stops_cleanly_on_sigterm() {
+    run().check("stopped");
+}
+
+async fn start() -> Stack {
     let dir = tempfile::tempdir().unwrap();
     let endpoint = emulator::endpoint();
     let stack = emulator::unique_name("e2e");
@@ -25,10 +107,7 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     // A killed worker's messages come back after this long.
     environment.set("DOCCLASS_VISIBILITY_TIMEOUT_SECS", "5");
     environment.infra_up(&["--visibility-timeout-secs", "5"]);
-    let mut model = train_model();
-    let model_path = dir.path().join("model.bin");
-    model.save(&model_path).unwrap();
-    environment.set("DOCCLASS_MODEL", &model_path.display().to_string());
+    environment.set("DOCCLASS_MODEL", &model_file().display().to_string());
 
     let settings = emulator::settings(&endpoint);
     let config = load_sdk_config(&settings).await;
@@ -46,9 +125,9 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     }
     drop(file);
 
-    let mut writer = environment.spawn("table-writer", dir.path());
-    let mut subtopic = environment.spawn("subtopic-classifier", dir.path());
-    let mut first_topic = environment.spawn("topic-classifier", dir.path());
+    let writer = environment.spawn("table-writer", dir.path());
+    let subtopic = environment.spawn("subtopic-classifier", dir.path());
+    let topic = environment.spawn("topic-classifier", dir.path());
 
     // Poison, as a misbehaving producer would send it.
     let ingest = SqsQueue::new(sqs.clone(), environment.get("DOCCLASS_INGEST_QUEUE_URL"));
@@ -58,72 +137,86 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     let ingested =
         environment.command("feed-ingest").arg("--input").arg(&input).stderr(Stdio::null()).status().unwrap();
     assert!(ingested.success());
-
-    // Kill the topic classifier mid-run, without warning, and start another.
-    let started = Instant::now();
-    while emulator::item_count(&dynamodb, &table).await < 200 {
-        assert!(started.elapsed() < Duration::from_secs(120), "no progress");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let dead_letters = SqsQueue::new(sqs.clone(), environment.get("DOCCLASS_INGEST_DLQ_URL"));
+    Stack {
+        dir,
+        environment,
+        sqs,
+        dynamodb,
+        table,
+        input_ids,
+        writer,
+        subtopic,
+        topic,
+        metrics_port: free_port(),
+        dead_letters,
     }
-    signal(&first_topic, "-KILL");
-    assert!(!first_topic.0.wait().unwrap().success(), "killed, not exited");
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut topic = Service(
-        environment
+}
+
+/// The topic classifier is killed mid-run, without warning, and another started; every document still
+/// ends as exactly one item.
+async fn every_document_is_stored_once_despite_a_kill(stack: &mut Stack) {
+    let (dynamodb, table) = (&stack.dynamodb, &stack.table);
+    eventually(Duration::from_secs(120), "200 items stored", async || {
+        (emulator::item_count(dynamodb, table).await >= 200).then_some(())
+    })
+    .await;
+    signal(&stack.topic, "-KILL");
+    assert!(!stack.topic.0.wait().unwrap().success(), "killed, not exited");
+    stack.topic = Service(
+        stack
+            .environment
             .command("topic-classifier")
-            .env("DOCCLASS_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+            .env("DOCCLASS_METRICS_ADDR", format!("127.0.0.1:{}", stack.metrics_port))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );
+    let ids = eventually(Duration::from_secs(300), "every document stored", async || {
+        let ids = emulator::item_ids(dynamodb, table).await;
+        (ids.len() >= DOCUMENTS).then_some(ids)
+    })
+    .await;
+    assert_eq!(ids, stack.input_ids, "every document exactly once, nothing else");
+}
 
-    let mut ids = BTreeSet::new();
-    while ids.len() < DOCUMENTS {
-        assert!(started.elapsed() < Duration::from_secs(300), "only {} of {DOCUMENTS} documents stored", ids.len());
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        ids = emulator::item_ids(&dynamodb, &table).await;
-    }
-    assert_eq!(ids, input_ids, "every document exactly once, nothing else");
-
-    // The queues drain (moto's counts are exact; SQS's would be approximate).
+/// The queues drain (moto's counts are exact; SQS's would be approximate).
+async fn the_queues_drain(stack: &Stack) {
     let queues = ["DOCCLASS_INGEST_QUEUE_URL", "DOCCLASS_SUBTOPIC_QUEUE_URL", "DOCCLASS_RESULTS_QUEUE_URL"];
-    loop {
+    eventually(Duration::from_secs(120), "every queue empty", async || {
         let mut left = 0;
         for queue in queues {
-            left += emulator::messages_left(&sqs, environment.get(queue)).await;
+            left += emulator::messages_left(&stack.sqs, stack.environment.get(queue)).await;
         }
-        if left == 0 {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(360), "{left} messages still queued");
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+        (left == 0).then_some(())
+    })
+    .await;
+}
 
-    // The poison is in the ingest dead-letter queue, with its reasons.
-    let dead_letters = SqsQueue::new(sqs.clone(), environment.get("DOCCLASS_INGEST_DLQ_URL"));
-    let letters = dead_letters.receive(10, Duration::from_secs(30), Duration::from_secs(2)).await.unwrap();
+/// The poison is in the ingest dead-letter queue, with its reasons. Then a second copy of one letter
+/// (a worker that crashed between dead-lettering and deleting sends it twice) and a stub of it (a letter
+/// too large to keep whole) join them, for the operator's tools to meet.
+async fn poison_is_dead_lettered_with_its_reasons(stack: &Stack) {
+    let letters = stack.dead_letters.receive(10, Duration::from_secs(30), Duration::from_secs(2)).await.unwrap();
     let mut reasons: Vec<&str> =
         letters.iter().map(|m| m.attributes[attributes::DEAD_LETTER_REASON].as_str()).collect();
     reasons.sort_unstable();
     assert_eq!(reasons, ["invalid_json", "unsupported_schema_version"]);
     let receipts: Vec<_> = letters.iter().map(|m| m.receipt.clone()).collect();
-    assert!(dead_letters.change_visibility_batch(&receipts, Duration::ZERO).await.iter().all(Result::is_ok));
-    // A worker that crashed between dead-lettering and deleting sends a letter twice; and a letter too
-    // large to keep whole is a stub.
+    assert!(stack.dead_letters.change_visibility_batch(&receipts, Duration::ZERO).await.iter().all(Result::is_ok));
     let mut copy = OutgoingMessage::new("copy", letters[0].body.clone());
     copy.attributes = letters[0].attributes.clone();
     let mut stub = OutgoingMessage::new("stub", "{\"schema_version\":1,\"docu");
     stub.attributes = letters[0].attributes.clone();
     stub.attributes.insert(attributes::DEAD_LETTER_TRUNCATED.into(), "300000".into());
-    assert!(dead_letters.send_batch(&[copy, stub]).await.iter().all(Result::is_ok));
+    assert!(stack.dead_letters.send_batch(&[copy, stub]).await.iter().all(Result::is_ok));
+}
 
-    // What an operator sees on the dashboard, in a real browser: the rows written, per-topic bars that
-    // add up to them, each queue's counts as SQS reports them, the dead letters with their reasons.
-    dashboard_shows_the_stack(&environment, &sqs, dir.path(), DOCUMENTS as u64, metrics_port).await;
-
-    // The operator's view: dead letters with reasons, and results by topic.
+/// The operator's view: dead letters with reasons, and results by topic.
+async fn the_operator_sees_letters_and_results(stack: &Stack) {
+    let environment = &stack.environment;
     let inspected = environment.command("docclass").args(["dlq", "inspect", "ingest", "--json"]).output().unwrap();
     assert!(inspected.status.success(), "{}", String::from_utf8_lossy(&inspected.stderr));
     let inspected: Vec<serde_json::Value> =
@@ -136,28 +229,33 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
     let results: Vec<serde_json::Value> = serde_json::from_slice(&results.stdout).unwrap();
     assert_eq!(results.len(), 5);
     assert!(results.iter().all(|row| row["topic"] == "sci"));
+}
 
-    // Redrive sends them back to the ingest queue; still poison, they come back with their reasons.
-    let redriven = environment.command("docclass").args(["dlq", "redrive", "ingest"]).output().unwrap();
+/// Redrive sends them back to the ingest queue; still poison, they come back with their reasons.
+async fn redriven_poison_comes_back_with_its_reasons(stack: &Stack) {
+    let redriven = stack.environment.command("docclass").args(["dlq", "redrive", "ingest"]).output().unwrap();
     assert!(redriven.status.success());
     let said = String::from_utf8_lossy(&redriven.stderr);
     assert!(said.contains("2 dead letters moved back"), "{said}");
     assert!(said.contains("1 second copies of letters moved were deleted"), "{said}");
     assert!(said.contains("1 letters were too large to keep whole"), "{said}");
     let mut returned = Vec::new();
+    let started = Instant::now();
     while returned.len() < 2 {
-        assert!(started.elapsed() < Duration::from_secs(420), "redriven messages did not come back");
-        let batch = dead_letters.receive(10, Duration::from_secs(30), Duration::from_secs(2)).await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(60), "redriven messages did not come back");
+        let batch = stack.dead_letters.receive(10, Duration::from_secs(30), Duration::from_secs(2)).await.unwrap();
         returned.extend(batch.into_iter().filter(|m| !m.attributes.contains_key(attributes::DEAD_LETTER_TRUNCATED)));
     }
     assert_eq!(returned.len(), 2, "each poison message back once");
     assert!(returned.iter().all(|m| m.receive_count == 1 && m.attributes.contains_key(attributes::DEAD_LETTER_REASON)));
+}
 
-    // The replacement classifier reports itself healthy and counts what it did, in Prometheus format.
-    let health = http_get(metrics_port, "/healthz");
+/// The replacement classifier reports itself healthy and counts what it did, in Prometheus format.
+async fn the_replacement_reports_health_and_metrics(stack: &Stack) {
+    let health = http_get(stack.metrics_port, "/healthz");
     assert!(health.lines().next().is_some_and(|status| status.ends_with(" 200 OK")), "{health}");
     assert!(health.ends_with("\r\n\r\nok\n"), "{health}");
-    let metrics = http_get(metrics_port, "/metrics");
+    let metrics = http_get(stack.metrics_port, "/metrics");
     let received = metrics
         .lines()
         .find_map(|line| line.strip_prefix("docclass_received_total "))
@@ -165,25 +263,21 @@ async fn four_services_on_sqs_and_dynamodb_survive_a_killed_classifier() {
         .unwrap_or_else(|| panic!("no received counter in:\n{metrics}"));
     assert!(received > 0.0, "{metrics}");
     assert!(metrics.contains("docclass_processing_seconds_bucket"), "{metrics}");
+}
 
-    // SIGTERM: every service stops cleanly, well within ECS's 30 s stop timeout.
-    for child in [&mut topic, &mut subtopic, &mut writer] {
+/// SIGTERM: every service stops cleanly, well within ECS's 30 s stop timeout.
+async fn every_service_stops_on_sigterm(stack: &mut Stack) {
+    for child in [&mut stack.topic, &mut stack.subtopic, &mut stack.writer] {
         let status = terminate(child, Duration::from_secs(25)).await;
         assert!(status.success(), "{status:?}");
     }
-    environment.infra_down();
 }
 
 /// `docclass dashboard` on the stack (the environment's table and queue URLs, the replacement
 /// classifier's `/metrics`), read through its API and in chromium; stopped before it returns, so its
 /// looks at the dead-letter queue are over before anything else reads it.
-async fn dashboard_shows_the_stack(
-    environment: &Environment,
-    sqs: &aws_sdk_sqs::Client,
-    dir: &std::path::Path,
-    rows: u64,
-    metrics_port: u16,
-) {
+async fn dashboard_shows_the_stack(stack: &Stack, rows: u64) {
+    let (environment, sqs, dir, metrics_port) = (&stack.environment, &stack.sqs, stack.dir.path(), stack.metrics_port);
     let Some(chromium) = browser::chromium_or_skip() else { return };
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let metrics = format!("topic-classifier=http://127.0.0.1:{metrics_port}/metrics");

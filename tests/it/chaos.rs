@@ -6,13 +6,14 @@
 
 use std::time::Duration;
 
-use docclass_tests::scale::{self, Emulator, Settings};
-use docclass_tests::{binaries, data_dir, train_model};
+use test_support::scale::{self, Emulator, Settings};
+use test_support::{binaries, data_dir, train_model};
 
 const DOCUMENTS: usize = 3_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_survive_kills_outages_and_poison() {
+    let _serial = test_support::serial();
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model.bin");
     train_model().save(&model).unwrap();

@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 use adapters_aws::infra::{self, QueueSettings, StackNames};
 use adapters_aws::{DynamoSeen, DynamoTable, SqsQueue, load_sdk_config};
 use adapters_embedded::{EmbeddedQueue, QueueConfig, SqliteSeen, SqliteTable};
-use docclass_tests::contract::{queue_contract, seen_contract, table_contract};
-use docclass_tests::emulator;
-use docclass_tests::throttling_proxy::{Behaviour, ThrottlingProxy};
 use docclass_types::{
     BatchResults, Classification, Document, Envelope, Labels, MessageSink, MessageSource, OutgoingMessage, QueueError,
     Receipt, ReceivedMessage, ResultRow, ResultTable, SeenDocuments, attributes,
 };
 use table_writer::WriteResult;
+use test_support::contract::{queue_contract, seen_contract, table_contract};
+use test_support::emulator;
+use test_support::throttling_proxy::{Behaviour, ThrottlingProxy};
 use tokio_util::sync::CancellationToken;
 use worker_runtime::{Backoff, ToTable, Worker, WorkerConfig};
 

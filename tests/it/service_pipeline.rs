@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 
-use docclass_tests::binaries::binary;
-use docclass_tests::{data_dir, read, train_model};
+use test_support::binaries::binary;
+use test_support::{data_dir, read, train_model};
 
 const DOCUMENTS: usize = 300;
 
@@ -20,6 +20,7 @@ fn spawn(command: &mut Command) -> Child {
 
 #[test]
 fn four_services_piped_write_one_row_per_document_and_dead_letter_poison() {
+    let _serial = test_support::serial();
     let dir = tempfile::tempdir().unwrap();
     let mut model = train_model();
     let model_path = dir.path().join("model.bin");

@@ -79,10 +79,23 @@ impl Environment {
         command
     }
 
-    /// Starts binary `name`, its stderr logged to a file in `log`.
+    /// Starts binary `name`, its stderr logged to a file in `log` — or to the test's own output under
+    /// `TEST_LOG` ([`crate::test_log`]).
     pub fn spawn(&self, name: &str, log: &Path) -> Service {
-        let log = std::fs::File::create(log.join(format!("{name}-{}.log", fastrand::u32(..)))).unwrap();
-        Service(self.command(name).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().unwrap())
+        let mut command = self.command(name);
+        command.stdin(Stdio::null()).stdout(Stdio::null());
+        match crate::test_log() {
+            Some(level) => {
+                if level != "1" && level != "true" {
+                    command.env("RUST_LOG", level);
+                }
+                command.stderr(Stdio::inherit())
+            }
+            None => {
+                command.stderr(std::fs::File::create(log.join(format!("{name}-{}.log", fastrand::u32(..)))).unwrap())
+            }
+        };
+        Service(command.spawn().unwrap())
     }
 }
 

@@ -1,0 +1,153 @@
+//! What the workspace's tests share (zero2prod's `spawn_app`, grown): the corpus and one model trained on
+//! it, the adapter contract suites, the AWS emulators, a real browser, the binaries as processes, the
+//! chaos and throttling proxies, poison, [`eventually`] for conditions that become true, [`serial`] for
+//! the heavy tests and `TEST_LOG` for the services' own logs. The scale benchmark's driver (`scale`) is
+//! here too: the chaos test runs it small, `scripts/bench-scale.sh` large.
+
+pub mod binaries;
+pub mod browser;
+pub mod chaos_proxy;
+pub mod contract;
+pub mod emulator;
+pub mod poison;
+pub mod processes;
+pub mod scale;
+pub mod scenario;
+pub mod throttling_proxy;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+
+pub use scenario::Scenario;
+use std::time::{Duration, Instant};
+
+use docclass_types::Document;
+use text_model::{Example, Model, TrainConfig};
+
+/// The labelled corpus folder (`DOCCLASS_DATA_DIR`, or a `shared/data` above the checkout).
+///
+/// # Panics
+/// When the corpus cannot be found: these tests need it.
+pub fn data_dir() -> PathBuf {
+    docclass::data::find_data_dir(std::env::var_os("DOCCLASS_DATA_DIR").map(PathBuf::from).as_deref())
+        .expect("the labelled corpus (see README, 'Getting the data')")
+}
+
+/// Up to `limit` documents of a corpus file.
+///
+/// # Panics
+/// When the file cannot be read.
+pub fn read(path: PathBuf, limit: usize) -> Vec<Document> {
+    feeds::read_documents(&path).unwrap().take(limit).map(Result::unwrap).collect()
+}
+
+/// A model trained on the whole train split (no hold-out, for speed); trained once per test binary.
+///
+/// # Panics
+/// When the corpus is unlabelled.
+pub fn train_model() -> Model {
+    static TRAINED: OnceLock<Model> = OnceLock::new();
+    TRAINED.get_or_init(train).clone()
+}
+
+/// [`train_model`]'s model as a file, written once per test binary.
+///
+/// # Panics
+/// When it cannot be written.
+pub fn model_file() -> &'static Path {
+    static FILE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &FILE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("model.bin");
+            train_model().save(&path).unwrap();
+            (dir, path)
+        })
+        .1
+}
+
+fn train() -> Model {
+    let examples: Vec<Example> = read(data_dir().join(docclass::data::TRAIN_FILE), usize::MAX)
+        .into_iter()
+        .map(|d| {
+            let labels = d.labels.unwrap();
+            Example {
+                id: d.id,
+                title: d.title,
+                text: d.text,
+                topic: labels.topic.unwrap(),
+                subtopic: labels.subtopic.unwrap(),
+                categories: labels.categories,
+                published_days: None,
+            }
+        })
+        .collect();
+    let config = TrainConfig { holdout_fraction: 0.0, ..TrainConfig::default() };
+    text_model::train(&examples, &config, &mut |_| {}).unwrap().0
+}
+
+/// Held by a heavy test (a whole pipeline, the cluster, an emulator at load) for as long as it runs, so
+/// that two of them never share the machine's two cores; light tests run beside it. A guard of our own
+/// rather than a `MutexGuard`: it is held across `.await`s, on purpose, for the whole test.
+#[must_use = "the guard serialises only while it is held"]
+pub struct Serial(());
+
+static BUSY: Mutex<bool> = Mutex::new(false);
+static FREED: Condvar = Condvar::new();
+
+/// Waits until no other heavy test runs, then holds the machine until the guard drops (a panicking
+/// test included).
+pub fn serial() -> Serial {
+    let mut busy = BUSY.lock().unwrap_or_else(PoisonError::into_inner);
+    while *busy {
+        busy = FREED.wait(busy).unwrap_or_else(PoisonError::into_inner);
+    }
+    *busy = true;
+    Serial(())
+}
+
+impl Drop for Serial {
+    fn drop(&mut self) {
+        *BUSY.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        FREED.notify_one();
+    }
+}
+
+/// How often [`eventually`] asks again.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Asks `probe` until it answers `Some`, every 100 ms, for at most `within`; answers what it answered.
+///
+/// # Panics
+/// After `within`, naming `what` did not happen.
+pub async fn eventually<T>(within: Duration, what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(started.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// [`eventually`] for a test without a runtime: the same, sleeping the thread.
+///
+/// # Panics
+/// After `within`, naming `what` did not happen.
+pub fn eventually_blocking<T>(within: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(started.elapsed() < within, "{what}: not within {within:?}");
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Whether the services' own logs go to the test's output (`TEST_LOG=1`, zero2prod's switch) rather than
+/// to files the test keeps quiet; `TEST_LOG=debug` (any level) also sets their `RUST_LOG`.
+pub fn test_log() -> Option<String> {
+    std::env::var("TEST_LOG").ok().filter(|value| !value.is_empty() && value != "0")
+}
