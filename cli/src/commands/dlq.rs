@@ -127,7 +127,7 @@ pub fn run(args: DlqArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         if let Action::Embedded { db, limit } = &args.action {
-            return embedded(db, *limit);
+            return embedded(db, *limit).await;
         }
         let config = load_sdk_config(&args.aws.settings()).await;
         let client = aws_sdk_sqs::Client::new(&config);
@@ -324,18 +324,18 @@ fn print_letter(letter: &ReceivedMessage, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn embedded(db: &PathBuf, limit: usize) -> anyhow::Result<()> {
+/// The newest dead letters an embedded run kept in its SQLite file.
+async fn embedded(db: &std::path::Path, limit: usize) -> anyhow::Result<()> {
     anyhow::ensure!(db.is_file(), "no results at {}", db.display());
-    let connection = rusqlite::Connection::open(db)?;
-    let mut query =
-        connection.prepare("SELECT queue, reason, detail, body FROM dead_letters ORDER BY stored_at DESC LIMIT ?1")?;
-    let rows = query.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?, row.get::<_, String>(3)?))
-    })?;
-    for row in rows {
-        let (queue, reason, detail, body) = row?;
-        let body: String = body.chars().take(100).collect();
-        println!("{queue}  {}: {}\n    body: {}", printable(&reason), printable(&detail), printable(&body));
+    for letter in adapters_embedded::SqliteTable::open_read_only(db)?.latest_dead_letters(limit).await? {
+        let body: String = letter.body.chars().take(100).collect();
+        println!(
+            "{}  {}: {}\n    body: {}",
+            letter.queue,
+            printable(&letter.reason),
+            printable(&letter.detail),
+            printable(&body)
+        );
     }
     Ok(())
 }

@@ -16,5 +16,5 @@ mod stdio;
 
 pub use queue::{EmbeddedQueue, QueueConfig, QueueDepth};
 pub use seen::SqliteSeen;
-pub use sqlite::{DeadLetterRecord, RunStatistics, SqliteTable};
+pub use sqlite::{DeadLetterGroup, DeadLetterRecord, RunStatistics, SqliteTable};
 pub use stdio::{DeadLetterFile, StdoutSink};

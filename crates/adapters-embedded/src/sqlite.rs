@@ -1,4 +1,6 @@
-//! The result table in a SQLite file: one row per document id.
+//! The result table in a SQLite file: one row per document id, and the dead letters of the run that
+//! wrote it. The only place that knows the file's schema: the dashboard and `docclass dlq embedded` read
+//! it through [`SqliteTable::open_read_only`] and the queries here.
 //!
 //! rusqlite is synchronous, so every call runs on tokio's blocking pool; one connection behind a mutex is
 //! plenty, because a batch is one transaction and SQLite serialises writers anyway.
@@ -8,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use docclass_types::{Labels, ResultRow, ResultTable, TableError};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS results (
@@ -56,6 +58,20 @@ const ADDED_COLUMNS: [(&str, &str); 2] = [("top_categories", "TEXT"), ("label_ca
 pub struct SqliteTable {
     name: String,
     connection: Arc<Mutex<Connection>>,
+    /// What `SELECT` names for a row: [`COLUMNS`], with `NULL` for the added columns a file opened
+    /// read-only from an older build lacks.
+    select: Arc<str>,
+}
+
+/// The dead letters of one reason: how many, and the latest few.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterGroup {
+    /// Machine-readable reason.
+    pub reason: String,
+    /// Letters with it.
+    pub count: u64,
+    /// The latest of them, newest first, bodies cut to the length asked for.
+    pub latest: Vec<DeadLetterRecord>,
 }
 
 /// What a run wrote, read back from the table.
@@ -97,7 +113,101 @@ impl SqliteTable {
         let name = path.display().to_string();
         let connection = open_connection(path, SCHEMA)?;
         add_missing_columns(&connection).map_err(|error| storage_error(&name, error))?;
-        Ok(Self { name, connection: Arc::new(Mutex::new(connection)) })
+        Ok(Self { name, connection: Arc::new(Mutex::new(connection)), select: COLUMNS.into() })
+    }
+
+    /// Opens the file an embedded run wrote (or is writing) for reading only: it is never created,
+    /// changed or migrated, and a run writing it is never blocked (WAL readers do not block the writer).
+    ///
+    /// # Errors
+    /// When there is no such file, or it is not a results file.
+    pub fn open_read_only(path: &Path) -> Result<Self, TableError> {
+        let name = path.display().to_string();
+        let storage = |error: rusqlite::Error| storage_error(&name, error);
+        if !path.is_file() {
+            return Err(TableError::Storage { table: name, detail: "no such file".into(), retriable: false });
+        }
+        let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(storage)?;
+        connection.busy_timeout(std::time::Duration::from_secs(5)).map_err(storage)?;
+        let present = column_names(&connection).map_err(storage)?;
+        if present.is_empty() {
+            return Err(TableError::Storage { table: name, detail: "not a results file".into(), retriable: false });
+        }
+        let select: Vec<String> = COLUMNS
+            .split(", ")
+            .map(|column| {
+                if present.iter().any(|name| name == column) { column.to_owned() } else { format!("NULL AS {column}") }
+            })
+            .collect();
+        Ok(Self { name, connection: Arc::new(Mutex::new(connection)), select: select.join(", ").into() })
+    }
+
+    /// Folds every row into `state`, one at a time: a table of any size is read in constant memory.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub async fn fold_rows<A: Send + 'static>(
+        &self,
+        state: A,
+        mut add: impl FnMut(&mut A, ResultRow) + Send + 'static,
+    ) -> Result<A, TableError> {
+        let sql = format!("SELECT {} FROM results", self.select);
+        self.blocking(move |connection| {
+            let mut state = state;
+            let mut query = connection.prepare(&sql)?;
+            for row in query.query_map([], read_row)? {
+                add(&mut state, row?);
+            }
+            Ok(state)
+        })
+        .await
+    }
+
+    /// The dead letters by reason (most frequent first), each with its `latest` newest letters, bodies cut
+    /// to `body_chars` characters.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub async fn dead_letter_groups(
+        &self,
+        latest: usize,
+        body_chars: usize,
+    ) -> Result<Vec<DeadLetterGroup>, TableError> {
+        let (latest, body_chars) = (to_sql_limit(latest), to_sql_limit(body_chars));
+        self.blocking(move |connection| {
+            let mut counts = connection
+                .prepare("SELECT reason, COUNT(*) AS n FROM dead_letters GROUP BY reason ORDER BY n DESC, reason")?;
+            let mut groups: Vec<DeadLetterGroup> = counts
+                .query_map([], |row| {
+                    Ok(DeadLetterGroup { reason: row.get(0)?, count: row.get(1)?, latest: Vec::new() })
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut examples = connection.prepare(
+                "SELECT queue, reason, detail, substr(body, 1, ?3) FROM dead_letters WHERE reason = ?1
+                 ORDER BY stored_at DESC LIMIT ?2",
+            )?;
+            for group in &mut groups {
+                group.latest = examples
+                    .query_map(params![group.reason, latest, body_chars], read_letter)?
+                    .collect::<Result<_, _>>()?;
+            }
+            Ok(groups)
+        })
+        .await
+    }
+
+    /// The `limit` newest dead letters, whole.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub async fn latest_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetterRecord>, TableError> {
+        let limit = to_sql_limit(limit);
+        self.blocking(move |connection| {
+            let mut query = connection
+                .prepare("SELECT queue, reason, detail, body FROM dead_letters ORDER BY stored_at DESC LIMIT ?1")?;
+            query.query_map([limit], read_letter)?.collect()
+        })
+        .await
     }
 
     /// The file behind the table.
@@ -172,10 +282,15 @@ impl SqliteTable {
     }
 }
 
+/// The columns of the results table; none when there is no such table.
+fn column_names(connection: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut query = connection.prepare("SELECT name FROM pragma_table_info('results')")?;
+    query.query_map([], |row| row.get(0))?.collect()
+}
+
 /// Adds the [`ADDED_COLUMNS`] that a results table written by an older build lacks.
 fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
-    let mut query = connection.prepare("SELECT name FROM pragma_table_info('results')")?;
-    let present: Vec<String> = query.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
+    let present = column_names(connection)?;
     for (column, kind) in ADDED_COLUMNS {
         if !present.iter().any(|name| name == column) {
             connection.execute_batch(&format!("ALTER TABLE results ADD COLUMN {column} {kind}"))?;
@@ -251,6 +366,15 @@ fn parse_time(text: String) -> rusqlite::Result<DateTime<Utc>> {
         .map_err(|error| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(error)))
 }
 
+/// A count as SQLite's integer; anything beyond it means "all".
+fn to_sql_limit(count: usize) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+fn read_letter(row: &Row<'_>) -> rusqlite::Result<DeadLetterRecord> {
+    Ok(DeadLetterRecord { queue: row.get(0)?, reason: row.get(1)?, detail: row.get(2)?, body: row.get(3)? })
+}
+
 fn read_row(row: &Row<'_>) -> rusqlite::Result<ResultRow> {
     Ok(ResultRow {
         id: row.get(0)?,
@@ -324,29 +448,29 @@ impl ResultTable for SqliteTable {
     }
 
     async fn get(&self, id: &str) -> Result<Option<ResultRow>, TableError> {
-        let id = id.to_owned();
+        let (id, select) = (id.to_owned(), self.select.clone());
         self.blocking(move |connection| {
-            connection.query_row(&format!("SELECT {COLUMNS} FROM results WHERE id = ?1"), [id], read_row).optional()
+            connection.query_row(&format!("SELECT {select} FROM results WHERE id = ?1"), [id], read_row).optional()
         })
         .await
     }
 
     async fn list(&self, limit: usize) -> Result<Vec<ResultRow>, TableError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (limit, select) = (to_sql_limit(limit), self.select.clone());
         self.blocking(move |connection| {
             let mut query = connection
-                .prepare_cached(&format!("SELECT {COLUMNS} FROM results ORDER BY written_at DESC LIMIT ?1"))?;
+                .prepare_cached(&format!("SELECT {select} FROM results ORDER BY written_at DESC LIMIT ?1"))?;
             query.query_map([limit], read_row)?.collect()
         })
         .await
     }
 
     async fn query_by_topic(&self, topic: &str, limit: usize) -> Result<Vec<ResultRow>, TableError> {
-        let topic = topic.to_owned();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (topic, select) = (topic.to_owned(), self.select.clone());
+        let limit = to_sql_limit(limit);
         self.blocking(move |connection| {
             let mut query = connection.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM results WHERE topic = ?1 ORDER BY written_at DESC LIMIT ?2"
+                "SELECT {select} FROM results WHERE topic = ?1 ORDER BY written_at DESC LIMIT ?2"
             ))?;
             query.query_map(params![topic, limit], read_row)?.collect()
         })
@@ -429,5 +553,58 @@ mod tests {
         assert_eq!(table.get("a").await.unwrap(), Some(written));
         drop(table);
         SqliteTable::open(&path).expect("opening it again adds nothing twice");
+    }
+
+    #[tokio::test]
+    async fn a_read_only_open_reads_an_old_file_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        let old_schema = SCHEMA.replace(",\n    top_categories  TEXT,\n    label_categories TEXT", "");
+        let old = open_connection(&path, &old_schema).unwrap();
+        old.execute_batch(
+            "INSERT INTO results VALUES ('a', 't', 's', NULL, NULL, 'sci', 0.9, 'm', 'sci.x', 0.8, 'm', 'sci', NULL,
+             '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z',
+             '2026-01-01T00:00:00.000000Z')",
+        )
+        .unwrap();
+        drop(old);
+        let before = std::fs::read(&path).unwrap();
+
+        let table = SqliteTable::open_read_only(&path).unwrap();
+        let topics = table.fold_rows(Vec::new(), |topics, row| topics.push((row.id, row.topic))).await.unwrap();
+        assert_eq!(topics, [("a".to_owned(), "sci".to_owned())]);
+        assert_eq!(table.get("a").await.unwrap().unwrap().top_categories, []);
+        assert!(table.put_batch(&[row("b", "rec", Utc::now())]).await[0].is_err(), "read-only");
+        drop(table);
+        assert_eq!(std::fs::read(&path).unwrap(), before, "not migrated, not written");
+
+        assert!(SqliteTable::open_read_only(&dir.path().join("missing.sqlite")).is_err());
+        assert!(!dir.path().join("missing.sqlite").exists(), "never created");
+    }
+
+    #[tokio::test]
+    async fn dead_letters_are_read_by_reason_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.sqlite");
+        let table = SqliteTable::open(&path).unwrap();
+        let letter = |reason: &str, body: &str| DeadLetterRecord {
+            queue: "ingest".into(),
+            reason: reason.into(),
+            detail: format!("{reason} detail"),
+            body: body.into(),
+        };
+        table.store_dead_letters(vec![letter("invalid_json", "first")]).await.unwrap();
+        table.store_dead_letters(vec![letter("invalid_json", "second body"), letter("too_large", "x")]).await.unwrap();
+
+        let reader = SqliteTable::open_read_only(&path).unwrap();
+        let groups = reader.dead_letter_groups(1, 3).await.unwrap();
+        let summary: Vec<(&str, u64, Vec<&str>)> = groups
+            .iter()
+            .map(|g| (g.reason.as_str(), g.count, g.latest.iter().map(|l| l.body.as_str()).collect()))
+            .collect();
+        assert_eq!(summary, [("invalid_json", 2, vec!["sec"]), ("too_large", 1, vec!["x"])]);
+        let latest = reader.latest_dead_letters(10).await.unwrap();
+        assert_eq!(latest.len(), 3);
+        assert_eq!(latest[2], letter("invalid_json", "first"), "whole, oldest last");
     }
 }

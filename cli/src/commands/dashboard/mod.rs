@@ -95,7 +95,7 @@ const PAGE: &str = include_str!("page.html");
 
 /// Where the results come from.
 enum ResultSource {
-    /// An embedded run's SQLite file, read per request.
+    /// An embedded run's SQLite file, read at most once per refresh interval.
     Sqlite(PathBuf),
     /// The DynamoDB table, scanned at most once per `every`.
     Dynamo { table: DynamoTable, every: Duration },
@@ -120,7 +120,7 @@ pub struct Sources {
     queues: QueueSource,
     pools: PoolSource,
     scraper: Scraper,
-    /// The last DynamoDB reading and dead-letter look, with when they were taken.
+    /// The last reading of the table and the dead letters, with when it was taken.
     cached: tokio::sync::Mutex<Option<Reading>>,
     refresh_secs: u32,
     /// The embedded run's per-stage counts, when serving one.
@@ -202,20 +202,16 @@ impl Sources {
     async fn status(&self) -> Status {
         let (source, results, dead_letters) = match &self.results {
             ResultSource::Sqlite(db) => {
-                let file = db.clone();
-                let read = tokio::task::spawn_blocking(move || {
-                    let connection = results::open_sqlite(&file)?;
-                    let figures = results::sqlite_figures(&connection).map_err(|e| e.to_string());
-                    let letters = results::sqlite_dead_letters(&connection).map_err(|e| e.to_string());
-                    Ok::<_, String>((figures, letters))
-                })
-                .await
-                .unwrap_or_else(|error| Err(format!("the reader failed: {error}")));
-                let (figures, letters) = match read {
-                    Ok(read) => read,
-                    Err(why) => (Err(why.clone()), Err(why)),
-                };
-                (format!("sqlite:{}", db.display()), figures, letters)
+                // Read at most once per refresh, however many pages ask: the reading scans the whole
+                // table, and a run writing it must not lose its cores to the readers.
+                let mut cached = self.cached.lock().await;
+                let every = Duration::from_secs(u64::from(self.refresh_secs));
+                if cached.as_ref().is_none_or(|(at, _, _)| at.elapsed() >= every) {
+                    let (figures, letters) = results::sqlite_reading(db).await;
+                    *cached = Some((Instant::now(), figures, letters));
+                }
+                let (_, figures, letters) = cached.as_ref().expect("just filled");
+                (format!("sqlite:{}", db.display()), figures.clone(), letters.clone())
             }
             ResultSource::Dynamo { table, every } => {
                 let mut cached = self.cached.lock().await;

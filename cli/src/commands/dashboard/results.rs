@@ -6,15 +6,17 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use adapters_embedded::SqliteTable;
 use chrono::{DateTime, Utc};
 use docclass_types::ResultRow;
-use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
 /// Rows the page lists as the latest results.
 const LATEST: usize = 25;
 /// Dead letters listed per reason.
 pub(super) const LETTERS_PER_REASON: usize = 5;
+/// How much of a listed dead letter's body the page shows.
+const LETTER_BODY_CHARS: usize = 300;
 /// The window of the throughput and latency figures.
 const WINDOW_MINUTES: i64 = 15;
 
@@ -188,43 +190,41 @@ impl Summary {
     }
 }
 
-/// The SQLite file an embedded run wrote, opened read-only for one reading.
-pub(super) fn open_sqlite(db: &Path) -> Result<Connection, String> {
-    if !db.is_file() {
-        return Err(format!("no results at {}", db.display()));
-    }
-    Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|error| format!("{}: {error}", db.display()))
-}
-
-/// The figures of every row in the SQLite file.
-pub(super) fn sqlite_figures(connection: &Connection) -> rusqlite::Result<Figures> {
-    let mut query = connection.prepare(
-        "SELECT id, title, topic, subtopic, subtopic_score, topic_model, subtopic_model, label_topic, label_subtopic,
-                ingested_at, written_at FROM results",
-    )?;
-    let time =
-        |text: String| DateTime::parse_from_rfc3339(&text).map(|time| time.with_timezone(&Utc)).unwrap_or_default();
-    let mut summary = Summary::default();
-    let rows = query.query_map([], |row| {
-        Ok(Row {
-            id: row.get(0)?,
-            title: row.get(1)?,
-            topic: row.get(2)?,
-            subtopic: row.get(3)?,
-            subtopic_score: row.get(4)?,
-            topic_model: row.get(5)?,
-            subtopic_model: row.get(6)?,
-            label_topic: row.get(7)?,
-            label_subtopic: row.get(8)?,
-            ingested_at: time(row.get(9)?),
-            written_at: time(row.get(10)?),
+/// The figures and the dead letters of the SQLite file an embedded run wrote (or is writing), read
+/// through a read-only open: every row folded into a [`Summary`], the letters grouped by reason.
+pub(super) async fn sqlite_reading(db: &Path) -> (Result<Figures, String>, Result<DeadLetters, String>) {
+    let table = match SqliteTable::open_read_only(db) {
+        Ok(table) => table,
+        Err(_) if !db.exists() => {
+            let why = format!("no results at {}", db.display());
+            return (Err(why.clone()), Err(why));
+        }
+        Err(error) => return (Err(error.to_string()), Err(error.to_string())),
+    };
+    let figures = table
+        .fold_rows(Summary::default(), |summary, row| summary.add(row.into()))
+        .await
+        .map(Summary::finish)
+        .map_err(|error| error.to_string());
+    let letters = table
+        .dead_letter_groups(LETTERS_PER_REASON, LETTER_BODY_CHARS)
+        .await
+        .map(|groups| {
+            let by_reason: BTreeMap<String, ReasonGroup> = groups
+                .into_iter()
+                .map(|group| {
+                    let examples = group
+                        .latest
+                        .into_iter()
+                        .map(|letter| Letter { queue: letter.queue, detail: letter.detail, body: letter.body })
+                        .collect();
+                    (group.reason, ReasonGroup { count: group.count, examples })
+                })
+                .collect();
+            DeadLetters { total: by_reason.values().map(|group| group.count).sum(), by_reason, sampled: None }
         })
-    })?;
-    for row in rows {
-        summary.add(row?);
-    }
-    Ok(summary.finish())
+        .map_err(|error| error.to_string());
+    (figures, letters)
 }
 
 /// Dead letters, grouped by reason, a few examples each.
@@ -248,26 +248,4 @@ pub(super) struct Letter {
     pub queue: String,
     pub detail: String,
     pub body: String,
-}
-
-/// The dead letters an embedded run kept in its SQLite file.
-pub(super) fn sqlite_dead_letters(connection: &Connection) -> rusqlite::Result<DeadLetters> {
-    let mut by_reason = BTreeMap::new();
-    let mut query = connection.prepare("SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason")?;
-    for row in query.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))? {
-        let (reason, count) = row?;
-        by_reason.insert(reason, ReasonGroup { count: count as u64, examples: Vec::new() });
-    }
-    let mut examples = connection.prepare(
-        "SELECT queue, detail, substr(body, 1, 300) FROM dead_letters WHERE reason = ?1
-         ORDER BY stored_at DESC LIMIT ?2",
-    )?;
-    for (reason, group) in &mut by_reason {
-        let rows = examples.query_map(rusqlite::params![reason, LETTERS_PER_REASON as i64], |row| {
-            Ok(Letter { queue: row.get(0)?, detail: row.get(1)?, body: row.get(2)? })
-        })?;
-        group.examples = rows.collect::<rusqlite::Result<_>>()?;
-    }
-    let total = by_reason.values().map(|group| group.count).sum();
-    Ok(DeadLetters { total, by_reason, sampled: None })
 }
