@@ -8,7 +8,7 @@ use adapters_embedded::SqliteTable;
 use anyhow::Context;
 use clap::Parser;
 use docclass_types::topology::env;
-use service_kit::{AwsArgs, ServiceArgs, SqsStage, serve_sqs, serve_stdio};
+use service_kit::{AwsArgs, SqsStage, WorkerArgs, serve_sqs, serve_stdio};
 use table_writer::WriteResult;
 use worker_runtime::ToTable;
 
@@ -31,7 +31,7 @@ struct Args {
     #[command(flatten)]
     aws: AwsArgs,
     #[command(flatten)]
-    service: ServiceArgs,
+    worker: WorkerArgs,
 }
 
 /// This service's default port for `/healthz` and `/metrics`: each service has its own, so all of them
@@ -49,7 +49,8 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let args = Args::parse();
-    args.service.common.exit_if_healthcheck(METRICS_PORT);
+    args.worker.common.exit_if_healthcheck(METRICS_PORT);
+    let shutdown = service_kit::shutdown_on_signal();
     match &args.input_queue_url {
         Some(input) => {
             let table = args.table.clone().with_context(|| format!("--table ({}) is needed", env::TABLE))?;
@@ -66,11 +67,11 @@ async fn run() -> anyhow::Result<()> {
             let to_table = |config: &aws_config::SdkConfig| {
                 ToTable(DynamoTable::new(aws_sdk_dynamodb::Client::new(config), table))
             };
-            serve_sqs(stage, WriteResult, to_table, &args.aws, &args.service).await?;
+            serve_sqs(stage, WriteResult, to_table, &args.aws, &args.worker, shutdown).await?;
         }
         None => {
             let table = SqliteTable::open(&args.db)?;
-            serve_stdio("table-writer", METRICS_PORT, WriteResult, ToTable(table), &args.service).await?;
+            serve_stdio("table-writer", METRICS_PORT, WriteResult, ToTable(table), &args.worker, shutdown).await?;
         }
     }
     Ok(())

@@ -5,31 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters_aws::{AwsSettings, SqsQueue, load_sdk_config};
+use adapters_aws::{SqsQueue, load_sdk_config};
 use aws_config::SdkConfig;
 use tokio_util::sync::CancellationToken;
 use worker_runtime::{Forward, Handler, Protection, RunReport, ToQueue, Worker, WorkerConfig};
 
-use crate::ServiceArgs;
-
-/// How to reach AWS, from flags and the standard AWS environment variables.
-#[derive(Debug, Clone, clap::Args)]
-pub struct AwsArgs {
-    /// An AWS-compatible endpoint (LocalStack, moto server); unset for AWS itself.
-    #[arg(long, env = "AWS_ENDPOINT_URL")]
-    pub endpoint_url: Option<String>,
-    /// The AWS region [default: the SDK's chain: AWS_REGION, profile, instance metadata].
-    #[arg(long, env = "AWS_REGION")]
-    pub region: Option<String>,
-}
-
-impl AwsArgs {
-    /// The SDK settings these flags describe; credentials come from the SDK's default chain
-    /// (environment, ECS task role, instance metadata).
-    pub fn settings(&self) -> AwsSettings {
-        AwsSettings { endpoint_url: self.endpoint_url.clone(), region: self.region.clone(), static_credentials: None }
-    }
-}
+use crate::{AwsArgs, ClassifierArgs, ClassifierService, WorkerArgs};
 
 /// The next SQS queue, by URL: a classifier's destination for [`serve_sqs`].
 pub fn to_queue(url: &str) -> impl FnOnce(&SdkConfig) -> ToQueue<SqsQueue> + '_ {
@@ -54,7 +35,7 @@ pub struct SqsStage<'a> {
     pub dead_letter_url: &'a str,
 }
 
-/// Runs `handler` on messages from the stage's source queue until SIGINT or SIGTERM, sending results to
+/// Runs `handler` on messages from the stage's source queue until `shutdown` is cancelled, sending results to
 /// the destination `destination` builds from the SDK configuration ([`to_queue`], or the writer's table)
 /// and dead letters to its dead-letter queue.
 ///
@@ -65,7 +46,8 @@ pub async fn serve_sqs<H: Handler, F: Forward>(
     handler: H,
     destination: impl FnOnce(&SdkConfig) -> F,
     aws: &AwsArgs,
-    args: &ServiceArgs,
+    args: &WorkerArgs,
+    shutdown: CancellationToken,
 ) -> anyhow::Result<RunReport> {
     let SqsStage { name, default_metrics_port, source_url, dead_letter_url } = stage;
     args.common.init_logging();
@@ -78,8 +60,6 @@ pub async fn serve_sqs<H: Handler, F: Forward>(
         visibility_timeout: Duration::from_secs(args.visibility_timeout_secs),
         ..WorkerConfig::default()
     };
-    let shutdown = CancellationToken::new();
-    worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
     tracing::info!(service = name, source = source_url, "serving");
     let metrics_addr = args.common.metrics_addr_or(default_metrics_port);
     let forward = destination(&config);
@@ -111,36 +91,28 @@ async fn run<H: Handler, F: Forward>(
     Ok(tokio::spawn(worker.run(shutdown)).await?)
 }
 
-/// A classifier's queues, from its flags: all three to run on SQS, none to run over stdin/stdout.
-#[derive(Debug, Clone, Copy)]
-pub struct ClassifierQueues<'a> {
-    /// The queue it consumes.
-    pub input: Option<&'a str>,
-    /// The queue its results go to.
-    pub output: Option<&'a str>,
-    /// The dead-letter queue of its input.
-    pub dead_letters: Option<&'a str>,
-}
-
-/// Runs a classifier stage: on SQS when its input queue is given, else over stdin → stdout.
+/// Runs a classifier service until `shutdown`: its model loaded, `handler` built from it and the
+/// confidence floor, on SQS when its input queue is given, else over stdin → stdout.
 ///
 /// # Errors
-/// When the input queue is given without the other two, or the service fails.
+/// When the model cannot be loaded, the input queue is given without the other two, or the service fails.
 pub async fn serve_classifier<H: Handler>(
-    name: &str,
-    default_metrics_port: u16,
-    handler: H,
-    queues: ClassifierQueues<'_>,
-    aws: &AwsArgs,
-    args: &ServiceArgs,
+    service: &ClassifierService,
+    args: &ClassifierArgs,
+    handler: impl FnOnce(Arc<dyn text_model::Classifier>, f32) -> H,
+    shutdown: CancellationToken,
 ) -> anyhow::Result<RunReport> {
-    let Some(source_url) = queues.input else {
+    let model = crate::load_model(args.model.as_deref(), args.cache_dir.as_deref())?;
+    let handler = handler(model, args.min_score);
+    let (name, port) = (service.name, service.metrics_port);
+    let Some(source_url) = args.input_queue_url.as_deref() else {
         let forward = ToQueue(adapters_embedded::StdoutSink::default());
-        return crate::serve_stdio(name, default_metrics_port, handler, forward, args).await;
+        return crate::serve_stdio(name, port, handler, forward, &args.worker, shutdown).await;
     };
     let needed = |flag: &str| format!("--{flag} is needed with --input-queue-url (see --help for its variable)");
-    let output = queues.output.ok_or_else(|| anyhow::anyhow!(needed("output-queue-url")))?;
-    let dead_letter_url = queues.dead_letters.ok_or_else(|| anyhow::anyhow!(needed("dead-letter-queue-url")))?;
-    let stage = SqsStage { name, default_metrics_port, source_url, dead_letter_url };
-    serve_sqs(stage, handler, to_queue(output), aws, args).await
+    let output = args.output_queue_url.as_deref().ok_or_else(|| anyhow::anyhow!(needed("output-queue-url")))?;
+    let dead_letter_url =
+        args.dead_letter_queue_url.as_deref().ok_or_else(|| anyhow::anyhow!(needed("dead-letter-queue-url")))?;
+    let stage = SqsStage { name, default_metrics_port: port, source_url, dead_letter_url };
+    serve_sqs(stage, handler, to_queue(output), &args.aws, &args.worker, shutdown).await
 }

@@ -15,14 +15,38 @@
 //! DynamoDB instead: [`serve_sqs`].
 #![warn(missing_docs)]
 
+mod args;
 mod aws;
-mod common;
 mod health;
+mod model;
 mod protection;
 mod stdio;
 
-pub use aws::{AwsArgs, ClassifierQueues, SqsStage, serve_classifier, serve_sqs, sqs_queue, to_queue};
-pub use common::{CommonArgs, exit_code};
+pub use args::{AwsArgs, ClassifierArgs, ClassifierService, CommonArgs, WorkerArgs};
+pub use aws::{SqsStage, serve_classifier, serve_sqs, sqs_queue, to_queue};
 pub use health::{is_healthy, serve_health, serve_health_with};
+pub use model::{DEFAULT_MODEL_FILE, load_model, model_cache_dir};
 pub use protection::EcsAgentProtection;
-pub use stdio::{DEFAULT_MODEL_FILE, ServiceArgs, load_model, model_cache_dir, serve_stdio};
+pub use stdio::serve_stdio;
+pub use tokio_util::sync::CancellationToken;
+
+/// A token cancelled on SIGINT or SIGTERM: what a binary's `main` makes and hands to `serve_*`, which
+/// stop when it is cancelled (mini-redis's `run(listener, shutdown)`); a test hands them its own.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let shutdown = CancellationToken::new();
+    worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
+    shutdown
+}
+
+/// How a service ends: `0`, or `1` with the error as one line on stderr (`topic-classifier: <error>:
+/// <cause>`) — never Rust's `Debug` form of it, which returning an error from `main` prints (with a stack
+/// backtrace when `RUST_BACKTRACE` is set).
+pub fn exit_code(service: &str, result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{service}: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

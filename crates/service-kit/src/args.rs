@@ -1,0 +1,189 @@
+//! The flags the service binaries share: how a service logs and serves its health (`CommonArgs`, every
+//! binary, feed-ingest included), how a pool of workers runs (`WorkerArgs`), how AWS is reached
+//! (`AwsArgs`), and all of a classifier's (`ClassifierArgs`, one type for both classifiers: what differs
+//! between them is a [`ClassifierService`] value, not a copied `main.rs`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use adapters_aws::AwsSettings;
+use docclass_types::topology::{Queue, env, timeouts};
+use worker_runtime::telemetry::{self, LogFormat};
+
+/// Flags every service takes (flattened into each binary's own).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Log line format on stderr: text or json.
+    #[arg(long, env = env::LOG_FORMAT, default_value = "text", value_parser = parse_log_format)]
+    pub log_format: LogFormat,
+    /// Address of the `/healthz` and `/metrics` endpoint [default: 127.0.0.1 on the service's own port:
+    /// feed-ingest 9100, topic-classifier 9101, subtopic-classifier 9102, table-writer 9103; the images
+    /// and task definitions set 0.0.0.0, for the orchestrator and the scraper].
+    #[arg(long, env = env::METRICS_ADDR)]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Ask the running service's `/healthz` (at the metrics address) and exit 0 if it is healthy, else
+    /// 1: the container health check of images that have no shell or curl.
+    #[arg(long)]
+    pub healthcheck: bool,
+}
+
+impl CommonArgs {
+    /// With `--healthcheck`, checks the service on its metrics address and exits; else returns.
+    pub fn exit_if_healthcheck(&self, default_port: u16) {
+        crate::health::exit_if_healthcheck(self.healthcheck, self.metrics_addr_or(default_port));
+    }
+
+    /// The metrics address, or the service's default port on loopback: a service started by hand on a
+    /// laptop or a shared host does not publish its metrics to the network unless told to.
+    pub fn metrics_addr_or(&self, default_port: u16) -> SocketAddr {
+        self.metrics_addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], default_port)))
+    }
+
+    /// Starts logging on stderr in the chosen format.
+    pub fn init_logging(&self) {
+        telemetry::init(self.log_format, "info");
+    }
+}
+
+/// Flags of every service that runs a pool of workers over a queue (the classifiers and the writer).
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerArgs {
+    /// Concurrent workers.
+    #[arg(long, env = env::WORKERS, default_value_t = 2)]
+    pub workers: usize,
+    /// Where dead letters are appended, one JSON object per line with `reason`, `detail`, `queue` and the
+    /// original `body`.
+    #[arg(long, env = env::DEAD_LETTERS, default_value = "dead-letters.jsonl")]
+    pub dead_letters: PathBuf,
+    /// How long a received message stays hidden from other workers (SQS mode); longer than the slowest
+    /// batch takes. A crashed worker's messages come back after it.
+    #[arg(long, env = env::VISIBILITY_TIMEOUT_SECS, default_value_t = timeouts::VISIBILITY.as_secs())]
+    pub visibility_timeout_secs: u64,
+    /// Log format, metrics address and health check.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// How to reach AWS, from flags and the standard AWS environment variables.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AwsArgs {
+    /// An AWS-compatible endpoint (LocalStack, moto server); unset for AWS itself.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// The AWS region [default: the SDK's chain: AWS_REGION, profile, instance metadata].
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+}
+
+impl AwsArgs {
+    /// The SDK settings these flags describe; credentials come from the SDK's default chain
+    /// (environment, ECS task role, instance metadata).
+    pub fn settings(&self) -> AwsSettings {
+        AwsSettings { endpoint_url: self.endpoint_url.clone(), region: self.region.clone(), static_credentials: None }
+    }
+}
+
+/// What makes a classifier service itself: its name and description, the queues it sits between, its
+/// default metrics port. The topic and subtopic binaries each hold one as a constant.
+#[derive(Debug, Clone, Copy)]
+pub struct ClassifierService {
+    /// The binary's name, for `--help`, logs and errors.
+    pub name: &'static str,
+    /// One line on what it does, for `--help`.
+    pub about: &'static str,
+    /// Its version, for `--version` (the binary's `CARGO_PKG_VERSION`).
+    pub version: &'static str,
+    /// The queue it consumes; its URL variable and its dead-letter queue's come from the topology.
+    pub input: Queue,
+    /// The queue its results go to.
+    pub output: Queue,
+    /// Its own default port for `/healthz` and `/metrics`.
+    pub metrics_port: u16,
+}
+
+/// A classifier's flags; [`ClassifierArgs::parse_for`] names the queue variables after its service.
+#[derive(Debug, Clone, clap::Parser)]
+pub struct ClassifierArgs {
+    /// Model file [default: the model `docclass run` caches].
+    #[arg(long, env = env::MODEL)]
+    pub model: Option<PathBuf>,
+    /// Where the default model is cached.
+    #[arg(long, env = env::CACHE_DIR)]
+    pub cache_dir: Option<PathBuf>,
+    /// Below this confidence, answer `unknown` instead of a guess (see `docclass eval --min-score`).
+    #[arg(long, env = env::MIN_SCORE, default_value_t = 0.0)]
+    pub min_score: f32,
+    /// SQS queue to read documents from; without it, envelopes are read on stdin and written to stdout.
+    #[arg(long)]
+    pub input_queue_url: Option<String>,
+    /// SQS queue for the documents it classified (needed with --input-queue-url).
+    #[arg(long)]
+    pub output_queue_url: Option<String>,
+    /// SQS dead-letter queue of the input queue (needed with --input-queue-url).
+    #[arg(long)]
+    pub dead_letter_queue_url: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub worker: WorkerArgs,
+}
+
+impl ClassifierArgs {
+    /// Parses the command line of `service`: its name, description and version in `--help`, and each
+    /// queue flag read from the topology's variable for its queues (`DOCCLASS_INGEST_QUEUE_URL`, …).
+    /// Exits with clap's message on bad flags, as `Parser::parse` does.
+    pub fn parse_for(service: &ClassifierService) -> Self {
+        let mut matches = Self::command_for(service).get_matches();
+        <Self as clap::FromArgMatches>::from_arg_matches_mut(&mut matches).unwrap_or_else(|error| error.exit())
+    }
+
+    fn command_for(service: &ClassifierService) -> clap::Command {
+        <Self as clap::CommandFactory>::command()
+            .name(service.name)
+            .bin_name(service.name)
+            .about(service.about)
+            .version(service.version)
+            .mut_arg("input_queue_url", |arg| arg.env(service.input.url_var()))
+            .mut_arg("output_queue_url", |arg| arg.env(service.output.url_var()))
+            .mut_arg("dead_letter_queue_url", |arg| arg.env(service.input.dead_letter_url_var()))
+    }
+}
+
+fn parse_log_format(value: &str) -> Result<LogFormat, String> {
+    match value {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("unknown log format {other:?}: use text or json")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both classifiers are one type: what tells them apart is which of the topology's variables each
+    /// queue flag reads.
+    #[test]
+    fn each_classifier_reads_its_own_queues_variables() {
+        let subtopic = ClassifierService {
+            name: "subtopic-classifier",
+            about: "a test",
+            version: "0",
+            input: Queue::Subtopic,
+            output: Queue::Results,
+            metrics_port: 1,
+        };
+        let help = ClassifierArgs::command_for(&subtopic).render_long_help().to_string();
+        for variable in [env::SUBTOPIC_QUEUE_URL, env::RESULTS_QUEUE_URL, env::SUBTOPIC_DLQ_URL] {
+            assert!(help.contains(variable), "{variable} in:\n{help}");
+        }
+        assert!(!help.contains(env::INGEST_QUEUE_URL), "{help}");
+        let mut matches = ClassifierArgs::command_for(&subtopic)
+            .try_get_matches_from(["subtopic-classifier", "--input-queue-url", "q", "--min-score", "0.5"])
+            .unwrap();
+        let args = <ClassifierArgs as clap::FromArgMatches>::from_arg_matches_mut(&mut matches).unwrap();
+        assert_eq!((args.input_queue_url.as_deref(), args.min_score), (Some("q"), 0.5));
+    }
+}

@@ -1,0 +1,55 @@
+//! A service's model: where the default one is cached, and loading whichever file it is given — a
+//! linear model or, in a build with the `bert` feature, a transformer head.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use text_model::{Classifier, Model, ModelFormat};
+
+/// The file name, in [`model_cache_dir`], of the default model a service loads when given none: the one
+/// `docclass train` and `docclass run` cache for 20 Newsgroups.
+pub const DEFAULT_MODEL_FILE: &str = "default-20ng.model";
+
+/// Where default models are cached: `cache_dir` if given, else the user's cache folder
+/// (`$XDG_CACHE_HOME/docclass` or `~/.cache/docclass` on Linux), else the temporary folder.
+pub fn model_cache_dir(cache_dir: Option<&Path>) -> PathBuf {
+    cache_dir
+        .map(Path::to_owned)
+        .unwrap_or_else(|| dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("docclass"))
+}
+
+/// Loads `path`, or the default model that `docclass train`/`docclass run` cache: a linear model file,
+/// or, in a build with the `bert` feature, a transformer head file (`docclass train --backend bert`).
+///
+/// # Errors
+/// When the file is missing, corrupt or incompatible, or needs a feature this build lacks; the message
+/// says how to get one.
+pub fn load_model(path: Option<&Path>, cache_dir: Option<&Path>) -> anyhow::Result<Arc<dyn Classifier>> {
+    let path = path.map(Path::to_owned).unwrap_or_else(|| model_cache_dir(cache_dir).join(DEFAULT_MODEL_FILE));
+    let how = || {
+        format!(
+            "no usable model at {} (train one with `docclass train --out FILE`, or run `docclass run` once to cache the default)",
+            path.display()
+        )
+    };
+    // The file says what it is (text_model::ModelFormat); a build without the bert feature still knows
+    // a head file when it sees one, and says which build it needs.
+    match ModelFormat::detect(&path).with_context(how)? {
+        ModelFormat::Linear => Ok(Arc::new(Model::load(&path).with_context(how)?)),
+        ModelFormat::BertHead => load_bert(&path).with_context(how),
+    }
+}
+
+#[cfg(feature = "bert")]
+fn load_bert(path: &Path) -> anyhow::Result<Arc<dyn Classifier>> {
+    Ok(Arc::new(bert_backend::BertClassifier::load(path)?))
+}
+
+#[cfg(not(feature = "bert"))]
+fn load_bert(path: &Path) -> anyhow::Result<Arc<dyn Classifier>> {
+    anyhow::bail!(
+        "{} is a transformer (bert) model, and this build has no `bert` feature: build with `--features bert` (see docs/models.md, 'Transformer backend')",
+        path.display()
+    )
+}
