@@ -12,6 +12,9 @@ use serde::Deserialize;
 
 use crate::scaling::ScalingPolicy;
 
+/// The tag on everything `apply` creates (and `render` writes), its value the stack's name.
+pub const STACK_TAG: &str = "docclass:stack";
+
 /// The four services, in pipeline order.
 pub const SERVICES: [Service; 4] =
     [Service::FeedIngest, Service::TopicClassifier, Service::SubtopicClassifier, Service::TableWriter];

@@ -261,6 +261,6 @@ fn a_fixed_size_pool_has_no_ceiling_alarm_and_thresholds_are_checked() {
         assert!(error.contains(expected), "{change:?}: {error}");
     }
     let silent = text.lines().filter(|line| !line.starts_with("alarm_topic_arn")).collect::<Vec<_>>().join("\n");
-    let alarms = deploy::monitoring::alarms(&Stack::parse(&silent).unwrap());
+    let alarms = deploy::render::monitoring::alarms(&Stack::parse(&silent).unwrap());
     assert!(alarms.iter().all(|alarm| alarm.alarm_actions.is_empty()), "no topic, no actions");
 }

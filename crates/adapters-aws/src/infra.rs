@@ -81,9 +81,10 @@ impl StackNames {
     }
 }
 
-/// The URLs of what [`up`] made.
+/// Where what [`up`] made is: the queues' URLs and the tables' names. (`deploy::stack::Stack` is the
+/// stack file; this is what a stack's queues and tables answer to.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stack {
+pub struct StackAddresses {
     /// Ingest queue URL.
     pub ingest_url: String,
     /// Subtopic queue URL.
@@ -108,7 +109,7 @@ pub async fn up(
     dynamodb: &aws_sdk_dynamodb::Client,
     names: &StackNames,
     settings: &QueueSettings,
-) -> Result<Stack, InfraError> {
+) -> Result<StackAddresses, InfraError> {
     let mut urls = Vec::new();
     let mut dead_letter_urls = Vec::new();
     for queue in [&names.ingest, &names.subtopic, &names.results] {
@@ -119,7 +120,7 @@ pub async fn up(
     ensure_table(dynamodb, &names.table, TableKind::Results).await?;
     ensure_table(dynamodb, &names.seen_table, TableKind::Seen).await?;
     let [ingest_url, subtopic_url, results_url]: [String; 3] = urls.try_into().expect("three queues");
-    Ok(Stack {
+    Ok(StackAddresses {
         ingest_url,
         subtopic_url,
         results_url,

@@ -20,8 +20,7 @@ pub use status::{ServiceStatus, service_counts, status};
 
 use crate::stack::Service;
 
-/// The tag on everything `apply` creates.
-pub const STACK_TAG: &str = "docclass:stack";
+pub use crate::stack::STACK_TAG;
 /// The tag on task definitions: the SHA-256 of the rendered JSON they were registered from.
 pub const RENDER_TAG: &str = "docclass:render-sha256";
 /// The inline policy name on each role.

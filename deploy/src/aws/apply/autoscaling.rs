@@ -108,7 +108,7 @@ pub(super) async fn apply(stack: &Stack, clients: &Clients, service: Service) ->
 }
 
 /// One entry of the rendered metric math, as the SDK's type.
-fn metric_query(query: &render::MetricQuery) -> anyhow::Result<TargetTrackingMetricDataQuery> {
+fn metric_query(query: &render::cloudwatch::MetricQuery) -> anyhow::Result<TargetTrackingMetricDataQuery> {
     let mut built = TargetTrackingMetricDataQuery::builder()
         .id(query.id)
         .set_expression(query.expression.map(str::to_owned))

@@ -4,7 +4,7 @@ use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Stat
 use serde_json::{Value, json};
 
 use super::super::{Change, Clients, sdk_error, unless_missing};
-use crate::monitoring::{self, Alarm};
+use crate::render::monitoring::{self, Alarm};
 use crate::stack::Stack;
 
 /// The dashboard: absent, as rendered, or different.

@@ -18,7 +18,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::render::Dimension;
+use super::cloudwatch::Dimension;
 use crate::stack::{Queue, SERVICES, Service, Stack};
 
 /// The period of every metric the alarms and widgets read: SQS publishes once a minute.
@@ -118,7 +118,7 @@ pub fn alarms(stack: &Stack) -> Vec<Alarm> {
         treat_missing_data: "notBreaching",
         alarm_actions: actions.clone(),
         ok_actions: actions.clone(),
-        tags: vec![Tag { key: crate::aws::STACK_TAG, value: stack.name.clone() }],
+        tags: vec![Tag { key: crate::stack::STACK_TAG, value: stack.name.clone() }],
     };
     let by_queue = |queue: Queue, dead_letters: bool| {
         vec![Dimension { name: "QueueName", value: stack.queue_name(queue, dead_letters) }]
