@@ -37,7 +37,8 @@ pub struct BatchOutcome {
     pub dead_lettered: usize,
     /// Left for another delivery.
     pub retried: usize,
-    /// Of those, refused by a throttled destination (DynamoDB or SQS asking us to slow down).
+    /// Held back at least once because the destination was full or throttling (and then forwarded,
+    /// or given back at shutdown): never counted against the message.
     pub throttled: usize,
 }
 
@@ -62,9 +63,14 @@ enum Disposition {
     Forward(Box<Envelope>),
     DeadLetter(DeadLetter),
     Retry,
-    /// Retry, and the destination asked us to slow down.
-    Throttled,
+    /// Held for a full or throttling destination until the shutdown: back to the queue at once.
+    GiveBack,
 }
+
+/// Pauses between tries of a batch whose destination is full or throttling: short at first (an embedded
+/// queue makes room in milliseconds), never longer than a second or two, so a drained destination is
+/// used again at once.
+const HOLD_BACKOFF: crate::Backoff = crate::Backoff::new(Duration::from_millis(20), Duration::from_secs(2));
 
 impl<S, H, F, D> Worker<S, H, F, D>
 where
@@ -137,10 +143,6 @@ where
     }
 
     async fn receive_loop(self: Arc<Self>, shutdown: CancellationToken) {
-        // Batches in a row that met a throttled destination. Each pauses this worker for a growing
-        // backoff before its next receive, so a pool under throttling sends less instead of burning its
-        // messages' receive counts (SQS would move them to the dead-letter queue with no reason).
-        let mut throttled_streak = 0;
         while !shutdown.is_cancelled() {
             // Only the wait for messages is cancellable: once a batch is in hand it is finished. A receive
             // that cannot be dropped safely (SQS's long poll) runs to its end, and what it brings after
@@ -161,30 +163,15 @@ where
                 break;
             }
             let held = self.protection.hold().await;
-            let outcome = self.process(messages).await;
+            self.process(messages, &shutdown).await;
             drop(held);
-            if outcome.throttled == 0 {
-                throttled_streak = 0;
-                continue;
-            }
-            throttled_streak += 1;
-            let pause = self.config.retry_backoff.delay(throttled_streak);
-            tracing::info!(
-                destination = self.forward.destination(),
-                pause_ms = pause.as_millis() as u64,
-                "throttled; slowing down"
-            );
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(pause) => {}
-            }
         }
     }
 
     /// Receives and processes one batch: what tests call to step a worker by hand.
     pub async fn process_one_batch(&self) -> BatchOutcome {
         match self.receive().await {
-            Some(messages) => self.process(messages).await,
+            Some(messages) => self.process(messages, &CancellationToken::new()).await,
             None => BatchOutcome::default(),
         }
     }
@@ -229,7 +216,7 @@ where
         self.metrics.add_returned(results.iter().filter(|result| result.is_ok()).count());
     }
 
-    async fn process(&self, messages: Vec<ReceivedMessage>) -> BatchOutcome {
+    async fn process(&self, messages: Vec<ReceivedMessage>, shutdown: &CancellationToken) -> BatchOutcome {
         let received = messages.len();
         self.metrics.add_received(received);
         self.metrics.observe_batch(received);
@@ -252,9 +239,10 @@ where
 
         // While the batch is being worked on, keep it hidden: a slow batch must not reappear and be
         // handled twice at once by another worker.
+        let mut held_back = 0;
         let work = async {
             self.handle(&messages, &mut dispositions).await;
-            self.forward(&messages, &mut dispositions).await;
+            held_back = self.forward(&messages, &mut dispositions, shutdown).await;
             self.dead_letter(&messages, &mut dispositions).await;
         };
         tokio::select! {
@@ -264,9 +252,10 @@ where
 
         // Acknowledge what reached its destination (the next stage or the dead-letter queue); a failed
         // acknowledgement only means a redelivery, which the idempotent writes absorb.
-        let mut outcome = BatchOutcome { received, ..BatchOutcome::default() };
+        let mut outcome = BatchOutcome { received, throttled: held_back, ..BatchOutcome::default() };
         let mut done = Vec::new();
         let mut retry = Vec::new();
+        let mut give_back = Vec::new();
         for (message, disposition) in messages.iter().zip(&dispositions) {
             match disposition {
                 Disposition::Forward(_) => {
@@ -281,10 +270,9 @@ where
                     outcome.retried += 1;
                     retry.push(message);
                 }
-                Disposition::Throttled => {
+                Disposition::GiveBack => {
                     outcome.retried += 1;
-                    outcome.throttled += 1;
-                    retry.push(message);
+                    give_back.push(message.clone());
                 }
             }
         }
@@ -297,6 +285,9 @@ where
             }
         }
         self.schedule_retries(&retry).await;
+        if !give_back.is_empty() {
+            self.give_back(&give_back).await;
+        }
         outcome
     }
 
@@ -364,59 +355,97 @@ where
     }
 
     /// Forwards every handled envelope; failures are retried or, if they never can succeed, dead-lettered.
-    async fn forward(&self, messages: &[ReceivedMessage], dispositions: &mut [Disposition]) {
-        let (indices, envelopes): (Vec<usize>, Vec<Envelope>) = dispositions
+    ///
+    /// A destination that is full (a bounded embedded queue) or throttling (DynamoDB, SQS) says nothing
+    /// about the message, so the message does not pay for it: the batch is held here, still hidden
+    /// (`keep_hidden` runs beside this), and tried again until the destination takes it. Giving it back
+    /// instead would spend one of its receives each time, until the queue's redrive moved a good
+    /// document to the dead letters as `max_receive_count_exceeded`; holding also slows this stage to
+    /// its destination's pace, which is what backpressure is for. Only a shutdown ends the wait: what is
+    /// still held then goes back to its queue at once. Answers how many messages were held back.
+    async fn forward(
+        &self,
+        messages: &[ReceivedMessage],
+        dispositions: &mut [Disposition],
+        shutdown: &CancellationToken,
+    ) -> usize {
+        let mut pending: Vec<usize> = dispositions
             .iter()
             .enumerate()
-            .filter_map(|(index, disposition)| match disposition {
-                Disposition::Forward(envelope) => Some((index, Envelope::clone(envelope))),
-                _ => None,
-            })
-            .unzip();
-        if envelopes.is_empty() {
-            return;
-        }
-        let results = self.forward.forward_batch(&envelopes).await;
-        let mut forwarded = 0;
-        let now = chrono::Utc::now();
-        for (position, index) in indices.into_iter().enumerate() {
-            match results.get(position) {
-                Some(Ok(())) => {
-                    forwarded += 1;
-                    let age = now - envelopes[position].document.ingested_at;
-                    self.metrics.observe_age(age.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6);
-                }
-                Some(Err(error)) if !error.is_retriable() => {
-                    dispositions[index] = Disposition::DeadLetter(DeadLetter {
-                        reason: DeadLetterReason::ForwardRejected,
-                        detail: error.to_string(),
-                    });
-                }
-                failure => {
-                    self.metrics.add_failed(1);
-                    let throttled = matches!(failure, Some(Err(error)) if error.is_throttled());
-                    if throttled {
-                        self.metrics.add_throttled(1);
+            .filter_map(|(index, disposition)| matches!(disposition, Disposition::Forward(_)).then_some(index))
+            .collect();
+        let mut held_back = std::collections::BTreeSet::new();
+        let mut tries = 0;
+        while !pending.is_empty() {
+            let envelopes: Vec<Envelope> = pending
+                .iter()
+                .map(|&index| match &dispositions[index] {
+                    Disposition::Forward(envelope) => Envelope::clone(envelope),
+                    _ => unreachable!("only envelopes headed forward are pending"),
+                })
+                .collect();
+            let results = self.forward.forward_batch(&envelopes).await;
+            let mut forwarded = 0;
+            let mut waiting = Vec::new();
+            let now = chrono::Utc::now();
+            for (position, &index) in pending.iter().enumerate() {
+                match results.get(position) {
+                    Some(Ok(())) => {
+                        forwarded += 1;
+                        let age = now - envelopes[position].document.ingested_at;
+                        self.metrics.observe_age(age.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6);
                     }
-                    let detail = match failure {
-                        Some(Err(error)) => error.to_string(),
-                        _ => "no result for this entry".to_owned(),
-                    };
-                    tracing::debug!(destination = self.forward.destination(), %detail, "forward failed");
-                    // Backpressure says nothing about the message: it waits its turn however often it comes
-                    // back. Any other failure counts as one of its attempts.
-                    let backpressure = matches!(failure, Some(Err(error)) if error.is_backpressure());
-                    dispositions[index] = if throttled {
-                        Disposition::Throttled
-                    } else if backpressure {
-                        Disposition::Retry
-                    } else {
-                        self.retry_or_give_up(&messages[index], DeadLetterReason::ForwardFailed, detail)
-                    };
+                    Some(Err(error)) if !error.is_retriable() => {
+                        dispositions[index] = Disposition::DeadLetter(DeadLetter {
+                            reason: DeadLetterReason::ForwardRejected,
+                            detail: error.to_string(),
+                        });
+                    }
+                    Some(Err(error)) if error.is_backpressure() => {
+                        if error.is_throttled() {
+                            self.metrics.add_throttled(1);
+                        }
+                        held_back.insert(index);
+                        waiting.push(index);
+                    }
+                    failure => {
+                        self.metrics.add_failed(1);
+                        let detail = match failure {
+                            Some(Err(error)) => error.to_string(),
+                            _ => "no result for this entry".to_owned(),
+                        };
+                        tracing::debug!(destination = self.forward.destination(), %detail, "forward failed");
+                        // Any other failure counts as one of the message's attempts.
+                        dispositions[index] =
+                            self.retry_or_give_up(&messages[index], DeadLetterReason::ForwardFailed, detail);
+                    }
                 }
             }
+            self.metrics.add_forwarded(forwarded);
+            if waiting.is_empty() {
+                break;
+            }
+            tries += 1;
+            if tries == 1 {
+                tracing::debug!(
+                    destination = self.forward.destination(),
+                    held = waiting.len(),
+                    "destination full or throttling; holding the batch until it takes it"
+                );
+            }
+            let stopped = tokio::select! {
+                () = shutdown.cancelled() => true,
+                () = tokio::time::sleep(HOLD_BACKOFF.delay(tries)) => false,
+            };
+            if stopped {
+                for index in waiting {
+                    dispositions[index] = Disposition::GiveBack;
+                }
+                break;
+            }
+            pending = waiting;
         }
-        self.metrics.add_forwarded(forwarded);
+        held_back.len()
     }
 
     /// Sends dead letters with their reason; one that cannot be sent stays in the source queue.

@@ -299,28 +299,93 @@ async fn a_forward_that_keeps_failing_is_dead_lettered_after_max_attempts_with_i
     assert_eq!(worker.metrics().snapshot().received, config().max_attempts as u64);
 }
 
+/// A destination that throttles its first `refusals` batches, then takes everything.
+struct ThrottlingForward {
+    refusals: AtomicU32,
+    forwarded: Mutex<Vec<String>>,
+}
+
+impl Forward for ThrottlingForward {
+    fn destination(&self) -> &str {
+        "throttling"
+    }
+
+    async fn forward_batch(&self, envelopes: &[Envelope]) -> Vec<Result<(), ForwardError>> {
+        let refused = self.refusals.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+        if refused {
+            return envelopes
+                .iter()
+                .map(|_| Err(QueueError::Throttled { queue: "throttling".into() }.into()))
+                .collect();
+        }
+        self.forwarded.lock().unwrap().extend(envelopes.iter().map(|e| e.document.id.clone()));
+        envelopes.iter().map(|_| Ok(())).collect()
+    }
+}
+
+/// Throttling says nothing about the message: the worker holds its batch and tries again, so the message
+/// is received once, forwarded once, and never dead-lettered — however long the throttling lasts.
 #[tokio::test]
-async fn a_throttled_forward_is_never_dead_lettered() {
+async fn a_throttled_forward_is_held_not_redelivered() {
     let q = queues();
     send(&q.input, vec![envelope("patient", "a")]).await;
+    let refusals = 3 * config().max_attempts;
+    let forward = Arc::new(ThrottlingForward { refusals: AtomicU32::new(refusals), forwarded: Mutex::default() });
     let worker = Worker::new(
         q.input.clone(),
         Arc::new(TestHandler::default()),
-        Arc::new(FailingForward { throttle: true }),
+        forward.clone(),
         q.dead_letters.clone(),
         config(),
     );
-    let attempts = 3 * config().max_attempts;
-    let mut received = 0;
-    for _ in 0..500 {
-        if received >= attempts as usize {
-            break;
-        }
-        received += worker.process_one_batch().await.received;
-    }
-    assert!(received >= attempts as usize, "delivered only {received} times");
+    let outcome = worker.process_one_batch().await;
+    assert_eq!((outcome.received, outcome.completed, outcome.throttled), (1, 1, 1), "{outcome:?}");
+    assert_eq!(*forward.forwarded.lock().unwrap(), ["patient"]);
     assert!(q.dead_letters.is_empty(), "throttling is not the message's failure");
-    assert!(!q.input.is_empty(), "the message waits in its queue");
+    assert!(q.input.is_empty(), "forwarded and acknowledged");
+    assert_eq!(worker.metrics().snapshot().received, 1, "one delivery, however many refusals");
+}
+
+/// A full destination (a stalled downstream stage) never costs a message its receives: behind a queue
+/// whose redrive moves a message after 2 receives, a pool whose destination holds one message at a time
+/// and drains slowly still forwards every document, and none reaches the dead letters as
+/// `max_receive_count_exceeded`. (Giving held messages back, as this runtime once did, dead-lettered
+/// good documents whenever a downstream stalled: the dashboard's readers were enough to do it.)
+#[tokio::test]
+async fn a_full_destination_never_costs_a_message_its_receives() {
+    let dead_letters = Arc::new(EmbeddedQueue::new("input-dlq", QueueConfig::default()));
+    let strict = QueueConfig { max_receive_count: 2, ..QueueConfig::default() };
+    let input = Arc::new(EmbeddedQueue::with_dead_letters("input", strict, dead_letters.clone()));
+    let output = Arc::new(EmbeddedQueue::new("output", QueueConfig { capacity: 1, ..QueueConfig::default() }));
+    let ids: Vec<String> = (0..30).map(|n| format!("doc-{n}")).collect();
+    send(&input, ids.iter().map(|id| envelope(id, "a")).collect()).await;
+    let worker = Arc::new(Worker::new(
+        input.clone(),
+        Arc::new(TestHandler::default()),
+        Arc::new(ToQueue(output.clone())),
+        dead_letters.clone(),
+        config(),
+    ));
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(worker.clone().run(shutdown.clone()));
+    // The slow consumer downstream: one message every 20 ms.
+    let mut drained = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while drained.len() < ids.len() {
+        assert!(Instant::now() < deadline, "only {} of {} forwarded", drained.len(), ids.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        for (body, _) in output.drain_visible() {
+            drained.push(Envelope::decode(&body).unwrap().document.id);
+        }
+    }
+    shutdown.cancel();
+    run.await.unwrap();
+    assert!(dead_letters.is_empty(), "{:?}", dead_letters.drain_visible());
+    drained.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(drained, expected, "every document once");
+    assert_eq!(worker.metrics().snapshot().received, ids.len() as u64, "each received once");
 }
 
 /// A source whose first acknowledgement "crashes" the worker: the result is already forwarded, the
