@@ -1,7 +1,7 @@
 //! The whole pipeline in one process: ingest → topic → subtopic → table, on embedded queues and the
 //! SQLite table.
 //!
-//! Each stage is the same [`Worker`] the services run, wired exactly as on AWS: a source queue with its
+//! Each stage is the same [`WorkerPool`] the services run, wired exactly as on AWS: a source queue with its
 //! own dead-letter queue, a handler, and a destination. Only the queues live in memory.
 
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ use feed_ingest::{IngestStats, enqueue};
 use feeds::ReadError;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
-use worker_runtime::{Handler, MetricsSnapshot, ToQueue, ToTable, Worker, WorkerConfig};
+use worker_runtime::{Handler, MetricsSnapshot, ToQueue, ToTable, WorkerConfig, WorkerPool};
 
 /// How the embedded pipeline runs.
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ impl Default for PipelineOptions {
 }
 
 /// The three handlers of a pipeline.
-pub struct Stages<T, S, W> {
+pub struct Handlers<T, S, W> {
     /// Adds the topic.
     pub topic: T,
     /// Adds the subtopic.
@@ -136,7 +136,7 @@ pub struct PipelineReport {
 
 /// The embedded pipeline, ready to run.
 pub struct Pipeline<T, S, W, Wrap> {
-    stages: Stages<T, S, W>,
+    stages: Handlers<T, S, W>,
     table: SqliteTable,
     queues: Queues,
     options: PipelineOptions,
@@ -150,7 +150,7 @@ pub type Unwrapped = fn(Arc<EmbeddedQueue>) -> Arc<EmbeddedQueue>;
 
 impl<T: Handler, S: Handler, W: Handler> Pipeline<T, S, W, Unwrapped> {
     /// A pipeline with fresh queues writing to `table`.
-    pub fn new(stages: Stages<T, S, W>, table: SqliteTable, options: PipelineOptions) -> Self {
+    pub fn new(stages: Handlers<T, S, W>, table: SqliteTable, options: PipelineOptions) -> Self {
         Self { stages, table, queues: Queues::new(&options), options, wrap_sources: |queue| queue }
     }
 }
@@ -199,21 +199,21 @@ where
         let started = Instant::now();
         let [ingest_dlq, subtopic_dlq, results_dlq] = &queues.dead_letters;
 
-        let topic = Arc::new(Worker::new(
+        let topic = Arc::new(WorkerPool::new(
             sources(queues.ingest.clone()),
             Arc::new(stages.topic),
             Arc::new(ToQueue(queues.subtopic.clone())),
             ingest_dlq.clone(),
             options.worker.clone(),
         ));
-        let subtopic = Arc::new(Worker::new(
+        let subtopic = Arc::new(WorkerPool::new(
             sources(queues.subtopic.clone()),
             Arc::new(stages.subtopic),
             Arc::new(ToQueue(queues.results.clone())),
             subtopic_dlq.clone(),
             options.worker.clone(),
         ));
-        let writer = Arc::new(Worker::new(
+        let writer = Arc::new(WorkerPool::new(
             sources(queues.results.clone()),
             Arc::new(stages.write),
             Arc::new(ToTable(table.clone())),

@@ -2,7 +2,7 @@
 
 use docclass_types::{Document, Envelope, MessageSink, OutgoingMessage};
 use tokio_util::sync::CancellationToken;
-use worker_runtime::{WorkerConfig, send_until_accepted};
+use worker_runtime::send_until_accepted;
 
 use feeds::ReadError;
 
@@ -27,12 +27,12 @@ pub async fn enqueue<S: MessageSink>(
     mut on_progress: impl FnMut(&IngestStats),
 ) -> IngestStats {
     let mut stats = IngestStats::default();
-    let mut batch: Vec<OutgoingMessage> = Vec::with_capacity(WorkerConfig::SQS_MAX_BATCH);
+    let mut batch: Vec<OutgoingMessage> = Vec::with_capacity(docclass_types::MAX_BATCH);
     for item in documents {
         match item {
             Ok(document) => {
                 batch.push(OutgoingMessage::new(batch.len().to_string(), Envelope::new(document).encode()));
-                if batch.len() == WorkerConfig::SQS_MAX_BATCH {
+                if batch.len() == docclass_types::MAX_BATCH {
                     send_all(sink, std::mem::take(&mut batch), &mut stats).await;
                     on_progress(&stats);
                 }

@@ -8,9 +8,9 @@ use docclass_types::{Envelope, Stage};
 use worker_runtime::{Handler, HandlerError};
 
 /// The writer stage's handler: passes validated envelopes through to the table.
-pub struct WriteResult;
+pub struct PassToTable;
 
-impl Handler for WriteResult {
+impl Handler for PassToTable {
     fn stage(&self) -> Stage {
         Stage::Write
     }

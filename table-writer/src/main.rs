@@ -8,8 +8,8 @@ use adapters_embedded::SqliteTable;
 use anyhow::Context;
 use clap::Parser;
 use docclass_types::topology::env;
-use service_kit::{AwsArgs, SqsStage, WorkerArgs, serve_sqs, serve_stdio};
-use table_writer::WriteResult;
+use service_kit::{AwsArgs, SqsService, WorkerArgs, serve_sqs, serve_stdio};
+use table_writer::PassToTable;
 use worker_runtime::ToTable;
 
 /// Stores each classified document as one row of the result table.
@@ -58,7 +58,7 @@ async fn run() -> anyhow::Result<()> {
                 .dead_letter_queue_url
                 .as_deref()
                 .with_context(|| format!("--dead-letter-queue-url ({}) is needed", env::RESULTS_DLQ_URL))?;
-            let stage = SqsStage {
+            let stage = SqsService {
                 name: "table-writer",
                 default_metrics_port: METRICS_PORT,
                 source_url: input,
@@ -67,11 +67,11 @@ async fn run() -> anyhow::Result<()> {
             let to_table = |config: &aws_config::SdkConfig| {
                 ToTable(DynamoTable::new(aws_sdk_dynamodb::Client::new(config), table))
             };
-            serve_sqs(stage, WriteResult, to_table, &args.aws, &args.worker, shutdown).await?;
+            serve_sqs(stage, PassToTable, to_table, &args.aws, &args.worker, shutdown).await?;
         }
         None => {
             let table = SqliteTable::open(&args.db)?;
-            serve_stdio("table-writer", METRICS_PORT, WriteResult, ToTable(table), &args.worker, shutdown).await?;
+            serve_stdio("table-writer", METRICS_PORT, PassToTable, ToTable(table), &args.worker, shutdown).await?;
         }
     }
     Ok(())

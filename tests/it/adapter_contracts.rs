@@ -12,12 +12,12 @@ use docclass_types::{
     BatchResults, Classification, Document, Envelope, Labels, MessageSink, MessageSource, OutgoingMessage, QueueError,
     Receipt, ReceivedMessage, ResultRow, ResultTable, SeenDocuments, attributes,
 };
-use table_writer::WriteResult;
+use table_writer::PassToTable;
 use test_support::contract::{queue_contract, seen_contract, table_contract};
 use test_support::emulator;
 use test_support::throttling_proxy::{Behaviour, ThrottlingProxy};
 use tokio_util::sync::CancellationToken;
-use worker_runtime::{Backoff, ToTable, Worker, WorkerConfig};
+use worker_runtime::{Backoff, ToTable, WorkerConfig, WorkerPool};
 
 /// Clients of an emulator (or of a proxy in front of one) at `endpoint`.
 async fn clients(endpoint: String) -> (aws_sdk_sqs::Client, aws_sdk_dynamodb::Client) {
@@ -134,9 +134,9 @@ async fn table_writer_under_throttling_loses_nothing() {
         retry_backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(2)),
         ..WorkerConfig::default()
     };
-    let writer = Arc::new(Worker::new(
+    let writer = Arc::new(WorkerPool::new(
         Arc::new(results.clone()),
-        Arc::new(WriteResult),
+        Arc::new(PassToTable),
         Arc::new(ToTable(throttled_table)),
         Arc::new(SqsQueue::new(sqs.clone(), &stack.dead_letter_urls[2])),
         config,
@@ -251,9 +251,9 @@ async fn a_stopping_worker_gives_back_what_its_last_long_poll_brought() {
         ..WorkerConfig::default()
     };
     let receives = Arc::new(AtomicUsize::new(0));
-    let writer = Arc::new(Worker::new(
+    let writer = Arc::new(WorkerPool::new(
         Arc::new(CountingReceives { queue: results.clone(), receives: receives.clone() }),
-        Arc::new(WriteResult),
+        Arc::new(PassToTable),
         Arc::new(ToTable(DynamoTable::new(dynamodb.clone(), &stack.table))),
         Arc::new(SqsQueue::new(sqs.clone(), &stack.dead_letter_urls[2])),
         config,
@@ -388,9 +388,9 @@ async fn the_writer_dead_letters_only_the_bad_results_each_with_its_reason() {
         assert!(results.send_batch(chunk).await.iter().all(Result::is_ok));
     }
     let dead_letters = SqsQueue::new(sqs.clone(), &stack.dead_letter_urls[2]);
-    let writer = Worker::new(
+    let writer = WorkerPool::new(
         Arc::new(results.clone()),
-        Arc::new(WriteResult),
+        Arc::new(PassToTable),
         Arc::new(ToTable(DynamoTable::new(dynamodb.clone(), &stack.table))),
         Arc::new(dead_letters.clone()),
         WorkerConfig { wait_time: Duration::from_secs(1), ..WorkerConfig::default() },

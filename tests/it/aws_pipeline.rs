@@ -106,7 +106,7 @@ async fn start() -> Stack {
     environment.set("DOCCLASS_WORKERS", "2");
     // A killed worker's messages come back after this long.
     environment.set("DOCCLASS_VISIBILITY_TIMEOUT_SECS", "5");
-    environment.infra_up(&["--visibility-timeout-secs", "5"]);
+    environment.infra_up(&[]);
     environment.set("DOCCLASS_MODEL", &model_file().display().to_string());
 
     let settings = emulator::settings(&endpoint);

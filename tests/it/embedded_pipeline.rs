@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use adapters_embedded::{EmbeddedQueue, SqliteTable};
-use docclass::pipeline::{Pipeline, PipelineOptions, Stages};
+use docclass::pipeline::{Handlers, Pipeline, PipelineOptions};
 use docclass_types::{
     BatchResults, Envelope, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt, ReceivedMessage, Stage,
 };
 use subtopic_classifier::ClassifySubtopic;
-use table_writer::WriteResult;
+use table_writer::PassToTable;
 use test_support::{data_dir, read, train_model};
 use tokio_util::sync::CancellationToken;
 use topic_classifier::ClassifyTopic;
@@ -141,10 +141,10 @@ async fn every_document_ends_as_exactly_one_row_despite_failures() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("results.sqlite");
     let table = SqliteTable::open(&db).unwrap();
-    let stages = Stages {
+    let stages = Handlers {
         topic: chaotic(ClassifyTopic::new(model.clone()), 1),
         subtopic: chaotic(ClassifySubtopic::new(model.clone()), 2),
-        write: chaotic(WriteResult, 3),
+        write: chaotic(PassToTable, 3),
     };
     let seeds = std::sync::atomic::AtomicU64::new(10);
     let crashing = |queue: Arc<EmbeddedQueue>| {

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use adapters_embedded::SqliteTable;
-use docclass::pipeline::{Pipeline, PipelineOptions, Stages};
+use docclass::pipeline::{Handlers, Pipeline, PipelineOptions};
 use subtopic_classifier::ClassifySubtopic;
-use table_writer::WriteResult;
+use table_writer::PassToTable;
 use text_model::{Example, Model};
 use tokio_util::sync::CancellationToken;
 use topic_classifier::ClassifyTopic;
@@ -115,10 +115,10 @@ pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
         options.worker.workers = args.workers.max(1);
         let documents =
             files.iter().map(|f| feeds::read_documents(f)).collect::<Result<Vec<_>, _>>()?.into_iter().flatten();
-        let stages = Stages {
+        let stages = Handlers {
             topic: ClassifyTopic::new(model.clone()),
             subtopic: ClassifySubtopic::new(model.clone()),
-            write: WriteResult,
+            write: PassToTable,
         };
         let report =
             runtime.block_on(Pipeline::new(stages, table, options).run(documents, CancellationToken::new(), |_| {}))?;

@@ -26,7 +26,7 @@ enum Action {
     /// Show dead letters with their reason (they stay in the dead-letter queue).
     Inspect {
         /// The queue whose dead letters to show: ingest, subtopic or results.
-        queue: Stage,
+        queue: DeadLetterQueue,
         /// At most this many.
         #[arg(long, default_value_t = 10)]
         limit: usize,
@@ -37,7 +37,7 @@ enum Action {
     /// Move dead letters back to their queue, for another try after a fix.
     Redrive {
         /// The queue whose dead letters to move back: ingest, subtopic or results.
-        queue: Stage,
+        queue: DeadLetterQueue,
         /// At most this many.
         #[arg(long, default_value_t = usize::MAX)]
         limit: usize,
@@ -53,9 +53,9 @@ enum Action {
     },
 }
 
-/// The three queues of a pipeline.
+/// Whose dead letters: one of the pipeline's three queues (`docclass_types::topology::Queue`, as a flag value).
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum Stage {
+enum DeadLetterQueue {
     Ingest,
     Subtopic,
     Results,
@@ -96,7 +96,7 @@ impl QueueUrls {
     }
 
     /// `(queue, its dead-letter queue)` of a stage.
-    fn of(&self, stage: Stage) -> anyhow::Result<(&str, &str)> {
+    fn of(&self, stage: DeadLetterQueue) -> anyhow::Result<(&str, &str)> {
         let queue_of = Queue::from(stage);
         let (queue, dead_letters) = self.given(queue_of);
         let missing = || {
@@ -110,12 +110,12 @@ impl QueueUrls {
     }
 }
 
-impl From<Stage> for Queue {
-    fn from(stage: Stage) -> Self {
+impl From<DeadLetterQueue> for Queue {
+    fn from(stage: DeadLetterQueue) -> Self {
         match stage {
-            Stage::Ingest => Queue::Ingest,
-            Stage::Subtopic => Queue::Subtopic,
-            Stage::Results => Queue::Results,
+            DeadLetterQueue::Ingest => Queue::Ingest,
+            DeadLetterQueue::Subtopic => Queue::Subtopic,
+            DeadLetterQueue::Results => Queue::Results,
         }
     }
 }

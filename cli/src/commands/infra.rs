@@ -27,9 +27,6 @@ enum Action {
     /// table, or find them; print their
     /// addresses as `export NAME=value` lines to source.
     Up {
-        /// How long a received message stays hidden, in seconds.
-        #[arg(long, default_value_t = QueueSettings::default().visibility_timeout_secs)]
-        visibility_timeout_secs: u32,
         /// Deliveries after which a message moves to its dead-letter queue.
         #[arg(long, default_value_t = QueueSettings::default().max_receive_count)]
         max_receive_count: u32,
@@ -49,8 +46,8 @@ pub fn run(args: InfraArgs) -> anyhow::Result<()> {
         let (sqs, dynamodb) = (aws_sdk_sqs::Client::new(&config), aws_sdk_dynamodb::Client::new(&config));
         let names = StackNames::new(&args.stack);
         match args.action {
-            Action::Up { visibility_timeout_secs, max_receive_count, wait_secs } => {
-                let settings = QueueSettings { visibility_timeout_secs, max_receive_count, ..QueueSettings::default() };
+            Action::Up { max_receive_count, wait_secs } => {
+                let settings = QueueSettings { max_receive_count, ..QueueSettings::default() };
                 let deadline = Instant::now() + Duration::from_secs(wait_secs);
                 // Every failure is retried until the deadline, not only refused connections: LocalStack
                 // answers 5xx while its services are still loading.

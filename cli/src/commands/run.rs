@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 
 use adapters_embedded::SqliteTable;
 use anyhow::Context;
-use docclass::pipeline::{Pipeline, PipelineOptions, PipelineReport, Stages};
+use docclass::pipeline::{Handlers, Pipeline, PipelineOptions, PipelineReport};
 use docclass_types::Document;
 use feeds::ReadError;
 use indicatif::{ProgressBar, ProgressStyle};
 use subtopic_classifier::ClassifySubtopic;
-use table_writer::WriteResult;
+use table_writer::PassToTable;
 use tokio_util::sync::CancellationToken;
 use topic_classifier::ClassifyTopic;
 
@@ -57,14 +57,14 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
     let report = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
-        let stages = Stages {
+        let stages = Handlers {
             topic: ClassifyTopic::new(model.clone()).with_min_score(args.min_score),
             subtopic: ClassifySubtopic::new(model.clone()).with_min_score(args.min_score),
-            write: WriteResult,
+            write: PassToTable,
         };
         let pipeline = Pipeline::new(stages, table, options);
         let dashboard_done = CancellationToken::new();
-        let stage_counts = std::sync::Arc::new(super::dashboard::StageCounts::default());
+        let stage_counts = std::sync::Arc::new(super::dashboard::HandledCounts::default());
         if let Some(addr) = args.dashboard {
             let listener = super::dashboard::bind(addr).await?;
             eprintln!("dashboard of this run on http://{}/", listener.local_addr()?);

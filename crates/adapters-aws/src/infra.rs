@@ -29,8 +29,6 @@ pub struct InfraError {
 /// How the queues behave.
 #[derive(Debug, Clone)]
 pub struct QueueSettings {
-    /// How long a received message stays hidden; longer than the slowest batch takes.
-    pub visibility_timeout_secs: u32,
     /// Deliveries after which SQS moves a message to the dead-letter queue.
     pub max_receive_count: u32,
     /// Default long-poll wait of a receive (0–20 s).
@@ -39,11 +37,7 @@ pub struct QueueSettings {
 
 impl Default for QueueSettings {
     fn default() -> Self {
-        Self {
-            visibility_timeout_secs: timeouts::VISIBILITY.as_secs() as u32,
-            max_receive_count: topology::MAX_RECEIVE_COUNT,
-            receive_wait_secs: 20,
-        }
+        Self { max_receive_count: topology::MAX_RECEIVE_COUNT, receive_wait_secs: 20 }
     }
 }
 
@@ -223,7 +217,10 @@ async fn ensure_queue_with_dead_letters(
     let url = sqs
         .create_queue()
         .queue_name(name)
-        .attributes(QueueAttributeName::VisibilityTimeout, settings.visibility_timeout_secs.to_string())
+        // Only a default for receives that name no timeout (the console, a consumer of the user's own):
+        // every docclass worker names its own on each receive (`--visibility-timeout-secs`), so this
+        // is the topology's value and not a setting of its own.
+        .attributes(QueueAttributeName::VisibilityTimeout, timeouts::VISIBILITY.as_secs().to_string())
         .attributes(QueueAttributeName::ReceiveMessageWaitTimeSeconds, settings.receive_wait_secs.to_string())
         .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())

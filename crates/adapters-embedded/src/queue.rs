@@ -28,14 +28,9 @@ pub struct QueueConfig {
     pub max_message_bytes: usize,
 }
 
-impl QueueConfig {
-    /// SQS's default maximum message size (256 KiB), kept so that what runs embedded also fits on SQS.
-    pub const SQS_MAX_MESSAGE_BYTES: usize = docclass_types::MAX_MESSAGE_BYTES;
-}
-
 impl Default for QueueConfig {
     fn default() -> Self {
-        Self { capacity: 10_000, max_receive_count: 5, max_message_bytes: Self::SQS_MAX_MESSAGE_BYTES }
+        Self { capacity: 10_000, max_receive_count: 5, max_message_bytes: docclass_types::MAX_MESSAGE_BYTES }
     }
 }
 

@@ -36,8 +36,8 @@ pub use message::{
     printable, without_control_characters,
 };
 pub use queue::{
-    BatchResults, MAX_MESSAGE_ATTRIBUTES, MAX_MESSAGE_BYTES, MessageSink, MessageSource, OutgoingMessage, QueueError,
-    Receipt, ReceivedMessage, attributes,
+    BatchResults, MAX_BATCH, MAX_MESSAGE_ATTRIBUTES, MAX_MESSAGE_BYTES, MessageSink, MessageSource, OutgoingMessage,
+    QueueError, Receipt, ReceivedMessage, attributes,
 };
 pub use seen::SeenDocuments;
 pub use table::{ResultRow, ResultTable, TableError};

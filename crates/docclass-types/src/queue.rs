@@ -29,6 +29,9 @@ pub mod attributes {
 /// The largest message SQS takes, body and attributes together (256 KiB, the SQS quotas page); the
 /// embedded queue holds to it too.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// The most entries of one batch call, and of one receive: SQS's limit (`SendMessageBatch`,
+/// `DeleteMessageBatch`, `ReceiveMessage` API references), which every adapter and the worker hold to.
+pub const MAX_BATCH: usize = 10;
 /// The most message attributes SQS takes on one message.
 pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
 

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use adapters_aws::AwsSettings;
 use docclass_types::topology::{Queue, env, timeouts};
@@ -55,10 +56,13 @@ pub struct WorkerArgs {
     /// original `body`.
     #[arg(long, env = env::DEAD_LETTERS, default_value = "dead-letters.jsonl")]
     pub dead_letters: PathBuf,
-    /// How long a received message stays hidden from other workers (SQS mode); longer than the slowest
-    /// batch takes. A crashed worker's messages come back after it.
-    #[arg(long, env = env::VISIBILITY_TIMEOUT_SECS, default_value_t = timeouts::VISIBILITY.as_secs())]
-    pub visibility_timeout_secs: u64,
+    /// How long a received message stays hidden from other workers (SQS mode), in seconds; the runtime
+    /// extends it every half timeout while a batch is worked on. A crashed worker's messages come back
+    /// after it. The one visibility setting: the queue's own attribute is only a default for consumers
+    /// that name none.
+    #[arg(long = "visibility-timeout-secs", env = env::VISIBILITY_TIMEOUT_SECS, value_parser = parse_seconds,
+          default_value = VISIBILITY_DEFAULT.as_str())]
+    pub visibility_timeout: Duration,
     /// Log format, metrics address and health check.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -148,6 +152,19 @@ impl ClassifierArgs {
             .mut_arg("input_queue_url", |arg| arg.env(service.input.url_var()))
             .mut_arg("output_queue_url", |arg| arg.env(service.output.url_var()))
             .mut_arg("dead_letter_queue_url", |arg| arg.env(service.input.dead_letter_url_var()))
+    }
+}
+
+/// `timeouts::VISIBILITY` as the text clap shows and parses as the default: the topology stays the one
+/// home of the value.
+static VISIBILITY_DEFAULT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| timeouts::VISIBILITY.as_secs().to_string());
+
+/// A whole number of seconds, at least one.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<u64>() {
+        Ok(seconds) if seconds > 0 => Ok(Duration::from_secs(seconds)),
+        _ => Err(format!("{text:?} is not a whole number of seconds above 0")),
     }
 }
 

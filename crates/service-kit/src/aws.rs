@@ -3,12 +3,11 @@
 //! classifier binary holds no DynamoDB code it could never call.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use adapters_aws::{SqsQueue, load_sdk_config};
 use aws_config::SdkConfig;
 use tokio_util::sync::CancellationToken;
-use worker_runtime::{Forward, Handler, Protection, RunReport, ToQueue, Worker, WorkerConfig};
+use worker_runtime::{Forward, Handler, Protection, RunReport, ToQueue, WorkerConfig, WorkerPool};
 
 use crate::{AwsArgs, ClassifierArgs, ClassifierService, WorkerArgs};
 
@@ -24,7 +23,7 @@ pub async fn sqs_queue(aws: &AwsArgs, url: &str) -> SqsQueue {
 }
 
 /// One stage's place in an SQS pipeline.
-pub struct SqsStage<'a> {
+pub struct SqsService<'a> {
     /// The service's name, for logs.
     pub name: &'a str,
     /// Its own default port for `/healthz` and `/metrics`.
@@ -42,14 +41,14 @@ pub struct SqsStage<'a> {
 /// # Errors
 /// When the metrics endpoint cannot be bound or the run's task fails.
 pub async fn serve_sqs<H: Handler, F: Forward>(
-    stage: SqsStage<'_>,
+    stage: SqsService<'_>,
     handler: H,
     destination: impl FnOnce(&SdkConfig) -> F,
     aws: &AwsArgs,
     args: &WorkerArgs,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunReport> {
-    let SqsStage { name, default_metrics_port, source_url, dead_letter_url } = stage;
+    let SqsService { name, default_metrics_port, source_url, dead_letter_url } = stage;
     args.common.init_logging();
     let config = load_sdk_config(&aws.settings()).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
@@ -57,7 +56,7 @@ pub async fn serve_sqs<H: Handler, F: Forward>(
     let dead_letters = Arc::new(SqsQueue::new(sqs.clone(), dead_letter_url));
     let worker_config = WorkerConfig {
         workers: args.workers.max(1),
-        visibility_timeout: Duration::from_secs(args.visibility_timeout_secs),
+        visibility_timeout: args.visibility_timeout,
         ..WorkerConfig::default()
     };
     tracing::info!(service = name, source = source_url, "serving");
@@ -77,7 +76,7 @@ async fn run<H: Handler, F: Forward>(
     metrics_addr: std::net::SocketAddr,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunReport> {
-    let mut worker = Worker::new(source, Arc::new(handler), Arc::new(forward), dead_letters, config);
+    let mut worker = WorkerPool::new(source, Arc::new(handler), Arc::new(forward), dead_letters, config);
     // In an ECS task the agent's endpoint is there: hold scale-in protection while holding messages.
     if let Some(agent) = crate::EcsAgentProtection::from_env() {
         tracing::info!("holding ECS task scale-in protection while messages are in hand");
@@ -113,6 +112,6 @@ pub async fn serve_classifier<H: Handler>(
     let output = args.output_queue_url.as_deref().ok_or_else(|| anyhow::anyhow!(needed("output-queue-url")))?;
     let dead_letter_url =
         args.dead_letter_queue_url.as_deref().ok_or_else(|| anyhow::anyhow!(needed("dead-letter-queue-url")))?;
-    let stage = SqsStage { name, default_metrics_port: port, source_url, dead_letter_url };
+    let stage = SqsService { name, default_metrics_port: port, source_url, dead_letter_url };
     serve_sqs(stage, handler, to_queue(output), &args.aws, &args.worker, shutdown).await
 }

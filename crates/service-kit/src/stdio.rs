@@ -8,7 +8,7 @@ use anyhow::Context;
 use docclass_types::{DeadLetterReason, MessageSink, OutgoingMessage, Receipt, ReceivedMessage, dead_letter};
 use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
-use worker_runtime::{Forward, Handler, RunReport, Worker, WorkerConfig, send_until_accepted};
+use worker_runtime::{Forward, Handler, RunReport, WorkerConfig, WorkerPool, send_until_accepted};
 
 use crate::WorkerArgs;
 
@@ -38,7 +38,7 @@ pub async fn serve_stdio<H: Handler, F: Forward>(
     ));
     let config =
         WorkerConfig { workers: args.workers.max(1), wait_time: Duration::from_millis(100), ..WorkerConfig::default() };
-    let worker = Arc::new(Worker::new(queue.clone(), Arc::new(handler), Arc::new(forward), dead_letters, config));
+    let worker = Arc::new(WorkerPool::new(queue.clone(), Arc::new(handler), Arc::new(forward), dead_letters, config));
 
     let mut registry = prometheus_client::registry::Registry::default();
     worker.register_metrics(&mut registry);
@@ -46,7 +46,7 @@ pub async fn serve_stdio<H: Handler, F: Forward>(
     let pool = tokio::spawn(worker.run(shutdown.clone()));
 
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut batch = Vec::with_capacity(WorkerConfig::SQS_MAX_BATCH);
+    let mut batch = Vec::with_capacity(docclass_types::MAX_BATCH);
     loop {
         let line = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -56,7 +56,7 @@ pub async fn serve_stdio<H: Handler, F: Forward>(
         if let Some(line) = line.filter(|line| !line.trim().is_empty()) {
             batch.push(OutgoingMessage::new(batch.len().to_string(), line));
         }
-        if batch.len() == WorkerConfig::SQS_MAX_BATCH || (end && !batch.is_empty()) {
+        if batch.len() == docclass_types::MAX_BATCH || (end && !batch.is_empty()) {
             feed(&queue, &refused, std::mem::take(&mut batch), &shutdown).await;
         }
         if end {

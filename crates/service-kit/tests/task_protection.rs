@@ -14,7 +14,7 @@ use docclass_types::{Classification, Document, Envelope, MessageSink, OutgoingMe
 use serde_json::{Value, json};
 use service_kit::EcsAgentProtection;
 use tokio_util::sync::CancellationToken;
-use worker_runtime::{Handler, HandlerError, Protection, ToQueue, Worker, WorkerConfig};
+use worker_runtime::{Handler, HandlerError, Protection, ToQueue, WorkerConfig, WorkerPool};
 
 /// How the fake agent answers.
 #[derive(Clone, Copy)]
@@ -120,8 +120,9 @@ async fn run(answer: Answer, messages: usize) -> Vec<(Value, usize)> {
     }
     let config = WorkerConfig { workers: 2, wait_time: Duration::from_millis(50), ..WorkerConfig::default() };
     let protection = Protection::new(Arc::new(EcsAgentProtection::new(&uri)), Duration::from_secs(600));
-    let worker = Worker::new(input.clone(), Arc::new(Topic), Arc::new(ToQueue(output.clone())), dead_letters, config)
-        .with_protection(Arc::new(protection));
+    let worker =
+        WorkerPool::new(input.clone(), Arc::new(Topic), Arc::new(ToQueue(output.clone())), dead_letters, config)
+            .with_protection(Arc::new(protection));
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(Arc::new(worker).run(shutdown.clone()));
     let started = Instant::now();

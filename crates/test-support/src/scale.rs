@@ -369,7 +369,7 @@ pub async fn run(settings: &Settings) -> Report {
     environment.set(env::WORKERS, &settings.workers.to_string());
     environment.set(env::VISIBILITY_TIMEOUT_SECS, &settings.visibility.as_secs().to_string());
     environment.set(env::MODEL, &settings.model.display().to_string());
-    environment.infra_up(&["--visibility-timeout-secs", &settings.visibility.as_secs().to_string()]);
+    environment.infra_up(&[]);
     let config = load_sdk_config(&crate::emulator::settings(&emulator.endpoint)).await;
     let (sqs, dynamodb) = (aws_sdk_sqs::Client::new(&config), aws_sdk_dynamodb::Client::new(&config));
     let table = environment.get(env::TABLE).to_owned();

@@ -7,12 +7,12 @@ use docclass_types::topology::{self, timeouts};
 
 use crate::Backoff;
 
-/// Settings of a [`crate::Worker`] pool.
+/// Settings of a [`crate::WorkerPool`] pool.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// Concurrent receive loops.
     pub workers: usize,
-    /// Messages received per call, at most [`WorkerConfig::SQS_MAX_BATCH`].
+    /// Messages received per call, at most [`docclass_types::MAX_BATCH`].
     pub batch_size: usize,
     /// How long a received message stays hidden from other consumers while we work on it.
     pub visibility_timeout: Duration,
@@ -30,16 +30,11 @@ pub struct WorkerConfig {
     pub limits: Limits,
 }
 
-impl WorkerConfig {
-    /// SQS returns at most 10 messages per `ReceiveMessage` and takes at most 10 entries per batch call.
-    pub const SQS_MAX_BATCH: usize = 10;
-}
-
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
             workers: 2,
-            batch_size: Self::SQS_MAX_BATCH,
+            batch_size: docclass_types::MAX_BATCH,
             visibility_timeout: timeouts::VISIBILITY,
             // Half of SQS's longest (20 s): a stop waits for at most this much of a poll, and an idle
             // worker makes six calls a minute instead of three.

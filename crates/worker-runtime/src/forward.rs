@@ -7,8 +7,6 @@ use docclass_types::{
     Envelope, MessageSink, OutgoingMessage, QueueError, Rejection, ResultRow, ResultTable, TableError,
 };
 
-use crate::WorkerConfig;
-
 /// A destination for handled envelopes.
 pub trait Forward: Send + Sync + 'static {
     /// The destination's name, for logs.
@@ -67,7 +65,7 @@ impl<S: MessageSink> Forward for ToQueue<S> {
 
     async fn forward_batch(&self, envelopes: &[Envelope]) -> Vec<Result<(), ForwardError>> {
         let mut results = Vec::with_capacity(envelopes.len());
-        for chunk in envelopes.chunks(WorkerConfig::SQS_MAX_BATCH) {
+        for chunk in envelopes.chunks(docclass_types::MAX_BATCH) {
             // Batch entry ids must be unique within a call; the position is, a document id need not be.
             let messages: Vec<_> = chunk
                 .iter()

@@ -38,4 +38,4 @@ pub use protection::{Protection, ProtectionPort, SetFuture};
 pub use retry::Backoff;
 pub use send::{Sent, send_until_accepted};
 pub use signal::{cancel_on_shutdown_signal, shutdown_signal};
-pub use worker::{BatchOutcome, RunReport, Worker};
+pub use worker::{BatchOutcome, RunReport, WorkerPool};

@@ -13,7 +13,7 @@ use crate::outage::{Outage, RECEIVE_BACKOFF};
 use crate::{Forward, Handler, HandlerError, Metrics, MetricsSnapshot, Protection, WorkerConfig};
 
 /// A pool of workers moving messages from one source, through one handler, to one destination.
-pub struct Worker<S, H, F, D> {
+pub struct WorkerPool<S, H, F, D> {
     source: Arc<S>,
     handler: Arc<H>,
     forward: Arc<F>,
@@ -72,7 +72,7 @@ enum Disposition {
 /// used again at once.
 const HOLD_BACKOFF: crate::Backoff = crate::Backoff::new(Duration::from_millis(20), Duration::from_secs(2));
 
-impl<S, H, F, D> Worker<S, H, F, D>
+impl<S, H, F, D> WorkerPool<S, H, F, D>
 where
     S: MessageSource,
     H: Handler,
@@ -177,7 +177,7 @@ where
     }
 
     async fn receive(&self) -> Option<Vec<ReceivedMessage>> {
-        let batch_size = self.config.batch_size.clamp(1, WorkerConfig::SQS_MAX_BATCH);
+        let batch_size = self.config.batch_size.clamp(1, docclass_types::MAX_BATCH);
         match self.source.receive(batch_size, self.config.visibility_timeout, self.config.wait_time).await {
             Ok(messages) => {
                 self.receive_outage.succeeded();
@@ -467,7 +467,7 @@ where
         }
         let mut sent = 0;
         for (chunk_indices, chunk) in
-            indices.chunks(WorkerConfig::SQS_MAX_BATCH).zip(letters.chunks(WorkerConfig::SQS_MAX_BATCH))
+            indices.chunks(docclass_types::MAX_BATCH).zip(letters.chunks(docclass_types::MAX_BATCH))
         {
             let results = self.dead_letters.send_batch(chunk).await;
             let mut unsent = 0;

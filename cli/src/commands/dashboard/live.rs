@@ -100,7 +100,7 @@ impl Rates {
             })
             .collect::<Vec<_>>();
         // In pipeline order; other names after, as they sort.
-        let order = |name: &str| StageCounts::STAGES.iter().position(|stage| *stage == name).unwrap_or(usize::MAX);
+        let order = |name: &str| HandledCounts::STAGES.iter().position(|stage| *stage == name).unwrap_or(usize::MAX);
         rates.sort_by(|a, b| order(&a.stage).cmp(&order(&b.stage)).then_with(|| a.stage.cmp(&b.stage)));
         rates
     }
@@ -108,9 +108,9 @@ impl Rates {
 
 /// The embedded run's per-stage counts, updated by the run's progress and read by the dashboard.
 #[derive(Default)]
-pub struct StageCounts(pub [std::sync::atomic::AtomicU64; 3]);
+pub struct HandledCounts(pub [std::sync::atomic::AtomicU64; 3]);
 
-impl StageCounts {
+impl HandledCounts {
     /// The stages, in order, as their services are named.
     pub(super) const STAGES: [&'static str; 3] = ["topic-classifier", "subtopic-classifier", "table-writer"];
 

@@ -35,7 +35,7 @@ use docclass_types::{Queue, ResultTable};
 use serde::Serialize;
 use service_kit::AwsArgs;
 
-pub use live::{EmbeddedQueues, StageCounts};
+pub use live::{EmbeddedQueues, HandledCounts};
 use live::{PoolSource, PoolView, QueueView, Rates, Scraper, ServiceView, SqsQueues, StageRate};
 use results::{DeadLetters, Figures};
 
@@ -124,14 +124,14 @@ pub struct Sources {
     cached: tokio::sync::Mutex<Option<Reading>>,
     refresh_secs: u32,
     /// The embedded run's per-stage counts, when serving one.
-    stage_counts: Option<Arc<StageCounts>>,
+    stage_counts: Option<Arc<HandledCounts>>,
     rates: Rates,
 }
 
 impl Sources {
     /// What `docclass run --dashboard` shows: its SQLite file, its queues, its workers per stage and what
     /// each stage has handled.
-    pub fn embedded(db: PathBuf, queues: EmbeddedQueues, workers: usize, counts: Arc<StageCounts>) -> Self {
+    pub fn embedded(db: PathBuf, queues: EmbeddedQueues, workers: usize, counts: Arc<HandledCounts>) -> Self {
         let mut sources = Self::new(
             ResultSource::Sqlite(db),
             QueueSource::Embedded(queues),
@@ -378,7 +378,7 @@ impl Status {
     /// Records this reading's per-stage counts and fills in the rates.
     fn with_stages(mut self, sources: &Sources) -> Self {
         if let Some(counts) = &sources.stage_counts {
-            for (stage, count) in StageCounts::STAGES.iter().zip(counts.get()) {
+            for (stage, count) in HandledCounts::STAGES.iter().zip(counts.get()) {
                 sources.rates.record(stage, count as f64);
             }
         }

@@ -12,7 +12,7 @@ use docclass_types::{
     QueueError, Receipt, ReceivedMessage, Stage, attributes,
 };
 use tokio_util::sync::CancellationToken;
-use worker_runtime::{Backoff, Forward, ForwardError, Handler, HandlerError, ToQueue, Worker, WorkerConfig};
+use worker_runtime::{Backoff, Forward, ForwardError, Handler, HandlerError, ToQueue, WorkerConfig, WorkerPool};
 
 /// What a test handler does to a document, by id.
 #[derive(Clone, Copy)]
@@ -166,7 +166,7 @@ async fn poison_messages_are_dead_lettered_with_their_reason() {
     )
     .await;
     let handler = TestHandler::with(&[("refused", Behaviour::Refuse)]);
-    let worker = Worker::new(
+    let worker = WorkerPool::new(
         q.input.clone(),
         Arc::new(handler),
         Arc::new(ToQueue(q.output.clone())),
@@ -197,7 +197,7 @@ async fn a_panicking_handler_fails_only_its_message_which_is_retried() {
     let q = queues();
     send(&q.input, vec![envelope("boom", "a"), envelope("calm", "b")]).await;
     let handler = TestHandler::with(&[("boom", Behaviour::PanicOnce)]);
-    let worker = Worker::new(
+    let worker = WorkerPool::new(
         q.input.clone(),
         Arc::new(handler),
         Arc::new(ToQueue(q.output.clone())),
@@ -225,7 +225,7 @@ async fn permanent_and_repeated_failures_end_in_the_dead_letter_queue() {
     let q = queues();
     send(&q.input, vec![envelope("refused", "a"), envelope("flaky", "b")]).await;
     let handler = TestHandler::with(&[("refused", Behaviour::Refuse), ("flaky", Behaviour::AlwaysFail)]);
-    let worker = Worker::new(
+    let worker = WorkerPool::new(
         q.input.clone(),
         Arc::new(handler),
         Arc::new(ToQueue(q.output.clone())),
@@ -277,7 +277,7 @@ impl Forward for FailingForward {
 async fn a_forward_that_keeps_failing_is_dead_lettered_after_max_attempts_with_its_reason() {
     let q = queues();
     send(&q.input, vec![envelope("stuck", "a")]).await;
-    let worker = Worker::new(
+    let worker = WorkerPool::new(
         q.input.clone(),
         Arc::new(TestHandler::default()),
         Arc::new(FailingForward { throttle: false }),
@@ -331,7 +331,7 @@ async fn a_throttled_forward_is_held_not_redelivered() {
     send(&q.input, vec![envelope("patient", "a")]).await;
     let refusals = 3 * config().max_attempts;
     let forward = Arc::new(ThrottlingForward { refusals: AtomicU32::new(refusals), forwarded: Mutex::default() });
-    let worker = Worker::new(
+    let worker = WorkerPool::new(
         q.input.clone(),
         Arc::new(TestHandler::default()),
         forward.clone(),
@@ -359,7 +359,7 @@ async fn a_full_destination_never_costs_a_message_its_receives() {
     let output = Arc::new(EmbeddedQueue::new("output", QueueConfig { capacity: 1, ..QueueConfig::default() }));
     let ids: Vec<String> = (0..30).map(|n| format!("doc-{n}")).collect();
     send(&input, ids.iter().map(|id| envelope(id, "a")).collect()).await;
-    let worker = Arc::new(Worker::new(
+    let worker = Arc::new(WorkerPool::new(
         input.clone(),
         Arc::new(TestHandler::default()),
         Arc::new(ToQueue(output.clone())),
@@ -427,7 +427,7 @@ async fn a_crash_between_forward_and_ack_redelivers_and_loses_nothing() {
     send(&q.input, (0..5).map(|i| envelope(&format!("d{i}"), "text")).collect()).await;
     let source = Arc::new(CrashBeforeFirstAck { queue: q.input.clone(), crashes_left: AtomicU32::new(1) });
     let config = WorkerConfig { workers: 1, visibility_timeout: Duration::from_millis(300), ..config() };
-    let worker = Arc::new(Worker::new(
+    let worker = Arc::new(WorkerPool::new(
         source,
         Arc::new(TestHandler::default()),
         Arc::new(ToQueue(q.output.clone())),
@@ -453,7 +453,7 @@ async fn shutdown_finishes_work_in_hand_and_returns_the_rest() {
     let slow: Vec<(String, Behaviour)> =
         (0..total).map(|i| (format!("d{i:02}"), Behaviour::Slow(Duration::from_millis(30)))).collect();
     let handler = TestHandler { behaviours: slow.into_iter().collect(), ..TestHandler::default() };
-    let worker = Arc::new(Worker::new(
+    let worker = Arc::new(WorkerPool::new(
         q.input.clone(),
         Arc::new(handler),
         Arc::new(ToQueue(q.output.clone())),
@@ -482,7 +482,7 @@ async fn a_slow_batch_stays_hidden_until_it_is_done() {
     let gate = Arc::new(Barrier::new(2));
     let handler = TestHandler { gate: Some(gate.clone()), ..TestHandler::with(&[("slow", Behaviour::Gated)]) };
     let config = WorkerConfig { visibility_timeout: Duration::from_secs(1), ..config() };
-    let worker = Arc::new(Worker::new(
+    let worker = Arc::new(WorkerPool::new(
         q.input.clone(),
         Arc::new(handler),
         Arc::new(ToQueue(q.output.clone())),
@@ -515,7 +515,7 @@ async fn a_dead_letter_keeps_its_reason_whatever_the_size_and_attributes_of_its_
     crowded.attributes = (0..10).map(|n| (format!("a{n}"), "v".to_owned())).collect();
     let whole = OutgoingMessage::new("1", near_limit.clone());
     assert!(q.input.send_batch(&[crowded, whole]).await.iter().all(Result::is_ok));
-    let worker = Worker::new(
+    let worker = WorkerPool::new(
         q.input.clone(),
         Arc::new(TestHandler::default()),
         Arc::new(ToQueue(q.output.clone())),
