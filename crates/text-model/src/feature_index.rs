@@ -48,6 +48,27 @@ impl FeatureIndex {
         table
     }
 
+    /// Whether a decoded table can be probed without a panic or an endless probe: a power-of-two size,
+    /// at least one empty slot, and every entry's feature within `features`.
+    pub(crate) fn check(&self, features: usize) -> Result<(), String> {
+        if !self.slots.len().is_power_of_two() {
+            return Err(format!("a feature table of {} slots, not a power of two", self.slots.len()));
+        }
+        if !self.slots.contains(&0) {
+            return Err("a feature table with no empty slot".into());
+        }
+        let out_of_range = self
+            .slots
+            .iter()
+            .filter(|&&slot| slot != 0)
+            .map(|slot| slot & Self::INDEX_MASK)
+            .find(|&index| index == 0 || index > features as u64);
+        match out_of_range {
+            Some(index) => Err(format!("a feature table naming feature {index} of {features}")),
+            None => Ok(()),
+        }
+    }
+
     /// Bytes held on the heap.
     pub fn heap_bytes(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<u64>()

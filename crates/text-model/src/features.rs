@@ -85,6 +85,11 @@ impl Vocabulary {
         self.index.heap_bytes()
     }
 
+    /// Whether a decoded vocabulary can be used: see [`FeatureIndex::check`].
+    pub(crate) fn check(&self) -> Result<(), String> {
+        self.index.check(self.features)
+    }
+
     /// Number of features.
     pub fn len(&self) -> usize {
         self.features

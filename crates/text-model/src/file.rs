@@ -175,6 +175,7 @@ fn read_model<R: Read>(
         return Err(corrupt(format!("checksum {actual:08x} does not match {checksum:08x}")));
     }
     let mut model = decoded.map_err(|error| corrupt(error.to_string()))?;
+    model.check().map_err(|detail| corrupt(format!("not a usable model: {detail}")))?;
     model.version = version_name(checksum);
     Ok(model)
 }
@@ -291,6 +292,36 @@ mod tests {
         let error = Model::load(&path).unwrap_err();
         assert!(error.to_string().contains(&path.display().to_string()), "{error}");
         assert!(matches!(&error, ModelFileError::Corrupt { detail, .. } if detail.contains("more than")), "{error:?}");
+    }
+
+    /// A file written with a valid header and checksum around `payload`.
+    fn file_around(path: &Path, payload: &[u8]) {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(payload);
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    /// A checksum only says the bytes are the ones written: an empty model (every list empty, postcard's
+    /// zeros) used to load and then panic on every document. It is refused, by name, when loaded.
+    #[test]
+    fn an_empty_model_with_a_valid_checksum_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.bin");
+        file_around(&path, &[0_u8; 21]);
+        let error = Model::load(&path).unwrap_err();
+        assert!(
+            matches!(&error, ModelFileError::Corrupt { detail, .. } if detail.contains("not a usable model")),
+            "{error:?}"
+        );
+        // A table with no empty slot, which would probe for ever: refused too.
+        let mut full = vec![0_u8; 21];
+        full[0] = 1; // one slot…
+        full.insert(1, 5); // …holding a non-zero entry
+        file_around(&path, &full);
+        assert!(Model::load(&path).is_err());
     }
 
     #[test]

@@ -178,6 +178,36 @@ pub(crate) struct SolverConfig {
 }
 
 impl LinearModel {
+    /// Whether a decoded model of `what` can score documents: some classes, a scale and a bias each
+    /// (finite), and a weight matrix of their shape.
+    pub(crate) fn check(&self, what: &str) -> Result<(), String> {
+        let n = self.classes.len();
+        if n == 0 || n > MAX_CLASSES {
+            return Err(format!("{what} with {n} classes"));
+        }
+        if self.scales.len() != n || self.bias.len() != n {
+            return Err(format!("{what}: {n} classes, {} scales, {} biases", self.scales.len(), self.bias.len()));
+        }
+        if !self.scales.iter().chain(&self.bias).all(|value| value.is_finite()) {
+            return Err(format!("{what}: a scale or bias that is not a number"));
+        }
+        let weights = &self.weights;
+        if weights.dense.len() != weights.dense_rows as usize * n {
+            return Err(format!(
+                "{what}: {} dense weights for {} rows of {n}",
+                weights.dense.len(),
+                weights.dense_rows
+            ));
+        }
+        if weights.rows.windows(2).any(|pair| pair[0] > pair[1])
+            || weights.rows.last().is_some_and(|&end| end as usize > weights.entries.len())
+            || weights.entries.iter().any(|&entry| (entry >> 8) as usize >= n)
+        {
+            return Err(format!("{what}: sparse weights out of their rows or classes"));
+        }
+        Ok(())
+    }
+
     /// Trains one binary SVM per class (that class against the rest). `labels[i]` indexes `classes`;
     /// class `c` learns from the documents `scopes[c]` only (all of them for a flat model; its topic's
     /// for a subtopic model under a topic model). Document `i`'s loss counts `document_weights[i]`

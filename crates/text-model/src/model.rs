@@ -99,6 +99,35 @@ thread_local! {
 }
 
 impl Model {
+    /// Whether a decoded model can classify: a file whose checksum holds may still be empty or
+    /// inconsistent (written by hand, or by a broken build), and such a model must be refused when it is
+    /// loaded, not panic on every document it is given.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.topics.is_empty() {
+            return Err("no topics".into());
+        }
+        self.vocabulary.check()?;
+        self.subtopics.check("the subtopic level")?;
+        if let Some(topic_model) = &self.topic_model {
+            topic_model.check("the topic level")?;
+            if topic_model.classes().len() != self.topics.len() {
+                return Err(format!("{} topics, {} topic classes", self.topics.len(), topic_model.classes().len()));
+            }
+        }
+        if self.topic_ranges.len() != self.topics.len() {
+            return Err(format!("{} topics, {} subtopic ranges", self.topics.len(), self.topic_ranges.len()));
+        }
+        let classes = self.subtopics.classes().len() as u32;
+        if self.topic_ranges.iter().any(|&(start, end)| start >= end || end > classes) {
+            return Err(format!("a topic's subtopic range outside the {classes} subtopics, or empty"));
+        }
+        let positive = |scale: f32| scale.is_finite() && scale > 0.0;
+        if !positive(self.topic_scale) || !positive(self.subtopic_scale) {
+            return Err("a score scale that is not a positive number".into());
+        }
+        Ok(())
+    }
+
     /// Identifies this model in results: the format and the checksum of its file.
     pub fn version(&self) -> &str {
         &self.version
