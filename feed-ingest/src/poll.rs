@@ -195,7 +195,7 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
         let (bytes, validators, charset) = match fetched {
             Ok(Fetched::NotModified) => return Ok(Some(PollOutcome::NotModified)),
             Ok(Fetched::Body { bytes, validators, charset }) => (bytes, validators, charset),
-            Err(error) => return Err(Failure { kind: error.kind(), detail: error.to_string() }),
+            Err(error) => return Err(Failure { kind: error.kind(), detail: error.reason() }),
         };
         let entries = parse_feed_as(&bytes, charset.as_deref(), &feed.url)
             .map_err(|error| Failure { kind: error.kind(), detail: error.to_string() })?;

@@ -148,7 +148,7 @@ async fn poll<S: MessageSink>(
         });
         for (feed, outcome) in futures_util::future::join_all(polls).await {
             if let PollOutcome::Failed { kind, detail } = outcome {
-                eprintln!("feed-ingest: {} ({kind}): {detail}", feed.url);
+                service_kit::say_error("feed-ingest", &format!("{} ({kind}): {detail}", feed.url));
             }
         }
         return Ok(());
@@ -179,7 +179,12 @@ async fn dry_run(fetcher: &Fetcher, feeds: &[FeedSpec]) -> anyhow::Result<()> {
                     println!("{}", serde_json::to_string(&entry)?);
                 }
             }
-            Err(error) => eprintln!("feed-ingest: {}: {error:#}", feed.url),
+            Err(error) => {
+                // A fetch error names the URL itself, a parse error does not: name it once either way.
+                let text = format!("{error:#}");
+                let reason = text.strip_prefix(&format!("{}: ", feed.url)).unwrap_or(&text);
+                service_kit::say_error("feed-ingest", &format!("{}: {reason}", feed.url));
+            }
         }
     }
     Ok(())

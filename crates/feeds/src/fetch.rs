@@ -232,6 +232,18 @@ impl FetchError {
             FetchError::Transport { .. } => "transport",
         }
     }
+
+    /// What went wrong without the URL, for a line that names the feed already (a poll's log line,
+    /// `feed-ingest --once`): the URL once per line, not three times.
+    pub fn reason(&self) -> String {
+        match self {
+            FetchError::Scheme { .. } => "only http and https URLs are fetched".to_owned(),
+            FetchError::Status { status, .. } => format!("HTTP {status}"),
+            FetchError::TooLarge { limit, .. } => format!("response larger than {limit} bytes"),
+            FetchError::Timeout { .. } => "timed out".to_owned(),
+            FetchError::Refused { detail, .. } | FetchError::Transport { detail, .. } => detail.clone(),
+        }
+    }
 }
 
 /// An HTTP client for feeds; cheap to clone, one per process.
@@ -294,6 +306,8 @@ impl Fetcher {
             return Err(FetchError::Refused { url: url.to_owned(), detail: refused.to_string() });
         }
         let failed = |error: reqwest::Error| {
+            // The URL is the error's own field; reqwest's text would repeat it ("… for url (…)").
+            let error = error.without_url();
             // A refused address anywhere in the chain (the resolver's, or a redirect's) says so by kind.
             let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
             while let Some(current) = cause {

@@ -45,8 +45,18 @@ pub fn exit_code(service: &str, result: anyhow::Result<()>) -> std::process::Exi
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("{service}: {error:#}");
+            say_error(service, &format!("{error:#}"));
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// One line on stderr for what went wrong: `service: line` for a person, or under `--log-format json` a
+/// JSON log line (level ERROR) like every other line the service writes.
+pub fn say_error(service: &str, line: &str) {
+    if worker_runtime::telemetry::json_lines() {
+        tracing::error!(service, "{line}");
+    } else {
+        eprintln!("{service}: {line}");
     }
 }

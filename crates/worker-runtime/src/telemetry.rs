@@ -1,6 +1,17 @@
 //! Logging set-up, done once by each binary.
 
+use std::sync::OnceLock;
+
 use tracing_subscriber::EnvFilter;
+
+/// The format [`init`] installed, for lines written outside a log call ([`json_lines`]).
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// Whether stderr carries JSON log lines: then every line a binary writes there must be one, or a
+/// collector that parses each line breaks on it.
+pub fn json_lines() -> bool {
+    FORMAT.get() == Some(&LogFormat::Json)
+}
 
 /// How log lines look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +25,7 @@ pub enum LogFormat {
 /// Installs the global subscriber: `RUST_LOG`-style filtering (default `default_filter`), to stderr so
 /// that stdout stays free for a command's output.
 pub fn init(format: LogFormat, default_filter: &str) {
+    let _ = FORMAT.set(format);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // Ignoring the error: a subscriber already installed (by a test harness) is fine.

@@ -60,6 +60,38 @@ async fn logs_in_the_format_asked_for() {
     assert_eq!(finished.expect("the closing line is logged")["enqueued"], 1, "{stderr}");
 }
 
+/// Under JSON logs a failure is a JSON line too — a feed that fails under `--once`, and the fatal error
+/// that ends the process — and each line names the feed once, not three times.
+#[tokio::test]
+async fn failures_are_json_lines_under_json_logs_and_name_the_feed_once() {
+    // A port nothing listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let feed = format!("http://127.0.0.1:{port}/feed.xml");
+    let once = ["--once", "--allow-private-addresses", "--feed", feed.as_str()];
+    for args in [&once[..], &["--input", "/no/such/file.jsonl"][..]] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_feed-ingest"))
+            .args(args)
+            .env_remove("DOCCLASS_INGEST_QUEUE_URL")
+            .env("DOCCLASS_LOG_FORMAT", "json")
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        let lines: Vec<serde_json::Value> = stderr
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}")))
+            .collect();
+        let errors: Vec<&str> =
+            lines.iter().filter(|line| line["level"] == "ERROR").filter_map(|line| line["message"].as_str()).collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        if args[0] == "--once" {
+            assert_eq!(errors[0].matches(&feed).count(), 1, "the feed's URL once: {}", errors[0]);
+        } else {
+            assert!(!output.status.success() && errors[0].contains("/no/such/file.jsonl"), "{stderr}");
+        }
+    }
+}
+
 /// A half-downloaded corpus: what could be read goes out, the stop is named once with its line, the
 /// process ends (it used to loop on the same error for ever) and says so in its exit status.
 #[tokio::test]
