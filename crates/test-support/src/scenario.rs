@@ -43,10 +43,10 @@ impl Scenario {
         match self.outcomes.iter().find(|(step, _)| *step == name) {
             Some((_, Ok(()))) => {}
             Some((_, Err(message))) => panic!("step {name:?} failed: {message}"),
-            None => {
-                let first = self.outcomes.iter().find(|(_, outcome)| outcome.is_err()).map(|(step, _)| *step);
-                panic!("step {name:?} did not run: step {first:?} failed before it")
-            }
+            None => match self.outcomes.iter().find(|(_, outcome)| outcome.is_err()) {
+                Some((first, _)) => panic!("step {name:?} did not run: step {first:?} failed before it"),
+                None => panic!("no step {name:?} in this scenario"),
+            },
         }
     }
 
