@@ -1,5 +1,8 @@
 //! Sending documents to the ingest queue in batches, slowing down when the queue pushes back.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use docclass_types::{Document, Envelope, MessageSink, OutgoingMessage};
 use tokio_util::sync::CancellationToken;
 use worker_runtime::send_until_accepted;
@@ -62,16 +65,22 @@ async fn send_all<S: MessageSink>(sink: &S, pending: Vec<OutgoingMessage>, stats
     }
 }
 
-/// `documents`, read on a thread of their own, until `stop` is cancelled: then the iterator ends at
-/// once, even while a read blocks (standard input with nothing to read, a slow disk), so the caller
-/// sends the batch in hand and reports what it did. Bounded: the reader runs at most 64 documents ahead.
+/// `documents`, read on a thread of their own, until `stop` is cancelled: then the iterator ends promptly,
+/// even while a read blocks (standard input with nothing to read, a slow disk), so the caller sends the
+/// batch in hand and reports what it did. What the reader had already read when the stop came is still
+/// yielded: it was taken from the input (from a pipe, for good), so dropping it would lose it. The reader
+/// starts no read after the stop. Bounded: the reader runs at most 64 documents ahead.
 pub fn until_stopped(
     documents: impl Iterator<Item = Result<Document, ReadError>> + Send + 'static,
     stop: CancellationToken,
 ) -> impl Iterator<Item = Result<Document, ReadError>> {
     let (sender, receiver) = std::sync::mpsc::sync_channel(64);
+    let stopping = Arc::new(AtomicBool::new(false));
+    let reader_stopping = stopping.clone();
     std::thread::spawn(move || {
-        for document in documents {
+        let mut documents = documents;
+        while !reader_stopping.load(Ordering::Acquire) {
+            let Some(document) = documents.next() else { return };
             if sender.send(document).is_err() {
                 return;
             }
@@ -80,7 +89,10 @@ pub fn until_stopped(
     std::iter::from_fn(move || {
         loop {
             if stop.is_cancelled() {
-                return None;
+                stopping.store(true, Ordering::Release);
+                // Drain: the reader sends at most the one document it was reading, then ends (the channel
+                // disconnects); if it is blocked on a read, a short wait gives up on it.
+                return receiver.recv_timeout(std::time::Duration::from_millis(50)).ok();
             }
             // Polled rather than woken: a tenth of a second is soon enough for a stop, and it keeps this
             // a plain iterator over a plain channel.
@@ -91,4 +103,47 @@ pub fn until_stopped(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(id: &str) -> Document {
+        Document {
+            id: id.into(),
+            title: String::new(),
+            text: "text".into(),
+            source: "test".into(),
+            url: None,
+            published: None,
+            ingested_at: chrono::Utc::now(),
+            labels: None,
+        }
+    }
+
+    /// Standard input that gave five documents and then waits for ever: a stop that comes once the
+    /// reader has taken the five (from the pipe, for good) still yields all five — it used to yield
+    /// none, and under load a SIGTERM lost them.
+    #[test]
+    fn a_stop_yields_what_was_already_read() {
+        let (produced, all_read) = std::sync::mpsc::channel();
+        let (_never, silent) = std::sync::mpsc::channel::<()>();
+        let mut next = 0;
+        let input = std::iter::from_fn(move || {
+            if next == 5 {
+                produced.send(()).unwrap();
+                let _ = silent.recv();
+                return None;
+            }
+            next += 1;
+            Some(Ok(document(&format!("d{next}"))))
+        });
+        let stop = CancellationToken::new();
+        let documents = until_stopped(input, stop.clone());
+        all_read.recv().unwrap();
+        stop.cancel();
+        let ids: Vec<String> = documents.map(|document| document.unwrap().id).collect();
+        assert_eq!(ids, ["d1", "d2", "d3", "d4", "d5"]);
+    }
 }

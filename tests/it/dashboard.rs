@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use test_support::binaries::binary;
-use test_support::{browser, data_dir, eventually_blocking, model_file};
+use test_support::{browser, data_dir, eventually_blocking, model_file, results_file};
 
 /// What a person sees on the dashboard of an embedded run while it runs, in a real browser: the rows
 /// written, bars per topic that add up to them, each queue's counts as the run's own queues hold them,
@@ -105,14 +105,15 @@ fn the_dashboard_shows_an_embedded_run_in_a_real_browser() {
         "each stage handled every document, within the window"
     );
 
-    let connection = rusqlite::Connection::open(&db).unwrap();
-    connection.busy_timeout(Duration::from_secs(10)).unwrap();
-    connection
-        .execute(
-            "INSERT INTO dead_letters (queue, reason, detail, body, stored_at) VALUES ('ingest', 'invalid_json', ?1, '{not json', ?2)",
-            ["message body is not a valid envelope: injected by the test", &chrono::Utc::now().to_rfc3339()],
-        )
-        .unwrap();
+    results_file::add_dead_letter(
+        &db,
+        adapters_embedded::DeadLetterRecord {
+            queue: "ingest".into(),
+            reason: "invalid_json".into(),
+            detail: "message body is not a valid envelope: injected by the test".into(),
+            body: "{not json".into(),
+        },
+    );
     // The page reads the file at most once per refresh (2 s): the letter shows by the next one.
     eventually_blocking(Duration::from_secs(30), "the injected dead letter on /api/status", || {
         let body = http_get(port, "/api/status")?;
@@ -168,6 +169,5 @@ fn the_dashboard_shows_an_embedded_run_in_a_real_browser() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(exited.success(), "{exited}");
-    let rows: i64 = connection.query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0)).unwrap();
-    assert_eq!(rows as usize, lines.len());
+    assert_eq!(results_file::row_count(&db), lines.len());
 }

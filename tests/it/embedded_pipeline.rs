@@ -13,7 +13,7 @@ use docclass_types::{
 };
 use subtopic_classifier::ClassifySubtopic;
 use table_writer::PassToTable;
-use test_support::{data_dir, read, train_model};
+use test_support::{data_dir, read, results_file, train_model};
 use tokio_util::sync::CancellationToken;
 use topic_classifier::ClassifyTopic;
 use worker_runtime::{Backoff, Handler, HandlerError, WorkerConfig};
@@ -173,10 +173,8 @@ async fn every_document_ends_as_exactly_one_row_despite_failures() {
     assert_eq!(report.results_written, DOCUMENTS as u64);
     assert_eq!(report.dead_lettered, 4);
 
-    let connection = rusqlite::Connection::open(&db).unwrap();
-    let mut query = connection.prepare("SELECT id, topic, subtopic FROM results").unwrap();
     let rows: Vec<(String, String, String)> =
-        query.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).unwrap().map(Result::unwrap).collect();
+        results_file::rows(&db).into_iter().map(|row| (row.id, row.topic, row.subtopic)).collect();
     assert_eq!(rows.len(), DOCUMENTS, "exactly one row per document");
     let row_ids: BTreeSet<String> = rows.iter().map(|r| r.0.clone()).collect();
     assert_eq!(row_ids, input_ids, "the rows are exactly the input documents");
@@ -184,9 +182,11 @@ async fn every_document_ends_as_exactly_one_row_despite_failures() {
         assert!(subtopic.starts_with(&format!("{topic}.")), "{id}: subtopic {subtopic} is not under topic {topic}");
     }
 
-    let mut query = connection.prepare("SELECT queue, reason, detail FROM dead_letters ORDER BY reason").unwrap();
-    let dead: Vec<(String, String, String)> =
-        query.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).unwrap().map(Result::unwrap).collect();
+    let mut dead: Vec<(String, String, String)> = results_file::dead_letters(&db)
+        .into_iter()
+        .map(|letter| (letter.queue, letter.reason, letter.detail))
+        .collect();
+    dead.sort_by(|a, b| a.1.cmp(&b.1));
     let reasons: Vec<&str> = dead.iter().map(|d| d.1.as_str()).collect();
     assert_eq!(reasons, ["empty_text", "invalid_json", "text_too_large", "unsupported_schema_version"]);
     assert!(dead.iter().all(|d| d.0 == "ingest" && !d.2.is_empty()), "{dead:?}");

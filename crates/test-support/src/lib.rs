@@ -11,6 +11,7 @@ pub mod contract;
 pub mod emulator;
 pub mod poison;
 pub mod processes;
+pub mod results_file;
 pub mod scale;
 pub mod scenario;
 pub mod throttling_proxy;
