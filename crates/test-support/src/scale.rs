@@ -350,56 +350,119 @@ fn warnings_between(log: &Path, windows: &[(chrono::DateTime<chrono::Utc>, chron
         .count()
 }
 
-/// Runs the benchmark and audits what it left.
+/// Runs the benchmark: [`Scene::set_up`] starts the emulator behind the chaos proxy, the stack and the
+/// services; [`drive`] feeds the documents and the poison while it kills services and cuts the emulator
+/// off, until everything is written and the queues are empty (or nothing moves for `stall_limit`);
+/// [`stop`] sends every service SIGTERM; [`audit`] counts what arrived, what was lost, duplicated or
+/// misplaced, and what it cost.
 ///
 /// # Panics
 /// When the emulator, a binary or the input is missing: the run cannot start.
 pub async fn run(settings: &Settings) -> Report {
-    let started = Instant::now();
-    let ticks = clock_ticks();
-    std::fs::create_dir_all(&settings.work).unwrap();
-    let emulator = match settings.emulator {
-        Emulator::Ministack => EmulatorServer::ministack("127.0.0.1", &settings.work.join("emulator.log")),
-        Emulator::Moto => EmulatorServer::moto("127.0.0.1"),
-    };
-    let proxy = ChaosProxy::start(&emulator.endpoint).await;
-    let stack = crate::emulator::unique_name("scale");
-    // The services reach the emulator through the proxy; the audit and the poison go to it directly.
-    let mut environment = Environment::on_emulator(&proxy.endpoint, &stack).with_binaries(&settings.binaries);
-    environment.set(env::WORKERS, &settings.workers.to_string());
-    environment.set(env::VISIBILITY_TIMEOUT_SECS, &settings.visibility.as_secs().to_string());
-    environment.set(env::MODEL, &settings.model.display().to_string());
-    environment.infra_up(&[]);
-    let config = load_sdk_config(&crate::emulator::settings(&emulator.endpoint)).await;
-    let (sqs, dynamodb) = (aws_sdk_sqs::Client::new(&config), aws_sdk_dynamodb::Client::new(&config));
-    let table = environment.get(env::TABLE).to_owned();
-    let queue = |q: Queue| SqsQueue::new(sqs.clone(), environment.get(q.url_var()));
-    let dead_letter_queue = |q: Queue| SqsQueue::new(sqs.clone(), environment.get(q.dead_letter_url_var()));
+    let mut scene = Scene::set_up(settings).await;
+    let driven = drive(&mut scene).await;
+    let unclean_stops = stop(&mut scene, &driven).await;
+    audit(scene, driven, unclean_stops).await
+}
 
-    let input = settings.work.join("input.jsonl");
-    let ids = take_documents(&settings.input, settings.documents, &input);
-    let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+/// What the run set up, and the services it runs.
+struct Scene<'a> {
+    settings: &'a Settings,
+    started: Instant,
+    ticks: f64,
+    /// Kept for its lifetime: the emulator stops when the scene is dropped.
+    #[allow(dead_code)]
+    emulator: EmulatorServer,
+    proxy: ChaosProxy,
+    environment: Environment,
+    sqs: aws_sdk_sqs::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    table: String,
+    /// The documents' file and their ids.
+    input: PathBuf,
+    ids: Vec<String>,
+    /// What is still to send, last first, with its kind.
+    poison: Vec<(usize, OutgoingMessage)>,
+    poison_count: usize,
+    logs: PathBuf,
+    incarnations: usize,
+    live: Vec<Process>,
+    spent: Spent,
+}
 
-    // Poison: a share of all messages, of every kind in turn, sent in waves of ten while the documents go.
-    let poison_count = ((settings.documents as f64) * settings.poison / (1.0 - settings.poison)).round() as usize;
-    let mut poison: Vec<(usize, OutgoingMessage)> = (0..poison_count)
-        .map(|n| {
-            let kind = n % KINDS.len();
-            let id = format!("poison-{}-{n}", KINDS[kind].name);
-            let mut message = OutgoingMessage::new("0", KINDS[kind].body(&id));
-            message.attributes.insert(poison::MARK.into(), format!("{kind}:{n}"));
-            (kind, message)
-        })
-        .collect();
-    poison.reverse();
+impl<'a> Scene<'a> {
+    async fn set_up(settings: &'a Settings) -> Scene<'a> {
+        let started = Instant::now();
+        let ticks = clock_ticks();
+        std::fs::create_dir_all(&settings.work).unwrap();
+        let emulator = match settings.emulator {
+            Emulator::Ministack => EmulatorServer::ministack("127.0.0.1", &settings.work.join("emulator.log")),
+            Emulator::Moto => EmulatorServer::moto("127.0.0.1"),
+        };
+        let proxy = ChaosProxy::start(&emulator.endpoint).await;
+        let stack = crate::emulator::unique_name("scale");
+        // The services reach the emulator through the proxy; the audit and the poison go to it directly.
+        let mut environment = Environment::on_emulator(&proxy.endpoint, &stack).with_binaries(&settings.binaries);
+        environment.set(env::WORKERS, &settings.workers.to_string());
+        environment.set(env::VISIBILITY_TIMEOUT_SECS, &settings.visibility.as_secs().to_string());
+        environment.set(env::MODEL, &settings.model.display().to_string());
+        environment.infra_up(&[]);
+        let config = load_sdk_config(&crate::emulator::settings(&emulator.endpoint)).await;
+        let (sqs, dynamodb) = (aws_sdk_sqs::Client::new(&config), aws_sdk_dynamodb::Client::new(&config));
+        let table = environment.get(env::TABLE).to_owned();
 
-    let logs = settings.work.join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    let mut incarnations = 0;
-    let mut spawn = |service: &'static str, args: &[&std::ffi::OsStr], stdin: Stdio| {
-        incarnations += 1;
-        let log = logs.join(format!("{service}-{incarnations}.log"));
-        let child = environment
+        let input = settings.work.join("input.jsonl");
+        let ids = take_documents(&settings.input, settings.documents, &input);
+
+        // Poison: a share of all messages, of every kind in turn, sent in waves of ten while the documents go.
+        let poison_count = ((settings.documents as f64) * settings.poison / (1.0 - settings.poison)).round() as usize;
+        let mut poison: Vec<(usize, OutgoingMessage)> = (0..poison_count)
+            .map(|n| {
+                let kind = n % KINDS.len();
+                let id = format!("poison-{}-{n}", KINDS[kind].name);
+                let mut message = OutgoingMessage::new("0", KINDS[kind].body(&id));
+                message.attributes.insert(poison::MARK.into(), format!("{kind}:{n}"));
+                (kind, message)
+            })
+            .collect();
+        poison.reverse();
+
+        let logs = settings.work.join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let mut scene = Scene {
+            settings,
+            started,
+            ticks,
+            emulator,
+            proxy,
+            environment,
+            sqs,
+            dynamodb,
+            table,
+            input,
+            ids,
+            poison,
+            poison_count,
+            logs,
+            incarnations: 0,
+            live: Vec::new(),
+            spent: Spent::default(),
+        };
+        for &service in &WORKERS {
+            for _ in 0..settings.processes {
+                let process = scene.spawn(service, &[], Stdio::null());
+                scene.live.push(process);
+            }
+        }
+        scene
+    }
+
+    /// Starts one process of `service`, its log a file of its own.
+    fn spawn(&mut self, service: &'static str, args: &[&std::ffi::OsStr], stdin: Stdio) -> Process {
+        self.incarnations += 1;
+        let log = self.logs.join(format!("{service}-{}.log", self.incarnations));
+        let child = self
+            .environment
             .command(service)
             .args(args)
             .env("RUST_LOG", "info")
@@ -410,24 +473,49 @@ pub async fn run(settings: &Settings) -> Report {
             .spawn()
             .unwrap_or_else(|e| panic!("{service}: {e}"));
         Process { service, child, cpu: 0.0, rss: 0, log }
-    };
-    let mut live: Vec<Process> = WORKERS
-        .iter()
-        .flat_map(|&service| std::iter::repeat_n(service, settings.processes))
-        .map(|service| spawn(service, &[], Stdio::null()))
-        .collect();
-    let mut spent = Spent::default();
+    }
 
+    fn queue(&self, queue: Queue) -> SqsQueue {
+        SqsQueue::new(self.sqs.clone(), self.environment.get(queue.url_var()))
+    }
+
+    fn dead_letter_queue(&self, queue: Queue) -> SqsQueue {
+        SqsQueue::new(self.sqs.clone(), self.environment.get(queue.dead_letter_url_var()))
+    }
+}
+
+/// What driving the run saw.
+struct Driven {
+    sent_at: Instant,
+    ingest: Process,
+    ingest_succeeded: bool,
+    kills: u32,
+    crashes: u32,
+    outages_done: u32,
+    outage_windows: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+    outage_cpu: BTreeMap<&'static str, f64>,
+    all_written_at: Option<Duration>,
+    gave_up: bool,
+}
+
+/// Feeds the documents and the poison, kills and restarts services, cuts the emulator off, until the
+/// end (every document written, the ingest done, the poison sent, the queues empty twice over) or a
+/// stall.
+async fn drive(scene: &mut Scene<'_>) -> Driven {
+    let settings = scene.settings;
+    let ids = scene.ids.clone();
+    let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
     let sent_at = Instant::now();
     // Paced: the file goes to feed-ingest's standard input, no further ahead of the writes than the
     // backlog allows (see `Settings::backlog`).
     let feed_allowed = Arc::new(AtomicUsize::new(settings.backlog.unwrap_or_default()));
+    let input = scene.input.clone();
     let mut ingest = match settings.backlog {
-        None => spawn("feed-ingest", &["--input".as_ref(), input.as_os_str()], Stdio::null()),
+        None => scene.spawn("feed-ingest", &["--input".as_ref(), input.as_os_str()], Stdio::null()),
         Some(_) => {
-            let mut ingest = spawn("feed-ingest", &["--input".as_ref(), "-".as_ref()], Stdio::piped());
+            let mut ingest = scene.spawn("feed-ingest", &["--input".as_ref(), "-".as_ref()], Stdio::piped());
             let stdin = ingest.child.stdin.take().expect("a piped standard input");
-            let (input, allowed) = (input.clone(), feed_allowed.clone());
+            let allowed = feed_allowed.clone();
             std::thread::spawn(move || feed_paced(&input, stdin, &allowed));
             ingest
         }
@@ -455,41 +543,41 @@ pub async fn run(settings: &Settings) -> Report {
     loop {
         interval.tick().await;
         let now = Instant::now();
-        for process in live.iter_mut().chain(std::iter::once(&mut ingest)) {
-            process.sample(ticks);
+        for process in scene.live.iter_mut().chain(std::iter::once(&mut ingest)) {
+            process.sample(scene.ticks);
         }
 
         // Restart what died: a kill of ours after a second, as ECS would start a new task; anything else
         // that exited is a crash, restarted too and counted.
         let mut index = 0;
-        while index < live.len() {
-            if let Ok(Some(_)) = live[index].child.try_wait() {
-                let process = live.swap_remove(index);
+        while index < scene.live.len() {
+            if let Ok(Some(_)) = scene.live[index].child.try_wait() {
+                let process = scene.live.swap_remove(index);
                 crashes += 1;
                 say(&format!("{} exited by itself (a crash); restarting it", process.service));
-                spent.retire(&process);
-                live.push(spawn(process.service, &[], Stdio::null()));
+                scene.spent.retire(&process);
+                let restarted = scene.spawn(process.service, &[], Stdio::null());
+                scene.live.push(restarted);
             } else {
                 index += 1;
             }
         }
-        pending_restarts.retain(|(at, service)| {
-            if *at <= now {
-                live.push(spawn(service, &[], Stdio::null()));
-                false
-            } else {
-                true
-            }
-        });
+        let due: Vec<&'static str> =
+            pending_restarts.iter().filter(|(at, _)| *at <= now).map(|(_, service)| *service).collect();
+        pending_restarts.retain(|(at, _)| *at > now);
+        for service in due {
+            let restarted = scene.spawn(service, &[], Stdio::null());
+            scene.live.push(restarted);
+        }
         if let Some(at) = next_kill
             && at <= now
-            && !live.is_empty()
+            && !scene.live.is_empty()
         {
-            let mut victim = live.swap_remove(fastrand::usize(..live.len()));
-            victim.sample(ticks);
+            let mut victim = scene.live.swap_remove(fastrand::usize(..scene.live.len()));
+            victim.sample(scene.ticks);
             let _ = victim.child.kill();
             let _ = victim.child.wait();
-            spent.retire(&victim);
+            scene.spent.retire(&victim);
             pending_restarts.push((now + Duration::from_secs(1), victim.service));
             kills += 1;
             next_kill = settings.kill_every.map(|every| now + every);
@@ -501,22 +589,23 @@ pub async fn run(settings: &Settings) -> Report {
         }
 
         // Poison, ten at a time, until it is all sent.
-        if !poison.is_empty() {
+        if !scene.poison.is_empty() {
             let mut by_queue: HashMap<Queue, Vec<OutgoingMessage>> = HashMap::new();
-            for (kind, message) in poison.drain(poison.len().saturating_sub(10)..) {
+            let from = scene.poison.len().saturating_sub(10);
+            for (kind, message) in scene.poison.drain(from..) {
                 by_queue.entry(KINDS[kind].queue).or_default().push(message);
             }
             for (target, mut messages) in by_queue {
                 for (n, message) in messages.iter_mut().enumerate() {
                     message.entry_id = n.to_string();
                 }
-                let results = queue(target).send_batch(&messages).await;
+                let results = scene.queue(target).send_batch(&messages).await;
                 assert!(results.iter().all(Result::is_ok), "the emulator refused poison: {results:?}");
             }
         }
 
         // Progress: distinct documents written, as the proxy saw the writes.
-        let written = proxy.written_among(wanted.iter().copied());
+        let written = scene.proxy.written_among(wanted.iter().copied());
         if written > last_progress.0 {
             last_progress = (written, now);
         }
@@ -530,12 +619,12 @@ pub async fn run(settings: &Settings) -> Report {
         // Outages at even shares of the documents written: after a third and two thirds for two.
         if let Some(ends) = outage_ends {
             if now >= ends {
-                proxy.set(Mode::Pass);
+                scene.proxy.set(Mode::Pass);
                 outage_ends = None;
                 if let Some((_, to)) = outage_windows.last_mut() {
                     *to = chrono::Utc::now();
                 }
-                let during = spent.with_live(live.iter());
+                let during = scene.spent.with_live(scene.live.iter());
                 for (service, cpu) in during {
                     let before = outage_cpu_start.get(service).copied().unwrap_or(0.0);
                     *outage_cpu.entry(service).or_default() += cpu - before;
@@ -547,20 +636,20 @@ pub async fn run(settings: &Settings) -> Report {
         {
             let mode = if outages_done % 2 == 0 { Mode::Refuse } else { Mode::Stall };
             say(&format!("outage {}: {mode:?} for {:?}", outages_done + 1, outage_length));
-            outage_cpu_start = spent.with_live(live.iter());
-            proxy.set(mode);
+            outage_cpu_start = scene.spent.with_live(scene.live.iter());
+            scene.proxy.set(mode);
             outage_ends = Some(now + outage_length);
             outage_windows.push((chrono::Utc::now(), chrono::Utc::now() + outage_length));
             outages_done += 1;
         }
 
         // The end: everything written, the ingest done, the poison sent, and the queues empty twice over.
-        if written == wanted.len() && ingest_status.is_some() && poison.is_empty() && outage_ends.is_none() {
+        if written == wanted.len() && ingest_status.is_some() && scene.poison.is_empty() && outage_ends.is_none() {
             if now >= next_queue_check {
                 next_queue_check = now + Duration::from_secs(1);
                 let mut left = 0;
                 for target in Queue::ALL {
-                    left += crate::emulator::messages_left(&sqs, queue(target).url()).await;
+                    left += crate::emulator::messages_left(&scene.sqs, scene.queue(target).url()).await;
                 }
                 empty_checks = if left == 0 { empty_checks + 1 } else { 0 };
                 if empty_checks >= 2 {
@@ -573,23 +662,40 @@ pub async fn run(settings: &Settings) -> Report {
             break;
         }
     }
-    let ingest_succeeded = ingest_status.is_some_and(|s| s.success());
+    Driven {
+        sent_at,
+        ingest,
+        ingest_succeeded: ingest_status.is_some_and(|s| s.success()),
+        kills,
+        crashes,
+        outages_done,
+        outage_windows,
+        outage_cpu,
+        all_written_at,
+        gave_up,
+    }
+}
 
-    // Stop every service as ECS would (SIGTERM), after a last sample. A process restarted moments ago
-    // may still be loading its model, before its signal handlers exist and with nothing in hand; it is
-    // given up to 30 s to start serving first, so that the stop tests the drain, not the start-up.
+/// Stops every service as ECS would (SIGTERM), after a last sample; answers those that did not stop
+/// cleanly. A process restarted moments ago may still be loading its model, before its signal handlers
+/// exist and with nothing in hand; it is given up to 30 s to start serving first, so that the stop tests
+/// the drain, not the start-up.
+async fn stop(scene: &mut Scene<'_>, driven: &Driven) -> Vec<String> {
     let starting_by = Instant::now() + Duration::from_secs(30);
     while Instant::now() < starting_by
-        && live.iter().any(|p| !std::fs::read_to_string(&p.log).is_ok_and(|log| log.contains(" serving service=")))
+        && scene
+            .live
+            .iter()
+            .any(|p| !std::fs::read_to_string(&p.log).is_ok_and(|log| log.contains(" serving service=")))
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut unclean_stops = Vec::new();
-    for process in &mut live {
-        process.sample(ticks);
+    for process in &mut scene.live {
+        process.sample(scene.ticks);
         let _ = Command::new("kill").args(["-TERM", &process.child.id().to_string()]).status();
     }
-    for process in &mut live {
+    for process in &mut scene.live {
         let deadline = Instant::now() + Duration::from_secs(25);
         let status = loop {
             if let Ok(Some(status)) = process.child.try_wait() {
@@ -605,15 +711,20 @@ pub async fn run(settings: &Settings) -> Report {
             unclean_stops.push(format!("{} ({status:?})", process.service));
         }
     }
-    for process in live.iter().chain(std::iter::once(&ingest)) {
-        spent.retire(process);
+    for process in scene.live.iter().chain(std::iter::once(&driven.ingest)) {
+        scene.spent.retire(process);
     }
+    unclean_stops
+}
 
-    // The audit: rows, writes, dead letters, what is left.
-    let rows = rows(&dynamodb, &table).await;
+/// The audit: rows, writes, dead letters, what is left, and what it all cost.
+async fn audit(scene: Scene<'_>, driven: Driven, unclean_stops: Vec<String>) -> Report {
+    let settings = scene.settings;
+    let wanted: BTreeSet<&str> = scene.ids.iter().map(String::as_str).collect();
+    let rows = rows(&scene.dynamodb, &scene.table).await;
     let lost = wanted.iter().filter(|id| !rows.contains_key(**id)).count();
     let extra_rows = rows.keys().filter(|id| !wanted.contains(id.as_str())).count();
-    let traffic = proxy.traffic();
+    let traffic = scene.proxy.traffic();
     let repeated: Vec<u32> = traffic.writes.values().filter(|n| **n > 1).copied().collect();
     let mut latencies: Vec<f64> =
         wanted.iter().filter_map(|id| rows.get(*id)).copied().filter(|l| l.is_finite()).collect();
@@ -624,7 +735,7 @@ pub async fn run(settings: &Settings) -> Report {
     let mut seen_poison = BTreeSet::new();
     let (mut dead_lettered, mut wrongly, mut duplicates) = (0, 0, 0);
     for target in Queue::ALL {
-        let dlq = dead_letter_queue(target);
+        let dlq = scene.dead_letter_queue(target);
         let mut empty = 0;
         while empty < 3 {
             let letters = dlq.receive(10, Duration::from_secs(600), Duration::from_secs(1)).await.unwrap_or_default();
@@ -650,25 +761,26 @@ pub async fn run(settings: &Settings) -> Report {
     }
     let mut left_in_queues = 0;
     for target in Queue::ALL {
-        left_in_queues += crate::emulator::messages_left(&sqs, queue(target).url()).await;
+        left_in_queues += crate::emulator::messages_left(&scene.sqs, scene.queue(target).url()).await;
     }
-    environment.infra_down();
+    scene.environment.infra_down();
 
     let documents = settings.documents as f64;
     let per_thousand = |cpu: f64| cpu / documents * 1000.0;
-    let outage_seconds = outage_length.as_secs_f64() * f64::from(outages_done);
+    let outage_seconds = settings.outage.unwrap_or_default().as_secs_f64() * f64::from(driven.outages_done);
     let mut log_lines = BTreeMap::new();
-    for (service, log) in &spent.logs {
-        *log_lines.entry((*service).to_owned()).or_default() += warnings_between(log, &outage_windows);
+    for (service, log) in &scene.spent.logs {
+        *log_lines.entry((*service).to_owned()).or_default() += warnings_between(log, &driven.outage_windows);
     }
-    let elapsed = all_written_at.unwrap_or_else(|| sent_at.elapsed()).as_secs_f64();
+    let elapsed = driven.all_written_at.unwrap_or_else(|| driven.sent_at.elapsed()).as_secs_f64();
+    let spent = &scene.spent;
     Report {
         documents: settings.documents,
         lost,
         extra_rows,
         written_more_than_once: repeated.len(),
         extra_writes: repeated.iter().map(|n| u64::from(n - 1)).sum(),
-        poison_injected: poison_count,
+        poison_injected: scene.poison_count,
         dead_lettered,
         dead_lettered_wrongly: wrongly,
         duplicate_dead_letters: duplicates,
@@ -694,21 +806,22 @@ pub async fn run(settings: &Settings) -> Report {
             .map(|(op, n)| (op.trim_start_matches("AmazonSQS.").to_owned(), *n))
             .collect(),
         dynamodb_write_units_per_doc: traffic.write_units as f64 / documents,
-        kills,
-        outages: outages_done,
+        kills: driven.kills,
+        outages: driven.outages_done,
         outage_seconds,
         stalled_requests: traffic.stalled,
-        cpu_seconds_per_outage_second: outage_cpu
+        cpu_seconds_per_outage_second: driven
+            .outage_cpu
             .iter()
             .map(|(s, c)| ((*s).to_owned(), if outage_seconds > 0.0 { c / outage_seconds } else { 0.0 }))
             .collect(),
         log_lines_during_outages: log_lines,
-        crashes,
+        crashes: driven.crashes,
         unclean_stops,
-        ingest_succeeded,
-        seconds: started.elapsed().as_secs_f64(),
+        ingest_succeeded: driven.ingest_succeeded,
+        seconds: scene.started.elapsed().as_secs_f64(),
         emulator: settings.emulator,
-        gave_up,
+        gave_up: driven.gave_up,
         backlog: settings.backlog,
     }
 }
