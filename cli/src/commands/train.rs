@@ -40,6 +40,10 @@ pub struct TrainArgs {
     /// same) [default: the corpus's recipe].
     #[arg(long)]
     recency_half_life_days: Option<f64>,
+    /// The least a dated document weighs against the newest (0–1), however old: what keeps an older
+    /// corpus from being weighted away when newer documents are added [default: 0.25].
+    #[arg(long)]
+    recency_floor: Option<f64>,
     /// Up-weight small classes' documents by (n / (k × n_c))^this; 1 is scikit-learn's "balanced", 0
     /// none [default: the corpus's recipe].
     #[arg(long)]
@@ -51,6 +55,10 @@ pub struct TrainArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Write the model even when its held-out figures say it cannot be what was meant (a topic it never
+    /// files, or worse than always answering the most common topic).
+    #[arg(long)]
+    force: bool,
     /// Which model to train: the fast linear model, or a transformer head on MiniLM sentence
     /// embeddings (needs a build with `--features bert`; see the README).
     #[arg(long, value_enum, default_value_t = Backend::Linear)]
@@ -96,10 +104,19 @@ pub fn run(global: &Global, args: TrainArgs) -> anyhow::Result<()> {
         hierarchical: args.hierarchical.unwrap_or(recipe.hierarchical),
         retrain_on_all: args.retrain_on_all.unwrap_or(recipe.retrain_on_all),
         recency_half_life_days: args.recency_half_life_days.or(recipe.recency_half_life_days),
+        recency_floor: args.recency_floor.unwrap_or(recipe.recency_floor),
         class_balance: args.class_balance.unwrap_or(recipe.class_balance),
         ..recipe
     };
     let (mut model, report) = super::train_with_recipe(&examples, &config)?;
+    if let Some(why) = report.implausible() {
+        anyhow::ensure!(
+            args.force,
+            "the trained model is implausible: {why}; nothing was written to {} (--force writes it anyway)",
+            args.out.display()
+        );
+        eprintln!("warning: the trained model is implausible: {why}; written anyway (--force)");
+    }
     model.save(&args.out)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -172,6 +172,67 @@ fn missing_corpus_says_where_to_get_it() {
     assert!(stderr.contains("20 Newsgroups") && stderr.contains("Getting the data"), "{stderr}");
 }
 
+/// The lines of a gzipped corpus file that `keep` accepts, at most `limit` of them.
+fn corpus_lines(file: &str, limit: usize, keep: impl Fn(&serde_json::Value) -> bool) -> Vec<String> {
+    let reader = std::fs::File::open(data_dir().join(file)).unwrap();
+    let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(reader));
+    std::io::BufRead::lines(reader)
+        .map(Result::unwrap)
+        .filter(|line| keep(&serde_json::from_str(line).unwrap()))
+        .take(limit)
+        .collect()
+}
+
+/// A refresh as a user makes one — an old corpus plus this year's papers of new categories (eess, econ)
+/// in one `train` — keeps the old corpus: the model still files 2016–17 papers. Without the recency
+/// floor the old papers weighed ~0.001 each and the model forgot physics and mathematics; such a model
+/// is now refused by name, and written only with `--force`.
+#[test]
+fn a_refresh_with_recent_papers_keeps_the_older_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, lines: Vec<String>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        path
+    };
+    let old = write("old.jsonl", corpus_lines("arxiv/train.jsonl.gz", 4000, |_| true));
+    let recent = write(
+        "recent.jsonl",
+        corpus_lines("arxiv-recent/train.jsonl.gz", usize::MAX, |paper| {
+            paper["topic"] == "eess" || paper["topic"] == "econ"
+        }),
+    );
+    let dev = write("dev.jsonl", corpus_lines("arxiv/dev.jsonl.gz", 1000, |_| true));
+    let model = dir.path().join("refreshed.model");
+    let train = |extra: &[&str]| {
+        docclass()
+            .args(["train", "--corpus", "arxiv", "--data"])
+            .arg(&old)
+            .arg(&recent)
+            .args(extra)
+            .arg("--out")
+            .arg(&model)
+            .output()
+            .unwrap()
+    };
+
+    // The weighting that forgot: refused, nothing written.
+    let forgetful = train(&["--recency-floor", "0"]);
+    assert!(!forgetful.status.success(), "{forgetful:?}");
+    let said = String::from_utf8_lossy(&forgetful.stderr);
+    assert!(said.contains("the trained model is implausible") && said.contains("nothing was written"), "{said}");
+    assert!(!model.exists());
+
+    // The default: both eras.
+    let refreshed = train(&[]);
+    assert!(refreshed.status.success(), "{}", String::from_utf8_lossy(&refreshed.stderr));
+    let report = json(&succeed(
+        docclass().args(["eval", "--corpus", "arxiv", "--json", "--model"]).arg(&model).arg("--data").arg(&dev),
+    ));
+    let topic = report["topic_accuracy"].as_f64().unwrap();
+    assert!(topic > 0.6, "the older corpus is kept: topic accuracy {topic} on 2016–17 papers");
+}
+
 /// arXiv as a user meets it: a model trained on a slice of the train split (the full 200,000 papers
 /// belong to benchmarks), judged on 2016–2017 papers, run through the pipeline with cross-lists.
 #[test]

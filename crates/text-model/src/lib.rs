@@ -27,4 +27,4 @@ pub use file::{BERT_HEAD_FORMAT, ModelFileError, ModelFormat};
 pub use linear::LinearModel;
 pub use model::{Model, Prediction, Scored, SubtopicAnswer, TOP_CATEGORIES, top_categories};
 pub use tokenize::for_each_token;
-pub use train::{Example, TrainConfig, TrainError, TrainReport, train};
+pub use train::{Example, RECENCY_FLOOR, TrainConfig, TrainError, TrainReport, train};

@@ -55,6 +55,9 @@ pub struct TrainConfig {
     pub retrain_on_all: bool,
     /// Documents weigh less the older they are, halving every this many days (see `recency_weights`).
     pub recency_half_life_days: Option<f64>,
+    /// The least a dated document weighs, against the newest's 1: what keeps a corpus of older
+    /// documents from being weighted away when newer ones are added (see `recency_weights`).
+    pub recency_floor: f64,
     /// Up-weights each class's own documents by `(n / (k × n_c))^class_balance` (0: not at all).
     pub class_balance: f64,
 }
@@ -72,6 +75,7 @@ impl Default for TrainConfig {
             hierarchical: false,
             retrain_on_all: true,
             recency_half_life_days: None,
+            recency_floor: RECENCY_FLOOR,
             class_balance: 0.0,
         }
     }
@@ -110,6 +114,38 @@ pub struct TrainReport {
     /// Wall-clock seconds.
     pub seconds: f64,
 }
+
+impl TrainReport {
+    /// Why the trained model cannot be what was meant, judged on the held-out documents; `None` when it
+    /// is plausible or nothing was held out. Implausible: a topic with at least
+    /// [`IMPLAUSIBLE_MIN_SUPPORT`] held-out documents of which it files almost none (under 2 %), or a
+    /// topic accuracy below always answering the most common topic. Both were what training on a
+    /// decade-old corpus plus this year's papers made before the recency floor: held-out topic
+    /// accuracy 0.017, physics and mathematics never predicted.
+    pub fn implausible(&self) -> Option<String> {
+        let topic = self.holdout_topic.as_ref()?;
+        let forgotten: Vec<String> = topic
+            .per_class
+            .iter()
+            .filter(|class| class.support >= IMPLAUSIBLE_MIN_SUPPORT && class.recall < 0.02)
+            .map(|class| format!("{} ({:.1} % of {})", class.label, 100.0 * class.recall, class.support))
+            .collect();
+        if !forgotten.is_empty() {
+            return Some(format!("it files almost none of the held-out documents of {}", forgotten.join(", ")));
+        }
+        let majority = topic.per_class.iter().map(|class| class.support).max().unwrap_or(0);
+        let baseline = majority as f64 / topic.documents.max(1) as f64;
+        (topic.accuracy < baseline).then(|| {
+            format!(
+                "its held-out topic accuracy {:.3} is below always answering the most common topic ({baseline:.3})",
+                topic.accuracy
+            )
+        })
+    }
+}
+
+/// Held-out documents a topic needs before [`TrainReport::implausible`] judges it.
+pub const IMPLAUSIBLE_MIN_SUPPORT: u64 = 20;
 
 /// Why training could not start.
 #[derive(Debug, thiserror::Error)]
@@ -225,7 +261,7 @@ fn fit(examples: &[&Example], config: &TrainConfig, topic_scale: f32, subtopic_s
     };
     let topic_labels: Vec<u32> = labels.iter().map(|&class| topic_of_class(class) as u32).collect();
     let everything: Vec<u32> = (0..examples.len() as u32).collect();
-    let document_weights = recency_weights(examples, config.recency_half_life_days);
+    let document_weights = recency_weights(examples, config.recency_half_life_days, config.recency_floor);
     let train = |classes: Vec<String>, labels: &[u32], scopes: &[&[u32]]| {
         let positive_weights = balance_weights(labels, scopes, classes.len(), config.class_balance);
         LinearModel::train(
@@ -267,20 +303,31 @@ fn fit(examples: &[&Example], config: &TrainConfig, topic_scale: f32, subtopic_s
     }
 }
 
-/// Each document's weight: 1 for the newest, halving every `half_life_days` before it (a model meets
-/// papers written after everything it learnt from; the recent past says more about them). `None`, or
-/// documents without a date, weigh 1.
-fn recency_weights(examples: &[&Example], half_life_days: Option<f64>) -> Vec<f32> {
+/// Each document's weight: 1 for the newest, falling towards `floor` as it ages — the part above the
+/// floor halving every `half_life_days` (a model meets papers written after everything it learnt from;
+/// the recent past says more about them). `None`, or documents without a date, weigh 1.
+///
+/// The floor is what makes a refresh safe: without it, a decade-old base corpus trained together with
+/// this year's papers weighed about 0.001 each, and the model forgot physics and mathematics (issue 28).
+/// With it, the oldest paper still counts `floor` of the newest, however far apart the files are.
+fn recency_weights(examples: &[&Example], half_life_days: Option<f64>, floor: f64) -> Vec<f32> {
     let Some(half_life) = half_life_days.filter(|h| *h > 0.0) else { return vec![1.0; examples.len()] };
+    let floor = floor.clamp(0.0, 1.0);
     let newest = examples.iter().filter_map(|e| e.published_days).max().unwrap_or_default();
     examples
         .iter()
         .map(|e| match e.published_days {
-            Some(day) => 0.5f64.powf(f64::from(newest - day).max(0.0) / half_life) as f32,
+            Some(day) => {
+                let decay = 0.5f64.powf(f64::from(newest - day).max(0.0) / half_life);
+                (floor + (1.0 - floor) * decay) as f32
+            }
             None => 1.0,
         })
         .collect()
 }
+
+/// The least a dated document weighs by default; see [`TrainConfig::recency_floor`].
+pub const RECENCY_FLOOR: f64 = 0.25;
 
 /// How much more each class's own documents count: `(n / (k × n_c))^balance` within the class's scope of
 /// `n` documents and `k` classes, `n_c` of them the class's (scikit-learn's "balanced" at 1, none at 0).
@@ -428,15 +475,47 @@ mod tests {
     }
 
     #[test]
+    fn a_model_that_forgot_a_topic_or_guesses_worse_than_the_majority_is_implausible() {
+        let report = |pairs: &[(&str, &str, usize)]| {
+            let expanded = pairs.iter().flat_map(|&(truth, predicted, n)| std::iter::repeat_n((truth, predicted), n));
+            TrainReport {
+                documents: 0,
+                features: 0,
+                holdout_documents: 0,
+                holdout_topic: Some(crate::metrics::score(expanded)),
+                holdout_subtopic: None,
+                seconds: 0.0,
+            }
+        };
+        // What the recency weighting made of a refresh: physics never predicted.
+        let forgot = report(&[("cs", "cs", 80), ("physics", "cs", 40), ("math", "math", 30)]);
+        let why = forgot.implausible().expect("implausible");
+        assert!(why.contains("physics (0.0 % of 40)"), "{why}");
+        // Worse than always answering "cs".
+        let worse = report(&[("cs", "math", 50), ("cs", "cs", 30), ("math", "math", 25), ("math", "cs", 20)]);
+        assert!(worse.implausible().expect("implausible").contains("below always answering"));
+        // A good model, and a small topic too small to judge.
+        let fine = report(&[("cs", "cs", 90), ("cs", "math", 5), ("math", "math", 40), ("q-fin", "cs", 3)]);
+        assert_eq!(fine.implausible(), None);
+    }
+
+    #[test]
     fn weights_favour_the_recent_and_the_small() {
         let mut old = example("a", "t", "t.a");
         old.published_days = Some(1000);
         let mut new = example("b", "t", "t.b");
         new.published_days = Some(1365);
         let undated = example("c", "t", "t.b");
-        let weights = recency_weights(&[&old, &new, &undated], Some(365.0));
+        let weights = recency_weights(&[&old, &new, &undated], Some(365.0), 0.0);
         assert!((weights[0] - 0.5).abs() < 1e-6 && weights[1] == 1.0 && weights[2] == 1.0, "{weights:?}");
-        assert_eq!(recency_weights(&[&old], None), [1.0]);
+        assert_eq!(recency_weights(&[&old], None, 0.0), [1.0]);
+        // However old, a paper weighs at least the floor: a base corpus is never weighted away.
+        let mut ancient = example("d", "t", "t.a");
+        ancient.published_days = Some(1365 - 30 * 365);
+        let floored = recency_weights(&[&ancient, &new], Some(365.0), 0.25);
+        assert!((floored[0] - 0.25).abs() < 1e-6 && floored[1] == 1.0, "{floored:?}");
+        let half = recency_weights(&[&old, &new], Some(365.0), 0.25);
+        assert!((half[0] - 0.625).abs() < 1e-6, "halfway above the floor: {half:?}");
 
         // Class 0 has 1 of 4 documents, class 1 has 3: balanced weights 2 and 2/3.
         let all = [0u32, 1, 2, 3];
