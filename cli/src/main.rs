@@ -44,6 +44,8 @@ enum Command {
     Train(commands::train::TrainArgs),
     /// Report a model's accuracy and macro-F1 on labelled JSON Lines.
     Eval(commands::eval::EvalArgs),
+    /// What a model file is: its version and what it was trained on.
+    Model(commands::model::ModelArgs),
     /// Run the whole pipeline in this process on the embedded queue and SQLite table.
     Run(commands::run::RunArgs),
     /// Measure classification and end-to-end throughput.
@@ -93,6 +95,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Train(args) => commands::train::run(&cli.global, args),
         Command::Eval(args) => commands::eval::run(&cli.global, args),
+        Command::Model(args) => commands::model::run(args),
         Command::Run(args) => commands::run::run(&cli.global, args),
         Command::Bench(args) => commands::bench::run(&cli.global, args),
         Command::Infra(args) => commands::infra::run(args),

@@ -9,6 +9,7 @@ pub mod harvest;
 mod http;
 pub mod infra;
 mod labelled;
+pub mod model;
 pub mod results;
 pub mod run;
 pub mod train;

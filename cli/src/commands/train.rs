@@ -81,6 +81,48 @@ pub enum Backend {
     Bert,
 }
 
+/// What the model was trained on, for its file (`docclass model show`).
+fn provenance(
+    files: &[PathBuf],
+    examples: &[text_model::Example],
+    model: &text_model::Model,
+    report: &text_model::TrainReport,
+    config: &TrainConfig,
+) -> text_model::Provenance {
+    let date =
+        |days: i32| chrono::NaiveDate::from_num_days_from_ce_opt(days).map_or_else(String::new, |day| day.to_string());
+    let days = examples.iter().filter_map(|example| example.published_days);
+    let published = days.clone().min().zip(days.max()).map(|(first, last)| (date(first), date(last)));
+    let holdout = report.holdout_topic.as_ref().zip(report.holdout_subtopic.as_ref()).map(|(topic, subtopic)| {
+        text_model::HoldoutFigures {
+            documents: report.holdout_documents as u64,
+            topic_accuracy: topic.accuracy,
+            category_accuracy: subtopic.accuracy,
+            category_macro_f1: subtopic.macro_f1,
+        }
+    });
+    text_model::Provenance {
+        trained_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        files: files.iter().map(|file| file.display().to_string()).collect(),
+        documents: examples.len() as u64,
+        published,
+        topics: model.topics().to_vec(),
+        categories: model.subtopic_count(),
+        holdout,
+        recipe: serde_json::json!({
+            "c": config.c,
+            "min_df": config.min_df,
+            "max_features": config.max_features,
+            "title_weight": config.title_weight,
+            "holdout_fraction": config.holdout_fraction,
+            "hierarchical": config.hierarchical,
+            "recency_half_life_days": config.recency_half_life_days,
+            "recency_floor": config.recency_floor,
+            "class_balance": config.class_balance,
+        }),
+    }
+}
+
 pub fn run(global: &Global, args: TrainArgs) -> anyhow::Result<()> {
     let files = super::default_train_files(args.data.clone(), global)?;
     let examples = super::read_examples(&files)?;
@@ -117,6 +159,7 @@ pub fn run(global: &Global, args: TrainArgs) -> anyhow::Result<()> {
         );
         eprintln!("warning: the trained model is implausible: {why}; written anyway (--force)");
     }
+    model.set_provenance(provenance(&files, &examples, &model, &report, &config));
     model.save(&args.out)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -231,6 +231,19 @@ fn a_refresh_with_recent_papers_keeps_the_older_corpus() {
     ));
     let topic = report["topic_accuracy"].as_f64().unwrap();
     assert!(topic > 0.6, "the older corpus is kept: topic accuracy {topic} on 2016–17 papers");
+
+    // The file is its own version — the one eval names — and says what it was trained on.
+    let shown = json(&succeed(docclass().args(["model", "show", "--json"]).arg(&model)));
+    assert_eq!(shown["version"], report["model_version"], "{shown}");
+    assert!(shown["version"].as_str().unwrap().starts_with("sha256:"), "{shown}");
+    let provenance = &shown["provenance"];
+    let files: Vec<&str> = provenance["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert!(files.len() == 2 && files[0].ends_with("old.jsonl") && files[1].ends_with("recent.jsonl"), "{shown}");
+    assert!(provenance["documents"].as_u64().unwrap() > 4000, "{shown}");
+    let (first, last) = (provenance["published"][0].as_str().unwrap(), provenance["published"][1].as_str().unwrap());
+    assert!(first < "2016" && last > "2025", "both eras' dates: {first} to {last}");
+    assert!(provenance["holdout"]["category_accuracy"].as_f64().unwrap() > 0.2, "{shown}");
+    assert!(provenance["topics"].as_array().unwrap().iter().any(|t| t == "eess"), "{shown}");
 }
 
 /// arXiv as a user meets it: a model trained on a slice of the train split (the full 200,000 papers

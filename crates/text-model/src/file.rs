@@ -6,14 +6,18 @@
 //! 8       4     format version, little-endian u32
 //! 12      4     CRC-32 of the payload, little-endian u32
 //! 16      8     payload length, little-endian u64
-//! 24      …     payload: the model, postcard-encoded
+//! 24      …     payload: the model, then its provenance as JSON text, postcard-encoded
 //! ```
 //!
-//! The version lets a newer build refuse an older file by name; the checksum turns a truncated or
-//! damaged file into a clear error instead of a model that silently predicts nonsense.
+//! The version lets a newer build refuse an older file by name (format 3, the model without its
+//! provenance, is still read); the checksum turns a truncated or damaged file into a clear error
+//! instead of a model that silently predicts nonsense. The model's version is the SHA-256 of the
+//! payload: the same model has the same version however the file is compressed or named.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+
+use sha2::Digest;
 
 use crate::Model;
 
@@ -21,7 +25,9 @@ const MAGIC: &[u8; 8] = b"DOCCLASS";
 /// The first bytes of a gzip stream (RFC 1952).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Bumped whenever the payload layout changes.
-const FORMAT_VERSION: u32 = 3;
+const FORMAT_VERSION: u32 = 4;
+/// The format before the provenance: still read.
+const FORMAT_WITHOUT_PROVENANCE: u32 = 3;
 const HEADER_BYTES: usize = 24;
 /// The most a model file may hold, decompressed. The arXiv model is 28 MB; a file that inflates past
 /// this is refused before it is all in memory (a small gzip bomb inflates to gigabytes).
@@ -73,7 +79,8 @@ impl Model {
     pub fn save(&mut self, path: &Path) -> Result<(), ModelFileError> {
         let io = |source| ModelFileError::Io { path: path.to_owned(), source };
         // Serialising in-memory vectors and maps cannot fail.
-        let payload = postcard::to_allocvec(self).expect("a model always serialises");
+        let provenance = serde_json::to_string(&self.provenance).expect("a provenance always serialises");
+        let payload = postcard::to_allocvec(&(&*self, provenance)).expect("a model always serialises");
         let checksum = crc32fast::hash(&payload);
         let mut bytes = Vec::with_capacity(HEADER_BYTES + payload.len());
         bytes.extend_from_slice(MAGIC);
@@ -87,7 +94,7 @@ impl Model {
         file.write_all(&bytes).map_err(io)?;
         file.sync_all().map_err(io)?;
         std::fs::rename(&temporary, path).map_err(io)?;
-        self.version = version_name(checksum);
+        self.version = version_name(&payload);
         Ok(())
     }
 
@@ -142,7 +149,7 @@ fn read_model<R: Read>(
     }
     let field = |at: usize| -> [u8; 4] { header[at..at + 4].try_into().expect("four bytes within the header") };
     let version = u32::from_le_bytes(field(8));
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != FORMAT_WITHOUT_PROVENANCE {
         return Err(ModelFileError::IncompatibleVersion { path: path.to_owned(), found: version });
     }
     let checksum = u32::from_le_bytes(field(12));
@@ -155,10 +162,15 @@ fn read_model<R: Read>(
     // The checksum is summed over what the decoder reads, in the buffer's chunks, not byte by byte.
     let mut payload = BufReader::with_capacity(READ_BUFFER_BYTES, Checked::new(reader.by_ref().take(length)));
     let mut labels = vec![0_u8; LABEL_BYTES];
-    let decoded = postcard::from_io::<Model, _>((&mut payload, labels.as_mut_slice())).map(|(model, _)| model);
+    let decoded = if version == FORMAT_WITHOUT_PROVENANCE {
+        postcard::from_io::<Model, _>((&mut payload, labels.as_mut_slice())).map(|(model, _)| (model, None))
+    } else {
+        postcard::from_io::<(Model, String), _>((&mut payload, labels.as_mut_slice()))
+            .map(|((model, provenance), _)| (model, Some(provenance)))
+    };
     // What the decoder left of the payload still counts towards its length and checksum.
     let drained = std::io::copy(&mut payload, &mut std::io::sink());
-    let Checked { hasher, bytes, error, .. } = payload.into_inner();
+    let Checked { hasher, digest, bytes, error, .. } = payload.into_inner();
     if let Some(error) = error {
         return Err(read_error(error));
     }
@@ -174,9 +186,13 @@ fn read_model<R: Read>(
     if actual != checksum {
         return Err(corrupt(format!("checksum {actual:08x} does not match {checksum:08x}")));
     }
-    let mut model = decoded.map_err(|error| corrupt(error.to_string()))?;
+    let (mut model, provenance) = decoded.map_err(|error| corrupt(error.to_string()))?;
     model.check().map_err(|detail| corrupt(format!("not a usable model: {detail}")))?;
-    model.version = version_name(checksum);
+    model.provenance = match provenance {
+        Some(text) => serde_json::from_str(&text).map_err(|error| corrupt(format!("provenance: {error}")))?,
+        None => None,
+    };
+    model.version = digest_name(digest.finalize().as_slice());
     Ok(model)
 }
 
@@ -185,13 +201,15 @@ fn read_model<R: Read>(
 struct Checked<R> {
     inner: R,
     hasher: crc32fast::Hasher,
+    /// The SHA-256 of the payload: the model's version.
+    digest: sha2::Sha256,
     bytes: u64,
     error: Option<std::io::Error>,
 }
 
 impl<R> Checked<R> {
     fn new(inner: R) -> Self {
-        Self { inner, hasher: crc32fast::Hasher::new(), bytes: 0, error: None }
+        Self { inner, hasher: crc32fast::Hasher::new(), digest: sha2::Sha256::new(), bytes: 0, error: None }
     }
 }
 
@@ -200,6 +218,7 @@ impl<R: Read> Read for Checked<R> {
         match self.inner.read(buffer) {
             Ok(read) => {
                 self.hasher.update(&buffer[..read]);
+                self.digest.update(&buffer[..read]);
                 self.bytes += read as u64;
                 Ok(read)
             }
@@ -213,8 +232,15 @@ impl<R: Read> Read for Checked<R> {
     }
 }
 
-fn version_name(checksum: u32) -> String {
-    format!("svm-v{FORMAT_VERSION}-{checksum:08x}")
+/// A model's version: the SHA-256 of its payload, as `sha256:` and the first 16 hex digits (64 bits:
+/// no two models of one store will share it by chance).
+fn version_name(payload: &[u8]) -> String {
+    digest_name(sha2::Sha256::digest(payload).as_slice())
+}
+
+fn digest_name(digest: &[u8]) -> String {
+    let hex: String = digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 /// The `format` a transformer head file (`docclass train --backend bert`, JSON) names itself with.
@@ -310,18 +336,74 @@ mod tests {
     fn an_empty_model_with_a_valid_checksum_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("empty.bin");
-        file_around(&path, &[0_u8; 21]);
+        // Every list empty, and an empty provenance: postcard's zeros.
+        file_around(&path, &[0_u8; 22]);
         let error = Model::load(&path).unwrap_err();
         assert!(
             matches!(&error, ModelFileError::Corrupt { detail, .. } if detail.contains("not a usable model")),
             "{error:?}"
         );
         // A table with no empty slot, which would probe for ever: refused too.
-        let mut full = vec![0_u8; 21];
+        let mut full = vec![0_u8; 22];
         full[0] = 1; // one slot…
         full.insert(1, 5); // …holding a non-zero entry
         file_around(&path, &full);
         assert!(Model::load(&path).is_err());
+    }
+
+    /// A small trained model.
+    fn trained() -> Model {
+        let examples: Vec<crate::Example> = (0..40)
+            .map(|i| crate::Example {
+                id: format!("d{i}"),
+                title: String::new(),
+                text: if i % 2 == 0 { format!("rocket orbit launch {i}") } else { format!("goal match league {i}") },
+                topic: if i % 2 == 0 { "sci".into() } else { "rec".into() },
+                subtopic: if i % 2 == 0 { "sci.space".into() } else { "rec.sport".into() },
+                categories: Vec::new(),
+                published_days: None,
+            })
+            .collect();
+        let config = crate::TrainConfig { holdout_fraction: 0.0, min_df: 1, ..crate::TrainConfig::default() };
+        crate::train(&examples, &config, &mut |_| {}).unwrap().0
+    }
+
+    /// The version is the content digest, the same when saved and when loaded; the provenance travels
+    /// in the file; a file of the format before it (3) still loads, without one.
+    #[test]
+    fn a_model_file_carries_its_provenance_and_is_named_by_its_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.bin");
+        let mut model = trained();
+        let provenance = crate::Provenance {
+            trained_at: "2026-12-06T17:00:00Z".into(),
+            files: vec!["a.jsonl".into(), "b.jsonl.gz".into()],
+            documents: 40,
+            published: Some(("2015-01-01".into(), "2025-12-31".into())),
+            topics: vec!["rec".into(), "sci".into()],
+            categories: 2,
+            holdout: None,
+            recipe: serde_json::json!({"c": 1.0}),
+        };
+        model.set_provenance(provenance.clone());
+        model.save(&path).unwrap();
+        let saved = model.version().to_owned();
+        assert!(saved.starts_with("sha256:") && saved.len() == 23, "{saved}");
+        let loaded = Model::load(&path).unwrap();
+        assert_eq!((loaded.version(), loaded.provenance()), (saved.as_str(), Some(&provenance)));
+        model.save(&dir.path().join("again.bin")).unwrap();
+        assert_eq!(model.version(), saved, "the same model, the same version");
+
+        let payload = postcard::to_allocvec(&loaded).unwrap();
+        let mut old = MAGIC.to_vec();
+        old.extend_from_slice(&FORMAT_WITHOUT_PROVENANCE.to_le_bytes());
+        old.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        old.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        old.extend_from_slice(&payload);
+        std::fs::write(&path, old).unwrap();
+        let old = Model::load(&path).unwrap();
+        assert_eq!(old.provenance(), None);
+        assert_eq!(old.predict("", "rocket launch").topic.label, "sci");
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod file;
 mod linear;
 pub mod metrics;
 mod model;
+mod provenance;
 mod tokenize;
 mod train;
 
@@ -26,5 +27,6 @@ pub use features::{SparseVector, Vocabulary};
 pub use file::{BERT_HEAD_FORMAT, ModelFileError, ModelFormat};
 pub use linear::LinearModel;
 pub use model::{Model, Prediction, Scored, SubtopicAnswer, TOP_CATEGORIES, top_categories};
+pub use provenance::{HoldoutFigures, Provenance};
 pub use tokenize::for_each_token;
 pub use train::{Example, RECENCY_FLOOR, TrainConfig, TrainError, TrainReport, train};

@@ -36,9 +36,13 @@ pub struct Model {
     pub(crate) topic_scale: f32,
     /// Softmax scale of the raw scores within one topic (the subtopic level).
     pub(crate) subtopic_scale: f32,
-    /// Set from the file's checksum when saved or loaded; names the model in every result.
+    /// The content digest of the file's payload (`sha256:` and 16 hex digits), set when saved or
+    /// loaded; names the model in every result, and in a model store.
     #[serde(skip)]
     pub(crate) version: String,
+    /// What it was trained on, when the file says (files of format 3 do not).
+    #[serde(skip)]
+    pub(crate) provenance: Option<crate::Provenance>,
 }
 
 /// A label and its confidence in `[0, 1]`.
@@ -126,6 +130,21 @@ impl Model {
             return Err("a score scale that is not a positive number".into());
         }
         Ok(())
+    }
+
+    /// How many categories (subtopics) it can answer, over every topic.
+    pub fn subtopic_count(&self) -> usize {
+        self.subtopics.classes().len()
+    }
+
+    /// What it was trained on, when known.
+    pub fn provenance(&self) -> Option<&crate::Provenance> {
+        self.provenance.as_ref()
+    }
+
+    /// Records what it was trained on; [`Model::save`] writes it into the file.
+    pub fn set_provenance(&mut self, provenance: crate::Provenance) {
+        self.provenance = Some(provenance);
     }
 
     /// Identifies this model in results: the format and the checksum of its file.

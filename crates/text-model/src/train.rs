@@ -300,6 +300,7 @@ fn fit(examples: &[&Example], config: &TrainConfig, topic_scale: f32, subtopic_s
         topic_scale,
         subtopic_scale,
         version: "unsaved".into(),
+        provenance: None,
     }
 }
 
