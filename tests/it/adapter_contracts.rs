@@ -9,12 +9,13 @@ use adapters_aws::infra::{self, QueueSettings, StackNames};
 use adapters_aws::{DynamoSeen, DynamoTable, SqsQueue, load_sdk_config};
 use adapters_embedded::{EmbeddedQueue, QueueConfig, SqliteSeen, SqliteTable};
 use docclass_types::{
-    BatchResults, Classification, Document, Envelope, Labels, MessageSink, MessageSource, OutgoingMessage, QueueError,
-    Receipt, ReceivedMessage, ResultRow, ResultTable, SeenDocuments, attributes,
+    Classification, Document, Envelope, Labels, MessageSink, MessageSource, OutgoingMessage, ResultRow, ResultTable,
+    SeenDocuments, attributes,
 };
 use table_writer::PassToTable;
 use test_support::contract::{queue_contract, seen_contract, table_contract};
 use test_support::emulator;
+use test_support::faulty::Faulty;
 use test_support::throttling_proxy::{Behaviour, ThrottlingProxy};
 use tokio_util::sync::CancellationToken;
 use worker_runtime::{Backoff, ToTable, WorkerConfig, WorkerPool};
@@ -198,41 +199,6 @@ fn result_messages(count: usize, source: &str) -> Vec<OutgoingMessage> {
         .collect()
 }
 
-/// A queue that counts the receive calls made of it: a test waits for the polls it needs, not for a guess
-/// at how long they take to start.
-struct CountingReceives {
-    queue: SqsQueue,
-    receives: Arc<AtomicUsize>,
-}
-
-impl MessageSource for CountingReceives {
-    fn name(&self) -> &str {
-        MessageSource::name(&self.queue)
-    }
-
-    async fn receive(
-        &self,
-        max: usize,
-        visibility: Duration,
-        wait: Duration,
-    ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        self.receives.fetch_add(1, Ordering::SeqCst);
-        self.queue.receive(max, visibility, wait).await
-    }
-
-    fn receive_is_cancel_safe(&self) -> bool {
-        self.queue.receive_is_cancel_safe()
-    }
-
-    async fn ack_batch(&self, receipts: &[Receipt]) -> BatchResults {
-        self.queue.ack_batch(receipts).await
-    }
-
-    async fn change_visibility_batch(&self, receipts: &[Receipt], visibility: Duration) -> BatchResults {
-        self.queue.change_visibility_batch(receipts, visibility).await
-    }
-}
-
 /// A worker on SQS told to stop while its long polls wait on an empty queue, then messages arrive:
 /// the polls bring them, and the stopping worker must give them back at once. Dropping the polls
 /// instead would leave whatever SQS had handed them hidden until their visibility timeout (moto, like
@@ -252,7 +218,14 @@ async fn a_stopping_worker_gives_back_what_its_last_long_poll_brought() {
     };
     let receives = Arc::new(AtomicUsize::new(0));
     let writer = Arc::new(WorkerPool::new(
-        Arc::new(CountingReceives { queue: results.clone(), receives: receives.clone() }),
+        // Counting the receive calls: the test waits for the polls it needs, not for a guess at how long
+        // they take to start.
+        Arc::new(Faulty::new(Arc::new(results.clone())).before_receive({
+            let receives = receives.clone();
+            move || {
+                receives.fetch_add(1, Ordering::SeqCst);
+            }
+        })),
         Arc::new(PassToTable),
         Arc::new(ToTable(DynamoTable::new(dynamodb.clone(), &stack.table))),
         Arc::new(SqsQueue::new(sqs.clone(), &stack.dead_letter_urls[2])),

@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use adapters_embedded::{EmbeddedQueue, SqliteTable};
 use docclass::pipeline::{Handlers, Pipeline, PipelineOptions};
-use docclass_types::{
-    BatchResults, Envelope, MessageSink, MessageSource, OutgoingMessage, QueueError, Receipt, ReceivedMessage, Stage,
-};
+use docclass_types::{Envelope, MessageSink, OutgoingMessage, Stage};
 use subtopic_classifier::ClassifySubtopic;
 use table_writer::PassToTable;
+use test_support::faulty::Faulty;
 use test_support::{data_dir, read, results_file, train_model};
 use tokio_util::sync::CancellationToken;
 use topic_classifier::ClassifyTopic;
@@ -47,41 +46,6 @@ impl<H: Handler> Handler for Chaotic<H> {
 
 fn chaotic<H: Handler>(inner: H, seed: u64) -> Chaotic<H> {
     Chaotic { inner, rng: Mutex::new(fastrand::Rng::with_seed(seed)), error_rate: 0.05, panic_rate: 0.03 }
-}
-
-/// Wraps a queue so that acknowledging sometimes crashes the worker: the batch's results are already
-/// forwarded, its messages not yet deleted.
-struct CrashBeforeAck {
-    queue: Arc<EmbeddedQueue>,
-    rng: Mutex<fastrand::Rng>,
-    rate: f64,
-}
-
-impl MessageSource for CrashBeforeAck {
-    fn name(&self) -> &str {
-        MessageSource::name(&*self.queue)
-    }
-
-    async fn receive(
-        &self,
-        max: usize,
-        visibility: Duration,
-        wait: Duration,
-    ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        self.queue.receive(max, visibility, wait).await
-    }
-
-    async fn ack_batch(&self, receipts: &[Receipt]) -> BatchResults {
-        let crash = self.rng.lock().unwrap().f64() < self.rate;
-        if crash {
-            panic!("injected crash between forward and acknowledge");
-        }
-        self.queue.ack_batch(receipts).await
-    }
-
-    async fn change_visibility_batch(&self, receipts: &[Receipt], visibility: Duration) -> BatchResults {
-        self.queue.change_visibility_batch(receipts, visibility).await
-    }
 }
 
 /// Keeps the hundreds of injected panics out of the test output; any other panic still prints.
@@ -149,7 +113,14 @@ async fn every_document_ends_as_exactly_one_row_despite_failures() {
     let seeds = std::sync::atomic::AtomicU64::new(10);
     let crashing = |queue: Arc<EmbeddedQueue>| {
         let seed = seeds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Arc::new(CrashBeforeAck { queue, rng: Mutex::new(fastrand::Rng::with_seed(seed)), rate: 0.03 })
+        // Acknowledging sometimes crashes the worker: the batch's results are already forwarded, its
+        // messages not yet deleted.
+        let rng = Mutex::new(fastrand::Rng::with_seed(seed));
+        Arc::new(Faulty::new(queue).before_ack(move || {
+            if rng.lock().unwrap().f64() < 0.03 {
+                panic!("injected crash between forward and acknowledge");
+            }
+        }))
     };
     let pipeline = Pipeline::new(stages, table, options).wrap_sources(crashing);
     assert!(pipeline.queues().ingest.send_batch(&batch).await.iter().all(Result::is_ok));

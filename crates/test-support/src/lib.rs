@@ -9,6 +9,7 @@ pub mod browser;
 pub mod chaos_proxy;
 pub mod contract;
 pub mod emulator;
+pub mod faulty;
 pub mod poison;
 pub mod processes;
 pub mod results_file;
