@@ -142,9 +142,19 @@ async fn poll<S: MessageSink>(
     let metrics = FeedMetrics::default();
     let poller = Arc::new(FeedPoller::new(fetcher, sink, seen, metrics.clone(), settings));
     if args.once {
+        // A panic while polling one feed (a bug, or a parser's) fails that feed, not the others: each
+        // poll is caught on its own, so the entries of the feeds read beside it still go out.
         let polls = feeds.iter().map(|feed| {
             let poller = poller.clone();
-            async move { (feed, poller.poll_once(feed, &mut FeedState::default()).await) }
+            async move {
+                let mut state = FeedState::default();
+                let poll = std::panic::AssertUnwindSafe(poller.poll_once(feed, &mut state));
+                let outcome = futures_util::FutureExt::catch_unwind(poll).await.unwrap_or_else(|_| {
+                    let detail = "polling it panicked (a bug: please report it)".to_owned();
+                    PollOutcome::Failed { kind: "panicked", detail }
+                });
+                (feed, outcome)
+            }
         });
         for (feed, outcome) in futures_util::future::join_all(polls).await {
             if let PollOutcome::Failed { kind, detail } = outcome {

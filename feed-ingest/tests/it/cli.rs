@@ -12,6 +12,7 @@ async fn dry_run_prints_entries_and_reports_bad_feeds() {
         .args(["--once", "--dry-run", "--allow-private-addresses"])
         .args(["--feed", &format!("{base}/changing"), "--feed", &format!("{base}/flaky")])
         .args(["--feed", &format!("{base}/arxiv"), "--feed", &format!("{base}/malformed")])
+        .args(["--feed", &format!("{base}/deep")])
         .env_remove("DOCCLASS_INGEST_QUEUE_URL")
         .output()
         .await
@@ -31,6 +32,7 @@ async fn dry_run_prints_entries_and_reports_bad_feeds() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("/flaky: ") && stderr.contains("HTTP 500"), "{stderr}");
     assert!(stderr.contains("/malformed: "), "{stderr}");
+    assert!(stderr.contains("/deep: ") && stderr.contains("nests elements more than"), "{stderr}");
 }
 
 /// `DOCCLASS_LOG_FORMAT=json` (what the ECS task definitions set) makes every log line JSON, as it does

@@ -95,6 +95,8 @@ pub(crate) async fn serve(fixtures: Arc<Fixtures>) -> String {
         .route("/huge", get(|| async { format!("<rss>{}</rss>", "x".repeat(2 * 1024 * 1024)) }))
         .route("/laughs", get(|| async { include_str!("../fixtures/billion-laughs.xml") }))
         .route("/malformed", get(|| async { "<rss version=\"2.0\"><channel><item><title>cut" }))
+        // 70,000 nested elements: quick-xml's 16-bit nesting counter once panicked on it.
+        .route("/deep", get(|| async { format!("<rss version=\"2.0\"><channel>{}", "<b>".repeat(70_000)) }))
         .route("/arxiv", get(|| async { ARXIV }))
         .with_state(fixtures);
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();

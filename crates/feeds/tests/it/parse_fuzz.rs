@@ -73,3 +73,21 @@ proptest! {
         }
     }
 }
+
+/// ~70,000 nested elements (a 420 KB feed) overflowed quick-xml's 16-bit nesting counter: a panic that
+/// ended `feed-ingest --once` with every other feed's entries. Refused by name, and an entry with a
+/// reasonably deep XHTML body still reads.
+#[test]
+fn deep_nesting_is_refused_not_a_panic() {
+    let nested = |depth: usize| {
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title><item><guid>g</guid>\
+             <title>deep</title><description>{}x{}</description></item></channel></rss>",
+            "<b>".repeat(depth),
+            "</b>".repeat(depth)
+        )
+    };
+    let error = parse_feed(nested(70_000).as_bytes(), "https://example.org/feed").unwrap_err();
+    assert!(error.to_string().contains("nests elements more than"), "{error}");
+    assert_eq!(parse_feed(nested(50).as_bytes(), "https://example.org/feed").unwrap().len(), 1);
+}
