@@ -8,4 +8,4 @@ mod run;
 
 pub use page::{HarvestedPaper, MetadataFormat, Page, PageError, parse_page};
 #[cfg(feature = "fetch")]
-pub use run::{Harvest, HarvestError, HarvestProgress, HarvestReport, harvest};
+pub use run::{Harvest, HarvestError, HarvestProgress, HarvestReport, MAX_EMPTY_PAGES, harvest};

@@ -7,6 +7,7 @@
 //! checkpoint and the harvest goes on from its token, so no paper is written twice or lost. The
 //! checkpoint is removed when the list ends.
 
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -99,6 +100,32 @@ pub enum HarvestError {
     /// The output exists and no checkpoint says it is unfinished.
     #[error("{0} exists and holds a finished harvest: choose another --out, or delete it to harvest again")]
     Exists(PathBuf),
+    /// The repository sent a resumption token it had sent before: paging on would never end.
+    #[error(
+        "page {page}: the repository sent the resumption token {token:?} a second time, so the list would never \
+         end; stopped (the {papers} papers before it are kept)"
+    )]
+    RepeatedToken {
+        /// 1-based page number of the page that repeated it.
+        page: u64,
+        /// The token.
+        token: String,
+        /// Papers harvested.
+        papers: u64,
+    },
+    /// Page after page held nothing, each with a new token.
+    #[error(
+        "pages {first} to {last} held no records, each with a new resumption token: the repository is not \
+         getting anywhere; stopped (the {papers} papers before them are kept)"
+    )]
+    EmptyPages {
+        /// The first empty page of the run.
+        first: u64,
+        /// The last one read.
+        last: u64,
+        /// Papers harvested.
+        papers: u64,
+    },
     /// The checkpoint belongs to a harvest of other arguments.
     #[error(
         "{checkpoint} is the checkpoint of another harvest ({other}) into the same file: resume it with those \
@@ -178,6 +205,9 @@ pub async fn harvest(
         Err(error) => return Err(HarvestError::Io { path: checkpoint_path, source: error }),
     }
     let mut complete_list_size = None;
+    // Every token this run was given: a repeat (the same token again, or a cycle) would page for ever.
+    let mut tokens: HashSet<String> = token.iter().cloned().collect();
+    let mut empty_pages = 0;
     loop {
         let url = match &token {
             None => format!("{}?{request}", harvest.endpoint),
@@ -200,6 +230,14 @@ pub async fn harvest(
         report.skipped += page.skipped as u64;
         progress(&HarvestProgress { pages: report.pages, papers: report.papers, complete_list_size });
         let Some(next) = page.resumption_token else { break };
+        if !tokens.insert(next.clone()) {
+            return Err(HarvestError::RepeatedToken { page: report.pages, token: next, papers: report.papers });
+        }
+        empty_pages = if page.papers.is_empty() && page.skipped == 0 { empty_pages + 1 } else { 0 };
+        if empty_pages >= MAX_EMPTY_PAGES {
+            let last = report.pages;
+            return Err(HarvestError::EmptyPages { first: last + 1 - empty_pages, last, papers: report.papers });
+        }
         let checkpoint = Checkpoint {
             request: request.clone(),
             resumption_token: next.clone(),
@@ -220,6 +258,10 @@ pub async fn harvest(
     }
     Ok(report)
 }
+
+/// Empty pages in a row, each with a new token, after which a harvest stops: a repository may send an
+/// empty page now and then (deleted records filtered out), never this many running.
+pub const MAX_EMPTY_PAGES: u64 = 20;
 
 /// The checkpoint beside `out`.
 pub(crate) fn checkpoint_path(out: &Path) -> PathBuf {

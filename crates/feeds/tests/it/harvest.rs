@@ -81,6 +81,18 @@ async fn oai(State(repository): State<Arc<Repository>>, RawQuery(query): RawQuer
                 (xml, body).into_response()
             }
         }
+        // A repository whose tokens go round in a circle: loop|1 → loop|2 → loop|1 …
+        (Some("ListRecords"), None, Some("loop")) => (xml, page(&[record("2501.00010", "cs.LG")], Some("loop|1"))).into_response(),
+        (Some("ListRecords"), Some(token), _) if token.starts_with("loop|") => {
+            let next = if token == "loop|1" { "loop|2" } else { "loop|1" };
+            (xml, page(&[record("2501.00011", "cs.CV")], Some(next))).into_response()
+        }
+        // One that answers empty pages, each with a new token, for ever.
+        (Some("ListRecords"), None, Some("void")) => (xml, page(&[record("2501.00012", "cs.AI")], Some("void|1"))).into_response(),
+        (Some("ListRecords"), Some(token), _) if token.starts_with("void|") => {
+            let n: u64 = token["void|".len()..].parse().unwrap();
+            (xml, page(&[], Some(&format!("void|{}", n + 1)))).into_response()
+        }
         _ => (StatusCode::BAD_REQUEST, xml, "<OAI-PMH><error code=\"badArgument\">no</error></OAI-PMH>").into_response(),
     }
 }
@@ -201,4 +213,33 @@ async fn an_empty_set_is_an_empty_file_and_a_refusal_is_one_line() {
     assert!(matches!(error, HarvestError::Fetch { attempts: 1, .. }), "{error}");
     assert!(error.to_string().contains("HTTP 400"), "{error}");
     assert!(!error.to_string().contains('\n'), "{error}");
+}
+
+/// A repository that repeats a token, or cycles between tokens, or sends empty pages with ever-new
+/// tokens, used to be paged for ever (3,990 lines for 10 papers in 20 s). A repeat stops at once, empty
+/// pages after [`feeds::harvest::MAX_EMPTY_PAGES`] in a row; each says so in one line and keeps what came
+/// before.
+#[tokio::test]
+async fn a_harvest_that_would_never_end_stops_with_one_line() {
+    let endpoint = serve(Arc::new(Repository::default())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher =
+        Fetcher::new(FetcherConfig { private_addresses: PrivateAddresses::AllowLoopback, ..FetcherConfig::default() })
+            .unwrap();
+    let out = dir.path().join("loop.jsonl");
+    let error = harvest(&config(&endpoint, "loop", out.clone()), &fetcher, &mut |_| {}).await.unwrap_err();
+    assert!(matches!(error, HarvestError::RepeatedToken { page: 3, .. }), "{error}");
+    assert!(error.to_string().contains("\"loop|1\" a second time") && !error.to_string().contains('\n'), "{error}");
+    assert_eq!(harvested(&out).len(), 3, "three pages of one paper each, none more");
+
+    let out = dir.path().join("void.jsonl");
+    let mut pages = 0;
+    let error = harvest(&config(&endpoint, "void", out.clone()), &fetcher, &mut |progress| pages = progress.pages)
+        .await
+        .unwrap_err();
+    let limit = feeds::harvest::MAX_EMPTY_PAGES;
+    assert!(matches!(error, HarvestError::EmptyPages { first: 2, .. }), "{error}");
+    assert_eq!(pages, 1 + limit, "the first page, then the empty ones up to the limit");
+    assert!(error.to_string().contains("held no records"), "{error}");
+    assert_eq!(harvested(&out).len(), 1);
 }
