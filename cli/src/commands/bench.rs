@@ -26,8 +26,8 @@ pub struct BenchArgs {
     /// Timed repetitions of each measurement; the median is reported.
     #[arg(long, default_value_t = 5)]
     repeat: usize,
-    /// Workers per stage in the end-to-end run.
-    #[arg(long, default_value_t = 2)]
+    /// Workers per stage in the end-to-end run (1 to 256).
+    #[arg(long, default_value_t = 2, value_parser = service_kit::parse_workers)]
     workers: usize,
 }
 

@@ -18,7 +18,7 @@ pub struct EvalArgs {
     data: Vec<PathBuf>,
     /// Also report coverage and accuracy when predictions whose confidence (topic score × subtopic
     /// score) is below this are routed to `unknown`, as `run --min-score` does.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = service_kit::parse_score)]
     min_score: f32,
     /// Print one JSON object instead of tables.
     #[arg(long)]

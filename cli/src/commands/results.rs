@@ -52,7 +52,8 @@ pub fn run(args: ResultsArgs) -> anyhow::Result<()> {
                     "no results at {} (run `docclass run`, pass --db, or --table for DynamoDB)",
                     args.db.display()
                 );
-                read(&SqliteTable::open(&args.db)?, args.topic.as_deref(), args.limit).await
+                // Read-only: a file that is not a results file is said so, and left as it was.
+                read(&SqliteTable::open_read_only(&args.db)?, args.topic.as_deref(), args.limit).await
             }
         }
     })?;

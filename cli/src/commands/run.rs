@@ -31,10 +31,10 @@ pub struct RunArgs {
     /// Route documents whose confidence (topic score × subtopic score) is below this to the `unknown`
     /// label for review instead of filing them under a guess; `docclass eval --min-score` shows the
     /// trade-off.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = service_kit::parse_score)]
     min_score: f32,
-    /// Concurrent workers per stage.
-    #[arg(long, default_value_t = 2)]
+    /// Concurrent workers per stage (1 to 256).
+    #[arg(long, default_value_t = 2, value_parser = service_kit::parse_workers)]
     workers: usize,
     /// Print the summary as one JSON object.
     #[arg(long)]

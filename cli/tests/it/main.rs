@@ -353,3 +353,20 @@ fn a_truncated_input_is_classified_as_far_as_it_goes_and_fails_the_run() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("1 input records were unreadable"), "{stderr}");
 }
+
+/// `docclass results` on a file that is not a results file (an empty one, say) says so in one line and
+/// leaves the file as it was; it used to write the schema into it.
+#[test]
+fn results_on_a_file_that_is_not_a_results_file_leaves_it_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.sqlite");
+    std::fs::write(&empty, b"").unwrap();
+    let output = docclass().args(["results", "--db"]).arg(&empty).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("not a results file"), "{stderr}");
+    assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0, "nothing written");
+    let nan = docclass().args(["run", "--min-score", "NaN"]).output().unwrap();
+    assert!(!nan.status.success() && String::from_utf8_lossy(&nan.stderr).contains("from 0 to 1"));
+}

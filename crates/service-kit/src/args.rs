@@ -49,8 +49,8 @@ impl CommonArgs {
 /// Flags of every service that runs a pool of workers over a queue (the classifiers and the writer).
 #[derive(Debug, Clone, clap::Args)]
 pub struct WorkerArgs {
-    /// Concurrent workers.
-    #[arg(long, env = env::WORKERS, default_value_t = 2)]
+    /// Concurrent workers (1 to 256).
+    #[arg(long, env = env::WORKERS, default_value_t = 2, value_parser = parse_workers)]
     pub workers: usize,
     /// Where dead letters are appended, one JSON object per line with `reason`, `detail`, `queue` and the
     /// original `body`.
@@ -114,8 +114,9 @@ pub struct ClassifierArgs {
     /// Where the default model is cached.
     #[arg(long, env = env::CACHE_DIR)]
     pub cache_dir: Option<PathBuf>,
-    /// Below this confidence, answer `unknown` instead of a guess (see `docclass eval --min-score`).
-    #[arg(long, env = env::MIN_SCORE, default_value_t = 0.0)]
+    /// Below this confidence (0 to 1), answer `unknown` instead of a guess (see `docclass eval
+    /// --min-score`).
+    #[arg(long, env = env::MIN_SCORE, default_value_t = 0.0, value_parser = parse_score)]
     pub min_score: f32,
     /// SQS queue to read documents from; without it, envelopes are read on stdin and written to stdout.
     #[arg(long)]
@@ -160,6 +161,33 @@ impl ClassifierArgs {
 static VISIBILITY_DEFAULT: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| timeouts::VISIBILITY.as_secs().to_string());
 
+/// The most workers a pool takes: far more than a task's cores can use, so a typo (`--workers 100000`)
+/// is refused instead of starting a hundred thousand receive loops.
+pub const MAX_WORKERS: usize = 256;
+
+/// A pool's workers: 1 to [`MAX_WORKERS`]. Every binary's `--workers` reads through it.
+///
+/// # Errors
+/// The one line clap shows when it is not.
+pub fn parse_workers(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(workers) if (1..=MAX_WORKERS).contains(&workers) => Ok(workers),
+        _ => Err(format!("{text:?} is not a number of workers from 1 to {MAX_WORKERS}")),
+    }
+}
+
+/// A confidence threshold: a number from 0 to 1 (`NaN` meant "route everything" to one command and
+/// "route nothing" to another; now it is refused by every one). Every `--min-score` reads through it.
+///
+/// # Errors
+/// The one line clap shows when it is not.
+pub fn parse_score(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(score) if (0.0..=1.0).contains(&score) => Ok(score),
+        _ => Err(format!("{text:?} is not a confidence from 0 to 1")),
+    }
+}
+
 /// A whole number of seconds, at least one.
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     match text.parse::<u64>() {
@@ -179,6 +207,19 @@ fn parse_log_format(value: &str) -> Result<LogFormat, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--workers` and `--min-score` take what makes sense, and say so in one line otherwise.
+    #[test]
+    fn workers_and_scores_are_refused_out_of_range() {
+        assert_eq!(parse_workers("4"), Ok(4));
+        for bad in ["0", "100000", "-1", "many"] {
+            assert!(parse_workers(bad).unwrap_err().contains("from 1 to 256"), "{bad}");
+        }
+        assert_eq!(parse_score("0.5"), Ok(0.5));
+        for bad in ["NaN", "-0.1", "1.5", "inf", "x"] {
+            assert!(parse_score(bad).unwrap_err().contains("from 0 to 1"), "{bad}");
+        }
+    }
 
     /// Both classifiers are one type: what tells them apart is which of the topology's variables each
     /// queue flag reads.

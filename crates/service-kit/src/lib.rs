@@ -22,7 +22,9 @@ mod model;
 mod protection;
 mod stdio;
 
-pub use args::{AwsArgs, ClassifierArgs, ClassifierService, CommonArgs, WorkerArgs};
+pub use args::{
+    AwsArgs, ClassifierArgs, ClassifierService, CommonArgs, MAX_WORKERS, WorkerArgs, parse_score, parse_workers,
+};
 pub use aws::{SqsService, serve_classifier, serve_sqs, sqs_queue, to_queue};
 pub use health::{is_healthy, serve_health, serve_health_with};
 pub use model::{DEFAULT_MODEL_FILE, load_model, model_cache_dir};

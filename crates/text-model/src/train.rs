@@ -153,6 +153,17 @@ pub enum TrainError {
     /// Nothing to learn from.
     #[error("no training documents")]
     Empty,
+    /// One label only: nothing to tell apart, and a model that answers it for everything.
+    #[error("the training documents carry one category only ({0}): a model needs at least two to tell apart")]
+    OneClass(String),
+    /// No word or pair of words occurs often enough to be a feature.
+    #[error(
+        "no usable features: no word occurs in {min_df} or more of the documents (empty, or all different)"
+    )]
+    NoFeatures {
+        /// The least documents a feature must occur in.
+        min_df: u32,
+    },
 }
 
 /// Trains on `examples`. With a hold-out fraction, first trains on the rest to measure accuracy and fit
@@ -168,6 +179,10 @@ pub fn train(
 ) -> Result<(Model, TrainReport), TrainError> {
     if examples.is_empty() {
         return Err(TrainError::Empty);
+    }
+    let labels: BTreeSet<&str> = examples.iter().map(|e| e.subtopic.as_str()).collect();
+    if labels.len() < 2 {
+        return Err(TrainError::OneClass(labels.into_iter().next().unwrap_or_default().to_owned()));
     }
     let started = Instant::now();
     let mut order: Vec<usize> = (0..examples.len()).collect();
@@ -207,6 +222,9 @@ pub fn train(
         report.holdout_subtopic = Some(score(
             held_out.iter().zip(&predictions).map(|(e, p)| (e.subtopic.as_str(), p.subtopic.label.as_str())),
         ));
+        if model.feature_count() == 0 {
+            return Err(TrainError::NoFeatures { min_df: config.min_df });
+        }
         if !config.retrain_on_all {
             report.features = model.feature_count();
             report.seconds = started.elapsed().as_secs_f64();
@@ -218,6 +236,9 @@ pub fn train(
     progress(&format!("training the final model on all {} documents", examples.len()));
     let all: Vec<&Example> = examples.iter().collect();
     let model = fit(&all, config, topic_scale, subtopic_scale);
+    if model.feature_count() == 0 {
+        return Err(TrainError::NoFeatures { min_df: config.min_df });
+    }
     report.features = model.feature_count();
     report.seconds = started.elapsed().as_secs_f64();
     Ok((model, report))
@@ -498,6 +519,19 @@ mod tests {
         // A good model, and a small topic too small to judge.
         let fine = report(&[("cs", "cs", 90), ("cs", "math", 5), ("math", "math", 40), ("q-fin", "cs", 3)]);
         assert_eq!(fine.implausible(), None);
+    }
+
+    /// One category, or text with nothing in common, used to train a model that answered one label for
+    /// everything, with exit 0. Both are refused, each in one line.
+    #[test]
+    fn one_category_or_no_features_is_refused() {
+        let config = TrainConfig { holdout_fraction: 0.0, ..TrainConfig::default() };
+        let one = vec![example("a b c", "t", "t.a"), example("a b d", "t", "t.a")];
+        let error = train(&one, &config, &mut |_| {}).unwrap_err();
+        assert!(matches!(&error, TrainError::OneClass(label) if label == "t.a"), "{error}");
+        let unrelated = vec![example("alpha", "t", "t.a"), example("beta", "u", "u.b")];
+        let error = train(&unrelated, &config, &mut |_| {}).unwrap_err();
+        assert!(matches!(error, TrainError::NoFeatures { min_df: 2 }), "{error}");
     }
 
     #[test]
