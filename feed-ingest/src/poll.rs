@@ -107,7 +107,7 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
         let mut tasks = JoinSet::new();
         let mut by_task = std::collections::HashMap::new();
         for feed in feeds {
-            self.metrics.add_feed(&feed.url);
+            self.metrics.add_feed(&feed.shown());
             let (poller, stop, spec) = (self.clone(), shutdown.clone(), feed.clone());
             let task = tasks.spawn(async move { poller.poll_forever(spec, stop, Duration::ZERO).await });
             by_task.insert(task.id(), feed);
@@ -123,8 +123,8 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
                 continue;
             }
             let pause = self.settings.max_backoff.min(Duration::from_secs(60));
-            tracing::error!(feed = %feed.url, %error, restart_in = ?pause, "a feed's task failed; starting it again");
-            self.metrics.restarted(&feed.url);
+            tracing::error!(feed = %feed.shown(), %error, restart_in = ?pause, "a feed's task failed; starting it again");
+            self.metrics.restarted(&feed.shown());
             let (poller, stop, spec) = (self.clone(), shutdown.clone(), feed.clone());
             let task = tasks.spawn(async move { poller.poll_forever(spec, stop, pause).await });
             by_task.insert(task.id(), feed);
@@ -137,7 +137,7 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
         // Feeds started together begin spread over the first jitter window.
         let mut wait = first_wait + feed.interval.mul_f64(self.settings.jitter * fastrand::f64());
         loop {
-            self.metrics.scheduled(&feed.url, chrono::Utc::now() + wait);
+            self.metrics.scheduled(&feed.shown(), chrono::Utc::now() + wait);
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
@@ -146,7 +146,7 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
             failures = if matches!(outcome, PollOutcome::Failed { .. }) { failures + 1 } else { 0 };
             wait = next_wait(feed.interval, failures, &self.settings, fastrand::f64());
             if let PollOutcome::Failed { kind, detail } = &outcome {
-                tracing::warn!(feed = %feed.url, kind, error = %detail, failures, retry_in = ?wait, "poll failed");
+                tracing::warn!(feed = %feed.shown(), kind, error = %detail, failures, retry_in = ?wait, "poll failed");
             }
         }
     }
@@ -170,7 +170,7 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
         };
         if let PollOutcome::Read(report) = &outcome {
             tracing::info!(
-                feed = %feed.url,
+                feed = %feed.shown(),
                 entries = report.entries,
                 new = report.new_documents,
                 duplicates = report.duplicates,
@@ -178,7 +178,7 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
                 "feed polled"
             );
         }
-        self.metrics.record(&feed.url, &outcome);
+        self.metrics.record(&feed.shown(), &outcome);
         Some(outcome)
     }
 
@@ -197,7 +197,10 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
             Ok(Fetched::Body { bytes, validators, charset }) => (bytes, validators, charset),
             Err(error) => return Err(Failure { kind: error.kind(), detail: error.reason() }),
         };
-        let entries = parse_feed_as(&bytes, charset.as_deref(), &feed.url)
+        // Shown, not fetched: the URL given to the parser resolves relative links and names every
+        // document's source, and neither may carry the feed's credentials or keys.
+        let shown = feed.shown();
+        let entries = parse_feed_as(&bytes, charset.as_deref(), &shown)
             .map_err(|error| Failure { kind: error.kind(), detail: error.to_string() })?;
 
         let mut report = PollReport { entries: entries.len() as u64, ..PollReport::default() };
@@ -205,7 +208,7 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
         let mut candidates = Vec::new();
         for mut entry in entries {
             feed.labels.apply(&mut entry);
-            let document = entry.into_document(&feed.url);
+            let document = entry.into_document(&shown);
             // A feed listing an entry twice, or an entry settled by the last read: not new.
             if !in_this_read.insert(document.id.clone()) || state.known.contains(&document.id) {
                 report.duplicates += 1;
@@ -215,7 +218,7 @@ impl<S: MessageSink, D: SeenDocuments> FeedPoller<S, D> {
             match envelope.validate(Stage::Topic, &self.settings.limits) {
                 Ok(()) => candidates.push(envelope.document),
                 Err(rejection) => {
-                    tracing::warn!(feed = %feed.url, %rejection, "entry left out");
+                    tracing::warn!(feed = %shown, %rejection, "entry left out");
                     *report.skipped.entry(rejection.reason_code()).or_default() += 1;
                 }
             }

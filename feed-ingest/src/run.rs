@@ -158,7 +158,7 @@ async fn poll<S: MessageSink>(
         });
         for (feed, outcome) in futures_util::future::join_all(polls).await {
             if let PollOutcome::Failed { kind, detail } = outcome {
-                service_kit::say_error("feed-ingest", &format!("{} ({kind}): {detail}", feed.url));
+                service_kit::say_error("feed-ingest", &format!("{} ({kind}): {detail}", feed.shown()));
             }
         }
         return Ok(());
@@ -192,8 +192,8 @@ async fn dry_run(fetcher: &Fetcher, feeds: &[FeedSpec]) -> anyhow::Result<()> {
             Err(error) => {
                 // A fetch error names the URL itself, a parse error does not: name it once either way.
                 let text = format!("{error:#}");
-                let reason = text.strip_prefix(&format!("{}: ", feed.url)).unwrap_or(&text);
-                service_kit::say_error("feed-ingest", &format!("{}: {reason}", feed.url));
+                let reason = text.strip_prefix(&format!("{}: ", feed.url)).unwrap_or(&text).replace(&feed.url, "…");
+                service_kit::say_error("feed-ingest", &format!("{}: {reason}", feed.shown()));
             }
         }
     }

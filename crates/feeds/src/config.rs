@@ -120,6 +120,44 @@ impl FeedSpec {
     pub fn new(url: impl Into<String>, interval: Duration) -> Self {
         Self { url: url.into(), interval, labels: LabelMap::default() }
     }
+
+    /// The URL as it may be shown — in logs, `/metrics`, `/feeds`, `docclass feeds status` and every
+    /// document's `source` (so the result table): [`redact_url`]. `url` itself is only fetched.
+    pub fn shown(&self) -> String {
+        redact_url(&self.url)
+    }
+}
+
+/// Query keys whose values are secrets, by any part of the key (`api_key`, `access_token`, `sig`, …).
+const SECRET_KEYS: [&str; 10] =
+    ["key", "token", "secret", "password", "passwd", "pwd", "auth", "sig", "session", "credential"];
+
+/// `url` without what must not be shown: its user and password are dropped, and the value of each query
+/// parameter whose name says secret ([`SECRET_KEYS`]) becomes `***`. A URL with nothing to hide comes
+/// back exactly as given (not re-encoded), so sources stay as users wrote them.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else { return url.to_owned() };
+    let mut changed = false;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // Infallible for http(s) URLs, which have a host; anything else is left to the checks below.
+        changed |= parsed.set_username("").is_ok() && parsed.set_password(None).is_ok();
+    }
+    let secret = |key: &str| {
+        let key = key.to_ascii_lowercase();
+        SECRET_KEYS.iter().any(|word| key.contains(word))
+    };
+    if parsed.query_pairs().any(|(key, _)| secret(&key)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if secret(&key) { "***".to_owned() } else { value.into_owned() };
+                (key.into_owned(), value)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+        changed = true;
+    }
+    if changed { parsed.to_string() } else { url.to_owned() }
 }
 
 /// Feed categories → labels.
@@ -199,6 +237,22 @@ impl FeedList {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn urls_are_shown_without_credentials_or_secret_query_values() {
+        assert_eq!(
+            redact_url("https://user:hunter2@feeds.example.org/rss?api_key=abc&cat=cs.LG&Access_Token=t"),
+            "https://feeds.example.org/rss?api_key=***&cat=cs.LG&Access_Token=***"
+        );
+        let plain = "http://export.arxiv.org/api/query?search_query=cat:cs.LG&max_results=5";
+        assert_eq!(redact_url(plain), plain, "nothing to hide: exactly as given");
+        assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(
+            FeedSpec::new("https://u:p@example.org/f", Duration::from_secs(60)).shown(),
+            "https://example.org/f"
+        );
+    }
+
     use super::*;
 
     fn entry(category: &str) -> FeedEntry {

@@ -20,7 +20,9 @@ mod normalize;
 pub mod parse;
 mod read;
 
-pub use config::{FeedDefaults, FeedList, FeedSpec, LabelMap, MAX_INTERVAL, MIN_INTERVAL, Unmapped, check_interval};
+pub use config::{
+    FeedDefaults, FeedList, FeedSpec, LabelMap, MAX_INTERVAL, MIN_INTERVAL, Unmapped, check_interval, redact_url,
+};
 #[cfg(feature = "fetch")]
 pub use fetch::{FetchError, Fetched, Fetcher, FetcherConfig, PrivateAddresses, Validators, install_tls_provider};
 pub use parse::{FeedEntry, ParseError, parse_feed, parse_feed_as};
@@ -33,7 +35,7 @@ pub async fn fetch_once(fetcher: &Fetcher, feeds: &[FeedSpec]) -> Vec<anyhow::Re
     let fetches = feeds.iter().map(|feed| async move {
         match fetcher.fetch(&feed.url, &Validators::default()).await {
             Ok(Fetched::Body { bytes, charset, .. }) => {
-                parse_feed_as(&bytes, charset.as_deref(), &feed.url).map_err(anyhow::Error::from)
+                parse_feed_as(&bytes, charset.as_deref(), &feed.shown()).map_err(anyhow::Error::from)
             }
             Ok(Fetched::NotModified) => Ok(Vec::new()),
             Err(error) => Err(error.into()),

@@ -157,9 +157,7 @@ pub enum TrainError {
     #[error("the training documents carry one category only ({0}): a model needs at least two to tell apart")]
     OneClass(String),
     /// No word or pair of words occurs often enough to be a feature.
-    #[error(
-        "no usable features: no word occurs in {min_df} or more of the documents (empty, or all different)"
-    )]
+    #[error("no usable features: no word occurs in {min_df} or more of the documents (empty, or all different)")]
     NoFeatures {
         /// The least documents a feature must occur in.
         min_df: u32,

@@ -241,3 +241,33 @@ async fn two_pollers_sharing_the_store_enqueue_each_document_once() {
     let ids = enqueued_ids(&queue);
     assert_eq!(ids, BTreeMap::from([("c-1".into(), 1), ("c-2".into(), 1), ("c-3".into(), 1)]));
 }
+
+/// A feed URL with credentials and an API key (`user:password@`, `?api_key=`) is fetched as given, and
+/// shown without them everywhere: the feed's figures (`/feeds`, `/metrics`), and every document's
+/// `source`, so the result table. They used to leak into all of these.
+#[tokio::test]
+async fn a_feeds_secrets_are_fetched_with_and_never_shown() {
+    let base = serve(Arc::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Arc::new(EmbeddedQueue::new("ingest", QueueConfig::default()));
+    let (poller, metrics) = new_poller(&queue, &dir.path().join("seen.sqlite"));
+    let secret_url = base.replace("http://", "http://reader:hunter2@") + "/arxiv?api_key=s3cret&cat=cs";
+    let feed = FeedSpec::new(secret_url, Duration::from_secs(60));
+    let outcome = poller.poll_once(&feed, &mut FeedState::default()).await;
+    assert!(matches!(outcome, PollOutcome::Read(_)), "fetched with its secrets: {outcome:?}");
+
+    let shown = format!("{base}/arxiv?api_key=***&cat=cs");
+    let statuses = metrics.snapshot();
+    assert_eq!(statuses.iter().map(|s| s.url.as_str()).collect::<Vec<_>>(), [shown.as_str()]);
+    let mut registry = prometheus_client::registry::Registry::default();
+    metrics.register(&mut registry);
+    let mut exposition = String::new();
+    prometheus_client::encoding::text::encode(&mut exposition, &registry).unwrap();
+    let documents: Vec<_> =
+        queue.drain_visible().into_iter().map(|(body, _)| Envelope::decode(&body).unwrap().document).collect();
+    assert!(!documents.is_empty());
+    for text in documents.iter().map(|d| serde_json::to_string(d).unwrap()).chain([exposition]) {
+        assert!(!text.contains("hunter2") && !text.contains("s3cret") && !text.contains("reader"), "{text}");
+    }
+    assert!(documents.iter().all(|d| d.source == shown), "{:?}", documents[0].source);
+}
