@@ -171,3 +171,49 @@ fn the_dashboard_shows_an_embedded_run_in_a_real_browser() {
     assert!(exited.success(), "{exited}");
     assert_eq!(results_file::row_count(&db), lines.len());
 }
+
+/// What the dashboard answers, and to whom: a request for another host (a page elsewhere whose name
+/// was rebound to this address) is refused; its own answers carry headers that keep the page from
+/// being framed, sniffed or given another's scripts. It used to answer any `Host`, with none of them.
+#[test]
+fn the_dashboard_answers_its_own_host_only_with_security_headers() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    struct Running(std::process::Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _dashboard = Running(
+        std::process::Command::new(binary("docclass"))
+            .args(["dashboard", "--addr", &format!("127.0.0.1:{port}"), "--allow-host", "dash.internal", "--db"])
+            .arg(dir.path().join("none.sqlite"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let ask = |host: &str| {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        write!(stream, "GET /api/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        Some(answer)
+    };
+    let own =
+        eventually_blocking(Duration::from_secs(30), "the dashboard answering", || ask(&format!("127.0.0.1:{port}")));
+    assert!(own.starts_with("HTTP/1.1 200"), "{own}");
+    let lower = own.to_ascii_lowercase();
+    for header in
+        ["content-security-policy: default-src 'none'", "x-content-type-options: nosniff", "x-frame-options: deny"]
+    {
+        assert!(lower.contains(header), "{header} in {own}");
+    }
+    assert!(ask("dash.internal:8080").unwrap().starts_with("HTTP/1.1 200"));
+    let rebound = ask(&format!("evil.example:{port}")).unwrap();
+    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+    assert!(!rebound.contains("results_written"), "{rebound}");
+}

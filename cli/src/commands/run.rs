@@ -74,12 +74,7 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
                 dead_letters: queues.dead_letters.clone(),
             };
             let sources = super::dashboard::Sources::embedded(args.db.clone(), live, workers, stage_counts.clone());
-            let done = dashboard_done.clone();
-            tokio::spawn(async move {
-                if let Err(error) = super::dashboard::serve(listener, sources, done.cancelled_owned()).await {
-                    tracing::error!(error = %format!("{error:#}"), "the dashboard failed; the run goes on");
-                }
-            });
+            tokio::spawn(super::dashboard::serve(listener, sources, Vec::new(), dashboard_done.clone()));
         }
         let bar = ProgressBar::new_spinner();
         bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("static template is valid"));

@@ -51,7 +51,7 @@ pub async fn serve_health_with(
     let service = Service { registry: Arc::new(registry), shutdown: shutdown.clone() };
     let app =
         Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics)).with_state(service).merge(routes);
-    tokio::spawn(accept_loop(listener, app, shutdown));
+    tokio::spawn(serve_capped(listener, app, shutdown));
     tracing::info!(address = %bound, "serving /healthz and /metrics");
     Ok(bound)
 }
@@ -67,10 +67,12 @@ pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// The longest a connection lives, keep-alive included.
 const CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Serves `app` until `shutdown`, within the limits above. (Written here rather than with
+/// Serves `app` on `listener` until `shutdown`, within the limits above: every HTTP endpoint docclass
+/// serves (the services' health and metrics, the dashboard). (Written here rather than with
 /// `axum::serve`, which offers neither a connection cap nor a header-read timeout: without them, 1,100
-/// idle sockets starved `--healthcheck`, and on ECS a healthy task would be killed.)
-async fn accept_loop(listener: tokio::net::TcpListener, app: Router, shutdown: CancellationToken) {
+/// idle sockets starved `--healthcheck`, and on ECS a healthy task would be killed; the same made the
+/// dashboard unreachable.)
+pub async fn serve_capped(listener: tokio::net::TcpListener, app: Router, shutdown: CancellationToken) {
     let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let reserve = Arc::new(tokio::sync::Semaphore::new(LOOPBACK_RESERVE));
     loop {
@@ -82,7 +84,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router, shutdown: C
             Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors, say: pause rather than spin.
-                tracing::warn!(%error, "health/metrics endpoint: accept failed");
+                tracing::warn!(%error, "HTTP endpoint: accept failed");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             }

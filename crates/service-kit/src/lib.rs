@@ -26,7 +26,7 @@ pub use args::{
     AwsArgs, ClassifierArgs, ClassifierService, CommonArgs, MAX_WORKERS, WorkerArgs, parse_score, parse_workers,
 };
 pub use aws::{SqsService, serve_classifier, serve_sqs, sqs_queue, to_queue};
-pub use health::{is_healthy, serve_health, serve_health_with};
+pub use health::{is_healthy, serve_capped, serve_health, serve_health_with};
 pub use model::{DEFAULT_MODEL_FILE, load_model, model_cache_dir};
 pub use protection::EcsAgentProtection;
 pub use stdio::serve_stdio;

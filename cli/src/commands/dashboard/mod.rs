@@ -70,6 +70,10 @@ pub struct DashboardArgs {
     /// topic-classifier=http://127.0.0.1:9102/metrics); repeat for each.
     #[arg(long = "metrics", value_name = "SERVICE=URL", value_parser = metrics_target)]
     metrics: Vec<(String, String)>,
+    /// A name this dashboard may be reached by besides its address and `localhost` (behind a proxy or
+    /// a DNS name of your own); repeat for each. Requests for any other host are refused.
+    #[arg(long)]
+    allow_host: Vec<String>,
     #[command(flatten)]
     queues: super::dlq::QueueUrls,
     #[command(flatten)]
@@ -94,6 +98,7 @@ pub fn run(args: DashboardArgs) -> anyhow::Result<()> {
         let what =
             args.table.as_deref().map_or_else(|| args.db.display().to_string(), |table| format!("table {table}"));
         eprintln!("dashboard of {what} on http://{}/ (Ctrl-C to stop)", listener.local_addr()?);
-        serve(listener, sources, worker_runtime::shutdown_signal()).await
+        serve(listener, sources, args.allow_host.clone(), service_kit::shutdown_on_signal()).await;
+        Ok(())
     })
 }
