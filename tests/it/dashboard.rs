@@ -5,6 +5,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use test_support::binaries::binary;
+// Killed however a test ends.
+use test_support::processes::{Service, free_port};
 use test_support::{browser, data_dir, eventually_blocking, model_file, results_file};
 
 /// What a person sees on the dashboard of an embedded run while it runs, in a real browser: the rows
@@ -17,18 +19,10 @@ fn the_dashboard_shows_an_embedded_run_in_a_real_browser() {
     let Some(chromium) = browser::chromium_or_skip() else { return };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("results.sqlite");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    // Killed however the test ends.
-    struct Running(std::process::Child);
-    impl Drop for Running {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+    let port = free_port();
     // The run reads its documents from a pipe the test holds open: it is live, and idle between what
     // the test sends, so what its queues hold is known when the page is read.
-    let mut run = Running(
+    let mut run = Service(
         std::process::Command::new(binary("docclass"))
             .args(["run", "--workers", "2", "--input", "-", "--dashboard", &format!("127.0.0.1:{port}"), "--model"])
             .arg(model_file())
@@ -179,15 +173,8 @@ fn the_dashboard_shows_an_embedded_run_in_a_real_browser() {
 fn the_dashboard_answers_its_own_host_only_with_security_headers() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    struct Running(std::process::Child);
-    impl Drop for Running {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _dashboard = Running(
+    let port = free_port();
+    let _dashboard = Service(
         std::process::Command::new(binary("docclass"))
             .args(["dashboard", "--addr", &format!("127.0.0.1:{port}"), "--allow-host", "dash.internal", "--db"])
             .arg(dir.path().join("none.sqlite"))
