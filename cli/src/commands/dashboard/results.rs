@@ -17,6 +17,13 @@ const LATEST: usize = 25;
 pub(super) const LETTERS_PER_REASON: usize = 5;
 /// How much of a listed dead letter's body the page shows.
 const LETTER_BODY_CHARS: usize = 300;
+/// Labels listed per figure (topics, categories, model versions), the most frequent; the rest are
+/// summed under [`OTHER_LABELS`]. arXiv has 148 categories; a crafted file with a hundred thousand made
+/// `/api/status` 3.4 MB.
+const MAX_LABELS: usize = 200;
+/// The key the labels beyond [`MAX_LABELS`] are summed under.
+const OTHER_LABELS: &str = "(other labels)";
+
 /// The window of the throughput and latency figures.
 const WINDOW_MINUTES: i64 = 15;
 
@@ -167,10 +174,10 @@ impl Summary {
         });
         Figures {
             results_written: self.rows,
-            per_topic: self.per_topic,
-            per_subtopic: self.per_subtopic,
+            per_topic: top(self.per_topic),
+            per_subtopic: top(self.per_subtopic),
             confidence_histogram: self.histogram.to_vec(),
-            model_versions: self.models,
+            model_versions: top(self.models),
             agreement: self.agreement,
             throughput: Throughput { window_minutes: WINDOW_MINUTES, per_minute, latency_seconds },
             latest: self
@@ -248,4 +255,35 @@ pub(super) struct Letter {
     pub queue: String,
     pub detail: String,
     pub body: String,
+}
+
+/// The [`MAX_LABELS`] most frequent labels of `counts`, the rest summed under [`OTHER_LABELS`]: the
+/// total stays the same (the page's bars still add up to the rows), the answer stays small.
+fn top(counts: BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    if counts.len() <= MAX_LABELS {
+        return counts;
+    }
+    let mut ranked: Vec<(String, u64)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let rest: u64 = ranked.drain(MAX_LABELS..).map(|(_, count)| count).sum();
+    let mut kept: BTreeMap<String, u64> = ranked.into_iter().collect();
+    *kept.entry(OTHER_LABELS.to_owned()).or_default() += rest;
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_most_the_top_labels_are_listed_and_the_total_is_kept() {
+        let few: BTreeMap<String, u64> = [("a".to_owned(), 3), ("b".to_owned(), 1)].into();
+        assert_eq!(top(few.clone()), few);
+        let many: BTreeMap<String, u64> = (0..10_000).map(|n| (format!("label-{n:05}"), 1 + n % 7)).collect();
+        let total: u64 = many.values().sum();
+        let listed = top(many);
+        assert_eq!(listed.len(), MAX_LABELS + 1);
+        assert_eq!(listed.values().sum::<u64>(), total);
+        assert!(listed.iter().filter(|(label, _)| *label != OTHER_LABELS).all(|(_, count)| *count == 7));
+    }
 }

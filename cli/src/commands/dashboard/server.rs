@@ -84,7 +84,7 @@ async fn page(State(sources): State<Arc<Sources>>) -> impl IntoResponse {
 }
 
 async fn api_status(State(sources): State<Arc<Sources>>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "no-store")], Json(sources.status().await))
+    ([(header::CACHE_CONTROL, "no-store")], Json(sources.status_json().await))
 }
 
 #[cfg(test)]

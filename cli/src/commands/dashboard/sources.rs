@@ -43,6 +43,9 @@ pub struct Sources {
     scraper: Scraper,
     /// The last reading of the table and the dead letters, with when it was taken.
     cached: tokio::sync::Mutex<Option<Reading>>,
+    /// The last answer of `/api/status`, with when it was made: asked again within a refresh, the
+    /// dashboard answers it again instead of asking SQS, ECS and every `/metrics` once more per request.
+    answered: tokio::sync::Mutex<Option<(Instant, serde_json::Value)>>,
     pub(super) refresh_secs: u32,
     /// The embedded run's per-stage counts, when serving one.
     pub(super) stage_counts: Option<Arc<HandledCounts>>,
@@ -77,6 +80,7 @@ impl Sources {
             pools,
             scraper: Scraper::new(metrics),
             cached: tokio::sync::Mutex::new(None),
+            answered: tokio::sync::Mutex::new(None),
             refresh_secs: refresh_secs.max(1),
             stage_counts: None,
             rates: Rates::default(),
@@ -117,6 +121,21 @@ impl Sources {
             QueueSource::Sqs(Box::new(SqsQueues::new(sqs, aws_sdk_cloudwatch::Client::new(&config), urls)))
         };
         Ok(Self::new(results, queues, pools(args).await?, args.metrics.clone(), args.refresh_secs))
+    }
+
+    /// [`Sources::status`] as JSON, read at most once per refresh interval however many pages ask: one
+    /// reading at a time, the others wait for it and share it.
+    pub(super) async fn status_json(&self) -> serde_json::Value {
+        let mut answered = self.answered.lock().await;
+        let fresh = Duration::from_secs(u64::from(self.refresh_secs));
+        if let Some((at, answer)) = answered.as_ref()
+            && at.elapsed() < fresh
+        {
+            return answer.clone();
+        }
+        let answer = serde_json::to_value(self.status().await).expect("the status is plain data");
+        *answered = Some((Instant::now(), answer.clone()));
+        answer
     }
 
     /// Everything, now.
