@@ -243,6 +243,21 @@ fn five_minutes() -> Duration {
     Duration::from_secs(300)
 }
 
+/// The longest stack name: its queues, tables and roles carry it plus up to 32 characters of their own.
+const MAX_NAME: usize = 32;
+
+/// What a stack file's `environment` may set: the tunables. Everything else a task needs deploy sets
+/// itself (addresses, names), and some must never come from a stack file: the metrics address, the
+/// private-address allowance, the AWS endpoint, credentials.
+pub const TUNABLE_ENVIRONMENT: [&str; 6] = [
+    topology::env::MIN_SCORE,
+    topology::env::WORKERS,
+    topology::env::VISIBILITY_TIMEOUT_SECS,
+    topology::env::LOG_FORMAT,
+    topology::env::FEEDS,
+    "RUST_LOG",
+];
+
 fn stop_timeout_secs() -> u32 {
     topology::timeouts::STOP.as_secs() as u32
 }
@@ -302,9 +317,20 @@ impl Stack {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let stack: Stack = toml::from_str(text)?;
         ensure!(
-            !stack.name.is_empty() && stack.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
-            "name {:?}: letters, digits and '-' only (it prefixes queue, table and role names)",
+            !stack.name.is_empty()
+                && stack.name.len() <= MAX_NAME
+                && stack.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "name {:?}: 1 to {MAX_NAME} letters, digits and '-' (it prefixes queue, table and role names, which \
+             AWS caps at 64 to 80 characters)",
             stack.name
+        );
+        let group = &stack.logs.group;
+        ensure!(
+            !group.is_empty()
+                && group.len() <= 512
+                && group.chars().all(|c| c.is_ascii_alphanumeric() || "_-/.#".contains(c)),
+            "logs.group {group:?}: 1 to 512 letters, digits and '_-/.#' (the task roles may write to it; a '*' \
+             would grant every log group)"
         );
         ensure!(
             stack.account_id.len() == 12 && stack.account_id.chars().all(|c| c.is_ascii_digit()),
@@ -343,6 +369,23 @@ impl Stack {
             if let Some(name) = spec.environment.keys().find(|name| reserved.contains(&name.as_str())) {
                 bail!("{}: {name} is set by deploy itself, from the stack's name", field("environment"));
             }
+            if let Some(name) = spec.environment.keys().find(|name| !TUNABLE_ENVIRONMENT.contains(&name.as_str())) {
+                bail!(
+                    "{}: {name} is not one a stack file may set (only {}); addresses, endpoints and \
+                     allowances are deploy's, and secrets do not belong in a task definition's plain text",
+                    field("environment"),
+                    TUNABLE_ENVIRONMENT.join(", ")
+                );
+            }
+            let (least, most) = (topology::timeouts::DRAIN.as_secs() + 1, topology::timeouts::VISIBILITY.as_secs());
+            ensure!(
+                (least..=most).contains(&u64::from(spec.stop_timeout_secs)),
+                "{}: {} s; between {least} s (above the {} s a worker takes to drain) and {most} s (below the \
+                 visibility timeout, so no message in hand reappears while its task stops)",
+                field("stop_timeout_secs"),
+                spec.stop_timeout_secs,
+                least - 1
+            );
             if service == Service::FeedIngest {
                 // Polling twice from two tasks is safe (the seen table) but pointless.
                 ensure!(spec.max_tasks == 1, "{}: feed-ingest runs as one task", field("max_tasks"));
@@ -505,6 +548,23 @@ mod tests {
             (("min_tasks = 1\nmax_tasks = 8", "min_tasks = 9\nmax_tasks = 8"), "min_tasks above max_tasks"),
             (("[services.table-writer]", "[services.tabel-writer]"), "not a docclass service"),
             (("account_id = \"123456789012\"", "account_id = \"12\""), "12 digits"),
+            (("name = \"docclass\"", &format!("name = \"{}\"", "d".repeat(300))), "1 to 32 letters"),
+            (("group = \"/ecs/docclass\"", "group = \"*\""), "would grant every log group"),
+            (("[services.table-writer]", "[services.table-writer]\nstop_timeout_secs = 0"), "between 21 s"),
+            (
+                (
+                    "[services.table-writer]",
+                    "[services.table-writer]\nenvironment = { AWS_ENDPOINT_URL = \"http://x\" }",
+                ),
+                "not one a stack file may set",
+            ),
+            (
+                (
+                    "[services.table-writer]",
+                    "[services.table-writer]\nenvironment = { DOCCLASS_ALLOW_PRIVATE_ADDRESSES = \"true\" }",
+                ),
+                "not one a stack file may set",
+            ),
         ] {
             assert!(EXAMPLE.contains(change.0), "the example has {:?}", change.0);
             let error = format!("{:#}", Stack::parse(&EXAMPLE.replacen(change.0, change.1, 1)).unwrap_err());
