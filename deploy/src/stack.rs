@@ -405,8 +405,24 @@ impl Stack {
             (Some(_), Some(_)) => bail!("services.feed-ingest: give feeds or environment.DOCCLASS_FEEDS, not both"),
             (Some(_), None) => {
                 let text = self.feeds_toml().expect("feeds are given");
-                feeds::FeedList::parse(&text)
+                let list = feeds::FeedList::parse(&text)
                     .map_err(|error| anyhow::anyhow!("services.feed-ingest.feeds: {error:#}"))?;
+                // feed-ingest on ECS refuses private addresses; a literal one is refused here already
+                // (a name is resolved only where it is fetched). 169.254.170.2 is the task's credentials.
+                for feed in list.feeds() {
+                    let host = url::Url::parse(&feed.url).ok().and_then(|url| url.host().map(|host| host.to_owned()));
+                    let ip = match host {
+                        Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+                        Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+                        _ => None,
+                    };
+                    if let Some(ip) = ip.filter(|ip| !feeds::is_public(*ip)) {
+                        bail!(
+                            "services.feed-ingest.feeds: {} is at a private address ({ip}), which feed-ingest refuses",
+                            feed.shown()
+                        );
+                    }
+                }
                 // ECS takes a task definition of at most 64 KiB, environment included.
                 ensure!(text.len() <= 32 * 1024, "services.feed-ingest.feeds: over 32 KiB as TOML");
                 Ok(())
@@ -548,6 +564,7 @@ mod tests {
             (("min_tasks = 1\nmax_tasks = 8", "min_tasks = 9\nmax_tasks = 8"), "min_tasks above max_tasks"),
             (("[services.table-writer]", "[services.tabel-writer]"), "not a docclass service"),
             (("account_id = \"123456789012\"", "account_id = \"12\""), "12 digits"),
+            (("https://rss.arxiv.org/atom/cs", "http://169.254.170.2/v2/credentials"), "at a private address"),
             (("name = \"docclass\"", &format!("name = \"{}\"", "d".repeat(300))), "1 to 32 letters"),
             (("group = \"/ecs/docclass\"", "group = \"*\""), "would grant every log group"),
             (("[services.table-writer]", "[services.table-writer]\nstop_timeout_secs = 0"), "between 21 s"),

@@ -11,6 +11,7 @@
 //! the crate links no HTTP client. The service that polls feeds into the queue is `feed-ingest`.
 #![warn(missing_docs)]
 
+mod addresses;
 pub mod arxiv;
 pub mod config;
 #[cfg(feature = "fetch")]
@@ -20,11 +21,12 @@ mod normalize;
 pub mod parse;
 mod read;
 
+pub use addresses::{PrivateAddresses, is_public};
 pub use config::{
     FeedDefaults, FeedList, FeedSpec, LabelMap, MAX_INTERVAL, MIN_INTERVAL, Unmapped, check_interval, redact_url,
 };
 #[cfg(feature = "fetch")]
-pub use fetch::{FetchError, Fetched, Fetcher, FetcherConfig, PrivateAddresses, Validators, install_tls_provider};
+pub use fetch::{FetchError, Fetched, Fetcher, FetcherConfig, Validators, install_tls_provider};
 pub use parse::{FeedEntry, ParseError, parse_feed, parse_feed_as};
 pub use read::{ReadError, read_documents};
 
