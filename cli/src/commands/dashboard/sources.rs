@@ -41,7 +41,8 @@ pub struct Sources {
     queues: QueueSource,
     pools: PoolSource,
     scraper: Scraper,
-    /// The last reading of the table and the dead letters, with when it was taken.
+    /// The last DynamoDB reading and dead-letter look, with when they were taken (kept for
+    /// `--table-every-secs`, longer than a refresh: each reading is a scan of the table).
     cached: tokio::sync::Mutex<Option<Reading>>,
     /// The last answer of `/api/status`, with when it was made: asked again within a refresh, the
     /// dashboard answers it again instead of asking SQS, ECS and every `/metrics` once more per request.
@@ -139,19 +140,12 @@ impl Sources {
     }
 
     /// Everything, now.
-    pub(super) async fn status(&self) -> Status {
+    async fn status(&self) -> Status {
         let (source, results, dead_letters) = match &self.results {
             ResultSource::Sqlite(db) => {
-                // Read at most once per refresh, however many pages ask: the reading scans the whole
-                // table, and a run writing it must not lose its cores to the readers.
-                let mut cached = self.cached.lock().await;
-                let every = Duration::from_secs(u64::from(self.refresh_secs));
-                if cached.as_ref().is_none_or(|(at, _, _)| at.elapsed() >= every) {
-                    let (figures, letters) = results::sqlite_reading(db).await;
-                    *cached = Some((Instant::now(), figures, letters));
-                }
-                let (_, figures, letters) = cached.as_ref().expect("just filled");
-                (format!("sqlite:{}", db.display()), figures.clone(), letters.clone())
+                // A scan of the whole file: [`Sources::status_json`] asks at most once per refresh.
+                let (figures, letters) = results::sqlite_reading(db).await;
+                (format!("sqlite:{}", db.display()), figures, letters)
             }
             ResultSource::Dynamo { table, every } => {
                 let mut cached = self.cached.lock().await;
