@@ -44,7 +44,7 @@ enum Command {
     Train(commands::train::TrainArgs),
     /// Report a model's accuracy and macro-F1 on labelled JSON Lines.
     Eval(commands::eval::EvalArgs),
-    /// What a model file is: its version and what it was trained on.
+    /// What a model file is, and the model store: publish, status, promote, rollback, list.
     Model(commands::model::ModelArgs),
     /// Run the whole pipeline in this process on the embedded queue and SQLite table.
     Run(commands::run::RunArgs),
@@ -91,7 +91,7 @@ fn parse_log_format(value: &str) -> Result<LogFormat, String> {
 fn main() -> std::process::ExitCode {
     restore_default_sigpipe();
     let cli = Cli::parse();
-    telemetry::init(cli.global.log_format, "warn,docclass=info");
+    telemetry::init(cli.global.log_format, "warn,docclass=info,model_store=info,service_kit=info");
     let result = match cli.command {
         Command::Train(args) => commands::train::run(&cli.global, args),
         Command::Eval(args) => commands::eval::run(&cli.global, args),

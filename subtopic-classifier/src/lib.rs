@@ -1,16 +1,15 @@
 //! subtopic-classifier: adds the subtopic, chosen among the subtopics of the document's topic.
 #![warn(missing_docs)]
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use docclass_types::{CategoryScore, Classification, DeadLetterReason, Envelope, Stage, UNKNOWN_LABEL};
-use text_model::Classifier;
+use text_model::ServedModel;
 use worker_runtime::{Handler, HandlerError};
 
 /// The subtopic stage's handler.
 pub struct ClassifySubtopic {
-    model: Arc<dyn Classifier>,
+    /// Replaced while documents flow when a model store names a new live model.
+    model: ServedModel,
     /// Below this end-to-end confidence (topic score × subtopic score) the subtopic is
     /// [`UNKNOWN_LABEL`].
     min_score: f32,
@@ -18,8 +17,8 @@ pub struct ClassifySubtopic {
 
 impl ClassifySubtopic {
     /// A handler answering with `model`'s subtopic level, always naming a subtopic.
-    pub fn new(model: Arc<dyn Classifier>) -> Self {
-        Self { model, min_score: 0.0 }
+    pub fn new(model: impl Into<ServedModel>) -> Self {
+        Self { model: model.into(), min_score: 0.0 }
     }
 
     /// Answers [`UNKNOWN_LABEL`] when topic score × subtopic score is under `min_score`.
@@ -34,28 +33,47 @@ impl Handler for ClassifySubtopic {
     }
 
     fn handle(&self, mut envelope: Envelope) -> Result<Envelope, HandlerError> {
+        let model = self.model.current();
         // Validation ran before the handler: a Subtopic-stage envelope always has its topic.
-        let (topic, topic_score) = envelope.topic.as_ref().map(|t| (t.label.clone(), t.score)).unwrap_or_default();
+        let (mut topic, mut topic_score) =
+            envelope.topic.as_ref().map(|t| (t.label.clone(), t.score)).unwrap_or_default();
+        let topic_version = envelope.topic.as_ref().map(|t| t.model_version.as_str()).unwrap_or_default();
+        let document = &envelope.document;
+        let known = topic == UNKNOWN_LABEL || model.knows_topic(&topic);
+        if !known && topic_version != model.version() {
+            // The topic came from another model — the one served before a swap, or another pool's — and
+            // this one files documents under other topics. The document is filed anew, both levels by this
+            // model, rather than dead-lettered for a change of model it had no part in.
+            let refiled = model.classify_topic(&document.title, &document.text);
+            (topic, topic_score) = (refiled.label.clone(), refiled.score);
+            envelope.topic = Some(Classification {
+                label: refiled.label,
+                score: refiled.score,
+                model_version: model.version().to_owned(),
+                classified_at: Utc::now(),
+                top: Vec::new(),
+            });
+        }
         let document = &envelope.document;
         if topic == UNKNOWN_LABEL {
             // Too unsure of the topic to choose among its subtopics.
             envelope.subtopic = Some(Classification {
                 label: UNKNOWN_LABEL.to_owned(),
                 score: 0.0,
-                model_version: self.model.version().to_owned(),
+                model_version: model.version().to_owned(),
                 classified_at: Utc::now(),
                 top: Vec::new(),
             });
             return Ok(envelope);
         }
-        let Some(answer) = self.model.classify_subtopic(&topic, &document.title, &document.text) else {
-            // Another model version chose a topic this one does not know: retrying cannot help.
+        let Some(answer) = model.classify_subtopic(&topic, &document.title, &document.text) else {
+            // The same model named a topic it does not know: only a forged message does that.
             return Err(HandlerError::Permanent {
                 reason: DeadLetterReason::UnknownTopic,
                 detail: format!(
                     "document {} has topic {topic:?}, which model {} does not know",
                     document.id,
-                    self.model.version()
+                    model.version()
                 ),
             });
         };
@@ -66,7 +84,7 @@ impl Handler for ClassifySubtopic {
         envelope.subtopic = Some(Classification {
             label,
             score: subtopic.score,
-            model_version: self.model.version().to_owned(),
+            model_version: model.version().to_owned(),
             classified_at: Utc::now(),
             top: answer.top.into_iter().map(|c| CategoryScore { label: c.label, score: c.score }).collect(),
         });
@@ -81,7 +99,7 @@ mod tests {
 
     use super::*;
 
-    fn model() -> Arc<dyn Classifier> {
+    fn model() -> std::sync::Arc<dyn text_model::Classifier> {
         let mut examples = Vec::new();
         for (topic, subtopic, words) in [
             ("sci", "sci.space", "orbit rocket star"),
@@ -100,7 +118,7 @@ mod tests {
                 });
             }
         }
-        Arc::new(text_model::train(&examples, &TrainConfig::default(), &mut |_| {}).unwrap().0)
+        std::sync::Arc::new(text_model::train(&examples, &TrainConfig::default(), &mut |_| {}).unwrap().0)
     }
 
     fn envelope(topic: &str, score: f32) -> Envelope {
@@ -136,7 +154,23 @@ mod tests {
         let unknown_topic = ClassifySubtopic::new(model.clone()).handle(envelope(UNKNOWN_LABEL, 0.2)).unwrap();
         assert_eq!(unknown_topic.subtopic.unwrap().label, UNKNOWN_LABEL);
 
-        let foreign = ClassifySubtopic::new(model).handle(envelope("talk", 1.0)).unwrap_err();
-        assert!(matches!(foreign, HandlerError::Permanent { reason: DeadLetterReason::UnknownTopic, .. }));
+        // A topic the same model could not have named: forged, dead-lettered.
+        let mut forged = envelope("talk", 1.0);
+        forged.topic.as_mut().unwrap().model_version = model.version().to_owned();
+        let forged = ClassifySubtopic::new(model.clone()).handle(forged).unwrap_err();
+        assert!(matches!(forged, HandlerError::Permanent { reason: DeadLetterReason::UnknownTopic, .. }));
+    }
+
+    /// A document whose topic another model chose (the one served before a swap) and this one does not
+    /// know is filed anew by this model at both levels, not dead-lettered.
+    #[test]
+    fn a_topic_of_another_model_is_filed_anew() {
+        let model = model();
+        let handler = ClassifySubtopic::new(model.clone());
+        let refiled = handler.handle(envelope("talk", 1.0)).unwrap();
+        let (topic, subtopic) = (refiled.topic.unwrap(), refiled.subtopic.unwrap());
+        assert_eq!((topic.label.as_str(), subtopic.label.as_str()), ("sci", "sci.med"));
+        assert_eq!(topic.model_version, model.version());
+        assert_eq!(subtopic.model_version, model.version());
     }
 }

@@ -14,4 +14,5 @@ mod dashboard;
 mod deploy_ecs;
 mod embedded_pipeline;
 mod feed_polling;
+mod model_store;
 mod service_pipeline;

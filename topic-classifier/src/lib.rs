@@ -1,24 +1,23 @@
 //! topic-classifier: adds the top-level topic to each document.
 #![warn(missing_docs)]
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use docclass_types::{Classification, Envelope, Stage, UNKNOWN_LABEL};
-use text_model::Classifier;
+use text_model::ServedModel;
 use worker_runtime::{Handler, HandlerError};
 
 /// The topic stage's handler.
 pub struct ClassifyTopic {
-    model: Arc<dyn Classifier>,
+    /// Replaced while documents flow when a model store names a new live model.
+    model: ServedModel,
     /// Below this score the topic is [`UNKNOWN_LABEL`].
     min_score: f32,
 }
 
 impl ClassifyTopic {
     /// A handler answering with `model`'s topic level, always naming a topic.
-    pub fn new(model: Arc<dyn Classifier>) -> Self {
-        Self { model, min_score: 0.0 }
+    pub fn new(model: impl Into<ServedModel>) -> Self {
+        Self { model: model.into(), min_score: 0.0 }
     }
 
     /// Answers [`UNKNOWN_LABEL`] when the topic's score is under `min_score`.
@@ -34,13 +33,14 @@ impl Handler for ClassifyTopic {
 
     fn handle(&self, mut envelope: Envelope) -> Result<Envelope, HandlerError> {
         let document = &envelope.document;
-        let topic = self.model.classify_topic(&document.title, &document.text);
+        let model = self.model.current();
+        let topic = model.classify_topic(&document.title, &document.text);
         let label = if topic.score < self.min_score { UNKNOWN_LABEL.to_owned() } else { topic.label };
         tracing::Span::current().record("label", label.as_str());
         envelope.topic = Some(Classification {
             label,
             score: topic.score,
-            model_version: self.model.version().to_owned(),
+            model_version: model.version().to_owned(),
             classified_at: Utc::now(),
             top: Vec::new(),
         });

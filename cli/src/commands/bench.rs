@@ -115,9 +115,10 @@ pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
         options.worker.workers = args.workers.max(1);
         let documents =
             files.iter().map(|f| feeds::read_documents(f)).collect::<Result<Vec<_>, _>>()?.into_iter().flatten();
+        let served = text_model::ServedModel::new(model.clone());
         let stages = Handlers {
-            topic: ClassifyTopic::new(model.clone()),
-            subtopic: ClassifySubtopic::new(model.clone()),
+            topic: ClassifyTopic::new(served.clone()),
+            subtopic: ClassifySubtopic::new(served),
             write: PassToTable,
         };
         let report =

@@ -1,8 +1,12 @@
 //! `docclass model`: what a model file is — its version (the content digest every result row carries)
-//! and what it was trained on.
+//! and what it was trained on — and the model store the pools serve from: publish, status, promote,
+//! rollback, list.
 
 use std::path::PathBuf;
 
+use docclass_types::topology::env;
+use model_store::{Change, ModelStore, StoreUri};
+use service_kit::AwsArgs;
 use text_model::Model;
 
 /// Arguments of `docclass model`.
@@ -23,12 +27,206 @@ enum Action {
         #[arg(long)]
         json: bool,
     },
+    /// Store a model file and make it live (every pool watching the store swaps to it), or the candidate.
+    Publish {
+        /// The model file (`docclass train --out FILE`).
+        file: PathBuf,
+        /// Make it the candidate instead of live.
+        #[arg(long)]
+        candidate: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// The live and candidate models and the history of changes.
+    Status {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the candidate live.
+    Promote {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Why, for the history.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Put back the model the live one replaced (again: one further back).
+    Rollback {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Why, for the history.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Every model the store holds.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Which store, and how to reach it when it is on S3.
+#[derive(Debug, clap::Args)]
+struct StoreArgs {
+    /// The model store: a folder, or s3://bucket/prefix.
+    #[arg(long = "store", env = env::MODEL_STORE, value_parser = |text: &str| text.parse::<StoreUri>())]
+    uri: StoreUri,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+impl StoreArgs {
+    async fn open(&self) -> ModelStore {
+        ModelStore::open(&self.uri, &self.aws.settings()).await
+    }
 }
 
 pub fn run(args: ModelArgs) -> anyhow::Result<()> {
+    let runtime = || tokio::runtime::Builder::new_current_thread().enable_all().build();
     match args.action {
         Action::Show { file, json } => show(&file, json),
+        Action::Publish { file, candidate, store } => runtime()?.block_on(publish(&file, candidate, &store)),
+        Action::Status { store, json } => runtime()?.block_on(status(&store, json)),
+        Action::Promote { store, reason } => runtime()?.block_on(async {
+            let change = store.open().await.promote(&by("promote"), &reason).await?;
+            say(&store.uri, &change);
+            Ok(())
+        }),
+        Action::Rollback { store, reason } => runtime()?.block_on(async {
+            let change = store.open().await.rollback(&by("rollback"), &reason).await?;
+            say(&store.uri, &change);
+            Ok(())
+        }),
+        Action::List { store, json } => runtime()?.block_on(list(&store, json)),
     }
+}
+
+/// Who makes a change, for the history: the command, and the user where the environment names one.
+fn by(command: &str) -> String {
+    match std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
+        Ok(user) if !user.is_empty() => format!("docclass model {command} ({user})"),
+        _ => format!("docclass model {command}"),
+    }
+}
+
+/// One line for a change made.
+fn say(store: &StoreUri, change: &Change) {
+    let pointer = if change.action == model_store::Action::PublishCandidate { "candidate" } else { "live" };
+    match &change.replaced {
+        Some(replaced) => println!("{store}: {pointer} is now {} (was {replaced})", change.version),
+        None => println!("{store}: {pointer} is now {}", change.version),
+    }
+}
+
+async fn publish(file: &std::path::Path, candidate: bool, store: &StoreArgs) -> anyhow::Result<()> {
+    match store.open().await.publish(file, candidate, &by("publish")).await? {
+        Some(change) => say(&store.uri, &change),
+        None => println!(
+            "{}: {} is already {}; nothing changed",
+            store.uri,
+            file.display(),
+            if candidate { "the candidate" } else { "live" }
+        ),
+    }
+    Ok(())
+}
+
+async fn status(store: &StoreArgs, json: bool) -> anyhow::Result<()> {
+    let handle = store.open().await;
+    let (state, _) = handle.state().await?;
+    // A pointer to a file the store does not hold is shown, then is the command's error.
+    let mut dangling = Vec::new();
+    for pointer in [&state.live, &state.candidate].into_iter().flatten() {
+        if !handle.holds(&pointer.version).await? {
+            dangling.push(pointer.version.clone());
+        }
+    }
+    if json {
+        let value = serde_json::json!({
+            "store": store.uri.to_string(),
+            "live": state.live,
+            "candidate": state.candidate,
+            "history": state.history,
+            "dangling": dangling,
+        });
+        println!("{value}");
+    } else {
+        println!("model store {}", store.uri);
+        for (name, pointer) in [("live", &state.live), ("candidate", &state.candidate)] {
+            match pointer {
+                Some(pointer) => {
+                    let figures = pointer.holdout.as_ref().map_or(String::new(), |h| {
+                        format!(", held-out category accuracy {:.4} on {} documents", h.category_accuracy, h.documents)
+                    });
+                    println!(
+                        "  {name:<10} {} since {}{figures}",
+                        pointer.version,
+                        pointer.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    );
+                }
+                None => println!("  {name:<10} none"),
+            }
+        }
+        let shown = state.history.len().min(10);
+        if shown > 0 {
+            println!("  history (latest {shown} of {}):", state.history.len());
+        }
+        for change in &state.history[state.history.len() - shown..] {
+            let replaced = change.replaced.as_ref().map_or(String::new(), |r| format!(" (was {r})"));
+            let reason = if change.reason.is_empty() { String::new() } else { format!(": {}", change.reason) };
+            println!(
+                "    {}  {:<17} {}{replaced} by {}{reason}",
+                change.at.format("%Y-%m-%d %H:%M:%S"),
+                serde_json::to_value(change.action)?.as_str().unwrap_or_default(),
+                change.version,
+                change.by
+            );
+        }
+    }
+    anyhow::ensure!(
+        dangling.is_empty(),
+        "model store {} names {} but holds no file for it (a dangling pointer): publish that file again, or roll back",
+        store.uri,
+        dangling.join(" and ")
+    );
+    Ok(())
+}
+
+async fn list(store: &StoreArgs, json: bool) -> anyhow::Result<()> {
+    let handle = store.open().await;
+    let models = handle.models().await?;
+    let (state, _) = handle.state().await?;
+    let role = |version: &str| {
+        if state.live.as_ref().is_some_and(|p| p.version == version) {
+            "live"
+        } else if state.candidate.as_ref().is_some_and(|p| p.version == version) {
+            "candidate"
+        } else {
+            ""
+        }
+    };
+    if json {
+        let models: Vec<_> = models
+            .iter()
+            .map(|m| serde_json::json!({"version": m.version, "bytes": m.bytes, "stored_at": m.stored_at, "role": role(&m.version)}))
+            .collect();
+        println!("{}", serde_json::json!({ "store": store.uri.to_string(), "models": models }));
+        return Ok(());
+    }
+    if models.is_empty() {
+        println!("model store {} holds no model yet (`docclass model publish FILE --store {}`)", store.uri, store.uri);
+    }
+    for model in &models {
+        let when = model.stored_at.map_or(String::from("?"), |at| at.format("%Y-%m-%d %H:%M:%S").to_string());
+        println!("{}  {when}  {:>9} bytes  {}", model.version, model.bytes, role(&model.version));
+    }
+    Ok(())
 }
 
 fn show(file: &std::path::Path, json: bool) -> anyhow::Result<()> {

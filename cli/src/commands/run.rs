@@ -39,13 +39,14 @@ pub struct RunArgs {
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    store: service_kit::ModelStoreArgs,
     /// Serve the live dashboard of the run while it goes (`docclass dashboard`), on this address.
     #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:9200", value_name = "ADDR")]
     dashboard: Option<std::net::SocketAddr>,
 }
 
 pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
-    let model = super::model_or_default(global, args.model.as_deref())?;
     let inputs = super::default_dev_files(args.input, global)?;
     let documents = read_all(&inputs)?;
     let table = SqliteTable::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
@@ -57,6 +58,9 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
     let report = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
+        let watching = CancellationToken::new();
+        let fallback = || super::model_or_default(global, args.model.as_deref());
+        let model = service_kit::serve_model(fallback, &args.store, &Default::default(), watching.clone()).await?;
         let stages = Handlers {
             topic: ClassifyTopic::new(model.clone()).with_min_score(args.min_score),
             subtopic: ClassifySubtopic::new(model.clone()).with_min_score(args.min_score),
@@ -87,12 +91,14 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
                 ));
                 bar.tick();
             })
-            .await;
+            .await?;
         bar.finish_and_clear();
         dashboard_done.cancel();
-        report
+        watching.cancel();
+        anyhow::Ok((report, model.version()))
     })?;
-    print_report(&report, &args.db, model.version(), args.json)?;
+    let (report, version) = report;
+    print_report(&report, &args.db, &version, args.json)?;
     // What could be read was classified; what could not is an error the exit status carries.
     anyhow::ensure!(
         report.unreadable + report.refused_at_ingest == 0,

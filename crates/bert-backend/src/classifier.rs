@@ -213,6 +213,10 @@ impl Classifier for BertClassifier {
         })
     }
 
+    fn knows_topic(&self, topic: &str) -> bool {
+        self.head.topic_index(topic).is_some()
+    }
+
     fn predict(&self, title: &str, body: &str) -> Prediction {
         self.predict_batch(&[(title, body)]).pop().expect("one document in, one prediction out")
     }

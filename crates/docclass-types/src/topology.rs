@@ -125,6 +125,10 @@ pub mod env {
     pub const STACK: &str = "DOCCLASS_STACK";
     /// The model file a classifier serves.
     pub const MODEL: &str = "DOCCLASS_MODEL";
+    /// The model store a classifier serves the live model of (a folder or `s3://bucket/prefix`).
+    pub const MODEL_STORE: &str = "DOCCLASS_MODEL_STORE";
+    /// How often, in seconds, a classifier asks its model store whether the live model changed.
+    pub const MODEL_STORE_INTERVAL_SECS: &str = "DOCCLASS_MODEL_STORE_INTERVAL_SECS";
     /// Log format: `text` or `json`.
     pub const LOG_FORMAT: &str = "DOCCLASS_LOG_FORMAT";
     /// Where `/healthz` and `/metrics` listen.

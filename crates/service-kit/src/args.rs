@@ -68,6 +68,25 @@ pub struct WorkerArgs {
     pub common: CommonArgs,
 }
 
+/// Where a pool's live model comes from, besides the file it starts with: `docclass run` and both
+/// classifiers take these.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelStoreArgs {
+    /// A model store (a folder, or s3://bucket/prefix) whose live model is served and swapped, with no
+    /// restart, when `docclass model publish` or `promote` moves it; the model file serves only while
+    /// the store names none or cannot be reached.
+    #[arg(long, env = env::MODEL_STORE, value_parser = parse_store)]
+    pub model_store: Option<model_store::StoreUri>,
+    /// Seconds between two looks at the store's live pointer (one conditional read each).
+    #[arg(long = "model-store-interval-secs", env = env::MODEL_STORE_INTERVAL_SECS, value_parser = parse_seconds,
+          default_value = "30")]
+    pub model_store_interval: Duration,
+}
+
+fn parse_store(text: &str) -> Result<model_store::StoreUri, String> {
+    text.parse()
+}
+
 /// How to reach AWS, from flags and the standard AWS environment variables.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AwsArgs {
@@ -114,6 +133,9 @@ pub struct ClassifierArgs {
     /// Where the default model is cached.
     #[arg(long, env = env::CACHE_DIR)]
     pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub store: ModelStoreArgs,
     /// Below this confidence (0 to 1), answer `unknown` instead of a guess (see `docclass eval
     /// --min-score`).
     #[arg(long, env = env::MIN_SCORE, default_value_t = 0.0, value_parser = parse_score)]

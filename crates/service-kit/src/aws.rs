@@ -98,10 +98,16 @@ async fn run<H: Handler, F: Forward>(
 pub async fn serve_classifier<H: Handler>(
     service: &ClassifierService,
     args: &ClassifierArgs,
-    handler: impl FnOnce(Arc<dyn text_model::Classifier>, f32) -> H,
+    handler: impl FnOnce(text_model::ServedModel, f32) -> H,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunReport> {
-    let model = crate::load_model(args.model.as_deref(), args.cache_dir.as_deref())?;
+    let model = crate::serve_model(
+        || crate::load_model(args.model.as_deref(), args.cache_dir.as_deref()),
+        &args.store,
+        &args.aws.settings(),
+        shutdown.child_token(),
+    )
+    .await?;
     let handler = handler(model, args.min_score);
     let (name, port) = (service.name, service.metrics_port);
     let Some(source_url) = args.input_queue_url.as_deref() else {

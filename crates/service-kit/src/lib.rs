@@ -23,11 +23,12 @@ mod protection;
 mod stdio;
 
 pub use args::{
-    AwsArgs, ClassifierArgs, ClassifierService, CommonArgs, MAX_WORKERS, WorkerArgs, parse_score, parse_workers,
+    AwsArgs, ClassifierArgs, ClassifierService, CommonArgs, MAX_WORKERS, ModelStoreArgs, WorkerArgs, parse_score,
+    parse_workers,
 };
 pub use aws::{SqsService, serve_classifier, serve_sqs, sqs_queue, to_queue};
 pub use health::{is_healthy, serve_capped, serve_health, serve_health_with};
-pub use model::{DEFAULT_MODEL_FILE, load_model, model_cache_dir};
+pub use model::{DEFAULT_MODEL_FILE, load_model, model_cache_dir, serve_model};
 pub use protection::EcsAgentProtection;
 pub use stdio::serve_stdio;
 pub use tokio_util::sync::CancellationToken;

@@ -4,8 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use adapters_aws::AwsSettings;
 use anyhow::Context;
-use text_model::{Classifier, Model, ModelFormat};
+use model_store::{ModelStore, Watch};
+use text_model::{Classifier, Model, ModelFormat, ServedModel};
+use tokio_util::sync::CancellationToken;
+
+use crate::ModelStoreArgs;
 
 /// The file name, in [`model_cache_dir`], of the default model a service loads when given none: the one
 /// `docclass train` and `docclass run` cache for 20 Newsgroups.
@@ -39,6 +44,44 @@ pub fn load_model(path: Option<&Path>, cache_dir: Option<&Path>) -> anyhow::Resu
         ModelFormat::Linear => Ok(Arc::new(Model::load(&path).with_context(how)?)),
         ModelFormat::BertHead => load_bert(&path).with_context(how),
     }
+}
+
+/// The model a pool serves: with a store, the store's live model, followed until `shutdown` (a watcher
+/// swaps it when the store's pointer moves); else, or while the store names none or cannot be read, the
+/// `fallback` — a service's model file, the image's baked-in model.
+///
+/// # Errors
+/// When neither the store nor the file gives a model.
+pub async fn serve_model(
+    fallback: impl FnOnce() -> anyhow::Result<Arc<dyn Classifier>>,
+    store: &ModelStoreArgs,
+    aws: &AwsSettings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<ServedModel> {
+    let Some(uri) = &store.model_store else {
+        return Ok(ServedModel::new(fallback()?));
+    };
+    let store_handle = ModelStore::open(uri, aws).await;
+    let from_store = match model_store::load_live(&store_handle).await {
+        Ok(Some(model)) => {
+            tracing::info!(store = %uri, model = model.version(), "serving the store's live model");
+            Some(model)
+        }
+        Ok(None) => {
+            tracing::info!(store = %uri, "the model store names no live model yet: serving the model file until it does");
+            None
+        }
+        Err(error) => {
+            tracing::warn!(store = %uri, "{error}: serving the model file until the store gives one");
+            None
+        }
+    };
+    let served = match from_store {
+        Some(model) => ServedModel::new(Arc::new(model)),
+        None => ServedModel::new(fallback().with_context(|| format!("and model store {uri} gave no live model"))?),
+    };
+    tokio::spawn(Watch::new(store_handle, served.clone(), store.model_store_interval).run(shutdown));
+    Ok(served)
 }
 
 #[cfg(feature = "bert")]

@@ -29,7 +29,16 @@ pub enum Mode {
     Refuse,
     /// Accepts connections and holds every request unanswered; each is dropped when the outage ends.
     Stall,
+    /// Passes every call through, but sends only the first half of any answer over 64 KB (with the whole
+    /// length in its header) and then drops the connection: a download that breaks off midway.
+    CutBodies,
 }
+
+/// Answers at least this large are cut in [`Mode::CutBodies`].
+const CUT_ABOVE: usize = 64 * 1024;
+
+/// An answer's body: whole, or cut off midway.
+type Body = http_body_util::combinators::BoxBody<Bytes, Dropped>;
 
 /// What went through the proxy so far.
 #[derive(Debug, Default, Clone)]
@@ -172,7 +181,7 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Response<Body>, Dropped> {
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map(|collected| collected.to_bytes()).unwrap_or_default();
     // A black hole: the request is never answered; its connection dies when the outage ends.
@@ -210,7 +219,15 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
     if operation.ends_with(".BatchWriteItem") && status.is_success() {
         count_writes(&mut traffic, &body, response.body());
     }
-    Ok(response.map(Full::new))
+    drop(traffic);
+    if *shared.mode.borrow() == Mode::CutBodies && response.body().len() > CUT_ABOVE {
+        return Ok(response.map(|whole| {
+            let half = whole.slice(..whole.len() / 2);
+            let frames = [Ok(hyper::body::Frame::data(half)), Err(Dropped)];
+            http_body_util::StreamBody::new(futures_util::stream::iter(frames)).boxed()
+        }));
+    }
+    Ok(response.map(|whole| Full::new(whole).map_err(|never| match never {}).boxed()))
 }
 
 /// Adds the items a successful `BatchWriteItem` wrote: those asked for, less those answered unprocessed.

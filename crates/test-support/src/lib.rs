@@ -68,8 +68,33 @@ pub fn model_file() -> &'static Path {
         .1
 }
 
+/// Another model, of another version: trained on the first 3,000 documents of the train split only (half a
+/// second), for the tests that swap one model for another. Written once per test binary.
+///
+/// # Panics
+/// When it cannot be trained or written.
+pub fn second_model_file() -> &'static Path {
+    static FILE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &FILE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("second.model");
+            let config = TrainConfig { holdout_fraction: 0.0, ..TrainConfig::default() };
+            let mut model = text_model::train(&examples(3_000), &config, &mut |_| {}).unwrap().0;
+            model.save(&path).unwrap();
+            (dir, path)
+        })
+        .1
+}
+
 fn train() -> Model {
-    let examples: Vec<Example> = read(data_dir().join(docclass::data::TRAIN_FILE), usize::MAX)
+    let config = TrainConfig { holdout_fraction: 0.0, ..TrainConfig::default() };
+    text_model::train(&examples(usize::MAX), &config, &mut |_| {}).unwrap().0
+}
+
+/// Up to `limit` labelled examples of the train split.
+fn examples(limit: usize) -> Vec<Example> {
+    read(data_dir().join(docclass::data::TRAIN_FILE), limit)
         .into_iter()
         .map(|d| {
             let labels = d.labels.unwrap();
@@ -83,9 +108,7 @@ fn train() -> Model {
                 published_days: None,
             }
         })
-        .collect();
-    let config = TrainConfig { holdout_fraction: 0.0, ..TrainConfig::default() };
-    text_model::train(&examples, &config, &mut |_| {}).unwrap().0
+        .collect()
 }
 
 /// Held by a heavy test (a whole pipeline, the cluster, an emulator at load) for as long as it runs, so

@@ -122,6 +122,24 @@ impl Model {
             read_model(file, path, io)
         }
     }
+
+    /// Reads a model from the bytes of a file [`Model::save`] wrote, as they are or gzip-compressed: what
+    /// a model store downloads. `origin` names them in errors.
+    ///
+    /// # Errors
+    /// As [`Model::load`].
+    pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<Self, ModelFileError> {
+        let io = |source| ModelFileError::Io { path: origin.to_owned(), source };
+        if bytes.starts_with(&GZIP_MAGIC) {
+            let inflated = BufReader::with_capacity(READ_BUFFER_BYTES, flate2::bufread::GzDecoder::new(bytes));
+            read_model(inflated, origin, |error| ModelFileError::Corrupt {
+                path: origin.to_owned(),
+                detail: format!("gzip: {error}"),
+            })
+        } else {
+            read_model(bytes, origin, io)
+        }
+    }
 }
 
 /// Bytes read from the file (and from the inflated stream) at a time.
@@ -393,6 +411,16 @@ mod tests {
         assert_eq!((loaded.version(), loaded.provenance()), (saved.as_str(), Some(&provenance)));
         model.save(&dir.path().join("again.bin")).unwrap();
         assert_eq!(model.version(), saved, "the same model, the same version");
+        // From bytes, as they are and gzipped, as a model store hands them over: the same version.
+        let bytes = std::fs::read(&path).unwrap();
+        let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzipped.write_all(&bytes).unwrap();
+        for bytes in [bytes.clone(), gzipped.finish().unwrap()] {
+            assert_eq!(Model::from_bytes(&bytes, Path::new("store")).unwrap().version(), saved);
+        }
+        let mut flipped = bytes.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert!(matches!(Model::from_bytes(&flipped, Path::new("store")), Err(ModelFileError::Corrupt { .. })));
 
         let payload = postcard::to_allocvec(&loaded).unwrap();
         let mut old = MAGIC.to_vec();

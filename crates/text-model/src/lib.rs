@@ -22,9 +22,9 @@ mod provenance;
 mod tokenize;
 mod train;
 
-pub use classifier::Classifier;
+pub use classifier::{Classifier, ServedModel};
 pub use features::{SparseVector, Vocabulary};
-pub use file::{BERT_HEAD_FORMAT, ModelFileError, ModelFormat};
+pub use file::{BERT_HEAD_FORMAT, MAX_MODEL_BYTES, ModelFileError, ModelFormat};
 pub use linear::LinearModel;
 pub use model::{Model, Prediction, Scored, SubtopicAnswer, TOP_CATEGORIES, top_categories};
 pub use provenance::{HoldoutFigures, Provenance};

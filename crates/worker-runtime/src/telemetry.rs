@@ -27,7 +27,9 @@ pub enum LogFormat {
 pub fn init(format: LogFormat, default_filter: &str) {
     let _ = FORMAT.set(format);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only for a terminal: a log file or a container's log stream gets plain text, not escapes.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     // Ignoring the error: a subscriber already installed (by a test harness) is fine.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

@@ -1,0 +1,263 @@
+//! The model store: `docclass model publish|status|promote|rollback|list` on a folder and on moto's S3;
+//! a watching pool that swaps to a newly published model and refuses, while the old one keeps serving, a
+//! file with a flipped byte, a pointer to a missing file and a download that breaks off midway; and a
+//! running `docclass run` that switches models mid-stream with nothing lost or duplicated.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use model_store::{ModelStore, StoreUri, Watch};
+use test_support::binaries::binary;
+use test_support::chaos_proxy::{ChaosProxy, Mode};
+use test_support::{data_dir, emulator, eventually, model_file, read, second_model_file};
+use text_model::{Model, ServedModel};
+use tokio_util::sync::CancellationToken;
+
+/// `docclass model …` against `store`, with the emulator's address and credentials.
+fn docclass_model(store: &str, args: &[&str]) -> Output {
+    let endpoint = emulator::endpoint();
+    Command::new(binary("docclass"))
+        .arg("model")
+        .args(args)
+        .args(["--store", store])
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap()
+}
+
+fn succeeded(output: &Output) -> String {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// The one line a refused command says.
+fn refused(output: &Output) -> String {
+    assert!(!output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    let said = String::from_utf8(output.stderr.clone()).unwrap();
+    assert_eq!(said.trim_end().lines().count(), 1, "one line: {said}");
+    said
+}
+
+fn status(store: &str) -> serde_json::Value {
+    serde_json::from_str(&succeeded(&docclass_model(store, &["status", "--json"]))).unwrap()
+}
+
+fn version_of(path: &Path) -> String {
+    Model::load(path).unwrap().version().to_owned()
+}
+
+/// A bucket on the emulator, and a client for what the tests do behind the store's back.
+async fn bucket(name: &str) -> aws_sdk_s3::Client {
+    let config = adapters_aws::load_sdk_config(&emulator::settings(&emulator::endpoint())).await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    s3.create_bucket().bucket(name).send().await.unwrap();
+    s3
+}
+
+/// Publish, status, promote, rollback and list, on a folder and on S3: the pointers move as they say, the
+/// history records each change, and what cannot be done is one line.
+#[tokio::test(flavor = "multi_thread")]
+async fn publish_promote_and_rollback_round_trip_on_a_folder_and_on_s3() {
+    let folder = tempfile::tempdir().unwrap();
+    let bucket_name = emulator::unique_name("models").to_lowercase();
+    let s3 = bucket(&bucket_name).await;
+    let (first, second) = (model_file(), second_model_file());
+    let (a, b) = (version_of(first), version_of(second));
+    for store in [folder.path().join("store").display().to_string(), format!("s3://{bucket_name}/docclass")] {
+        let empty = status(&store);
+        assert!(empty["live"].is_null() && empty["candidate"].is_null(), "{empty}");
+        assert!(refused(&docclass_model(&store, &["promote"])).contains("no candidate to promote"));
+
+        let said = succeeded(&docclass_model(&store, &["publish", first.to_str().unwrap()]));
+        assert!(said.contains(&format!("live is now {a}")), "{said}");
+        let again = succeeded(&docclass_model(&store, &["publish", first.to_str().unwrap()]));
+        assert!(again.contains("already live"), "{again}");
+        succeeded(&docclass_model(&store, &["publish", second.to_str().unwrap(), "--candidate"]));
+        let state = status(&store);
+        assert_eq!((&state["live"]["version"], &state["candidate"]["version"]), (&a.clone().into(), &b.clone().into()));
+
+        succeeded(&docclass_model(&store, &["promote", "--reason", "judged better"]));
+        let state = status(&store);
+        assert_eq!(state["live"]["version"], b.as_str());
+        assert!(state["candidate"].is_null());
+        succeeded(&docclass_model(&store, &["rollback"]));
+        assert_eq!(status(&store)["live"]["version"], a.as_str());
+        assert!(refused(&docclass_model(&store, &["rollback"])).contains("nothing to roll back to"));
+
+        let state = status(&store);
+        let actions: Vec<&str> =
+            state["history"].as_array().unwrap().iter().map(|c| c["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["publish", "publish-candidate", "promote", "rollback"]);
+        assert_eq!(state["history"][2]["reason"], "judged better");
+        let listed: serde_json::Value =
+            serde_json::from_str(&succeeded(&docclass_model(&store, &["list", "--json"]))).unwrap();
+        let versions: BTreeSet<&str> =
+            listed["models"].as_array().unwrap().iter().map(|m| m["version"].as_str().unwrap()).collect();
+        assert_eq!(versions, BTreeSet::from([a.as_str(), b.as_str()]));
+
+        // The live model's file taken away behind the store's back: status names the dangling pointer.
+        let key = format!("models/{}.model", a.trim_start_matches("sha256:"));
+        if store.starts_with("s3://") {
+            s3.delete_object().bucket(&bucket_name).key(format!("docclass/{key}")).send().await.unwrap();
+        } else {
+            std::fs::remove_file(Path::new(&store).join(&key)).unwrap();
+        }
+        assert!(refused(&docclass_model(&store, &["status"])).contains("dangling pointer"));
+        // A file that is not a model is refused by name, and nothing is stored.
+        let junk = folder.path().join("junk.model");
+        std::fs::write(&junk, b"not a model").unwrap();
+        assert!(
+            refused(&docclass_model(&store, &["publish", junk.to_str().unwrap()])).contains("not a docclass model")
+        );
+    }
+    let missing = docclass_model("s3://no-such-bucket-here/x", &["status"]);
+    assert!(refused(&missing).contains("does not exist"), "{missing:?}");
+}
+
+/// Waits until the watcher has asked the store `ticks` more times: it has seen whatever was there.
+async fn ticks(store: &ModelStore, ticks: u64) {
+    let start = store.requests();
+    eventually(Duration::from_secs(30), "the watcher asks the store", async || {
+        (store.requests() >= start + ticks).then_some(())
+    })
+    .await;
+}
+
+/// A pool watching an S3 store swaps to a model published live, and refuses — serving the old one all
+/// along — a download that breaks off midway (until it comes whole), a stored file with one flipped byte,
+/// and a pointer to a file the store does not hold. Idle, it asks the store once per interval.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watching_pool_swaps_models_and_refuses_bad_ones_while_the_old_one_serves() {
+    let bucket_name = emulator::unique_name("watch").to_lowercase();
+    let s3 = bucket(&bucket_name).await;
+    let proxy = ChaosProxy::start(&emulator::endpoint()).await;
+    let uri: StoreUri = format!("s3://{bucket_name}/m").parse().unwrap();
+    let direct = ModelStore::open(&uri, &emulator::settings(&emulator::endpoint())).await;
+    let watched = ModelStore::open(&uri, &emulator::settings(&proxy.endpoint)).await;
+    let (first, second) = (model_file(), second_model_file());
+    let (a, b) = (version_of(first), version_of(second));
+    direct.publish(first, false, "test").await.unwrap();
+
+    let served = ServedModel::new(Arc::new(model_store::load_live(&watched).await.unwrap().unwrap()));
+    assert_eq!(served.version(), a);
+    let stop = CancellationToken::new();
+    tokio::spawn(Watch::new(watched.clone(), served.clone(), Duration::from_millis(100)).run(stop.clone()));
+
+    // Idle: one conditional read a tick, and nothing else.
+    let before = watched.requests();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = watched.requests() - before;
+    assert!((1..=11).contains(&idle), "{idle} requests in 1 s at a 100 ms interval");
+
+    // The download breaks off midway: refused, the old model serves; whole again, it is swapped in.
+    proxy.set(Mode::CutBodies);
+    direct.publish(second, false, "test").await.unwrap();
+    ticks(&watched, 4).await;
+    assert_eq!(served.version(), a, "a broken download is never served");
+    proxy.set(Mode::Pass);
+    eventually(Duration::from_secs(30), "the new live model served", async || (served.version() == b).then_some(()))
+        .await;
+
+    // One flipped byte in the stored file of the model a rollback puts back: refused, B serves on.
+    let key = format!("m/models/{}.model", a.trim_start_matches("sha256:"));
+    let stored = s3.get_object().bucket(&bucket_name).key(&key).send().await.unwrap();
+    let mut bytes = stored.body.collect().await.unwrap().into_bytes().to_vec();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    s3.put_object().bucket(&bucket_name).key(&key).body(bytes.into()).send().await.unwrap();
+    direct.rollback("test", "").await.unwrap();
+    ticks(&watched, 5).await;
+    assert_eq!(served.version(), b, "a damaged file is never served");
+
+    // A pointer to a file the store does not hold (deleted behind its back).
+    let b_key = format!("m/models/{}.model", b.trim_start_matches("sha256:"));
+    s3.delete_object().bucket(&bucket_name).key(&b_key).send().await.unwrap();
+    let mut state: serde_json::Value = serde_json::from_slice(
+        &s3.get_object()
+            .bucket(&bucket_name)
+            .key("m/state.json")
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes(),
+    )
+    .unwrap();
+    state["live"]["version"] = "sha256:0123456789abcdef".into();
+    s3.put_object()
+        .bucket(&bucket_name)
+        .key("m/state.json")
+        .body(state.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    ticks(&watched, 5).await;
+    assert_eq!(served.version(), b, "a dangling pointer changes nothing");
+    stop.cancel();
+}
+
+/// `docclass run` on a folder store, documents arriving on stdin: a model published mid-stream is
+/// served from then on, with no restart; every document is written once, each row naming the
+/// version(s) that classified it.
+#[test]
+fn a_running_embedded_pipeline_switches_to_a_newly_published_model() {
+    let _serial = test_support::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let store_arg = store.to_str().unwrap();
+    let (first, second) = (model_file(), second_model_file());
+    let (a, b) = (version_of(first), version_of(second));
+    succeeded(&docclass_model(store_arg, &["publish", first.to_str().unwrap()]));
+
+    let documents = read(data_dir().join(docclass::data::DEV_FILE), 600);
+    let db = dir.path().join("run.sqlite");
+    let mut run = Command::new(binary("docclass"))
+        .args(["run", "--input", "-", "--json", "--model-store", store_arg, "--model-store-interval-secs", "1"])
+        .arg("--db")
+        .arg(&db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = run.stdin.take().unwrap();
+    for (i, document) in documents.iter().enumerate() {
+        let record = serde_json::json!({"id": document.id, "title": document.title, "text": document.text});
+        writeln!(stdin, "{record}").unwrap();
+        stdin.flush().unwrap();
+        if i == 200 {
+            succeeded(&docclass_model(store_arg, &["publish", second.to_str().unwrap()]));
+        }
+        // ~10 s in all: several of the watcher's 1 s looks after the publish.
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    drop(stdin);
+    let output = run.wait_with_output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&succeeded(&output).into_bytes()).unwrap();
+    assert_eq!(report["results_written"], 600, "{report}");
+    assert_eq!(report["dead_lettered"], 0, "{report}");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains(&format!("now serving model {b} (was {a})")), "{log}");
+
+    let table = adapters_embedded::SqliteTable::open_read_only(&db).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (ids, versions) = runtime
+        .block_on(table.fold_rows((BTreeSet::new(), BTreeSet::new()), |(ids, versions), row| {
+            ids.insert(row.id.clone());
+            versions.insert(row.topic_model.clone());
+            versions.insert(row.subtopic_model.clone());
+        }))
+        .unwrap();
+    assert_eq!(ids, documents.iter().map(|d| d.id.clone()).collect(), "every document once");
+    assert_eq!(versions, BTreeSet::from([a, b]), "rows name the version that classified them");
+}
