@@ -14,7 +14,7 @@ use docclass_types::{MessageSink, MessageSource, OutgoingMessage, attributes};
 use std::sync::OnceLock;
 
 use test_support::processes::{Environment, Service, free_port, http_get, signal, terminate};
-use test_support::{Scenario, browser, data_dir, emulator, eventually, model_file, read};
+use test_support::{Scenario, browser, data_dir, emulator, eventually, model_file, read, second_model_file};
 
 const DOCUMENTS: usize = 2_000;
 
@@ -43,6 +43,7 @@ fn run() -> &'static Scenario {
             let mut scenario = Scenario::default();
             let Some(mut stack) = scenario.step("start", start()).await else { return scenario };
             scenario.step("stored", every_document_is_stored_once_despite_a_kill(&mut stack)).await;
+            scenario.step("swapped", the_pools_swapped_to_the_model_published_mid_run(&stack)).await;
             scenario.step("drained", the_queues_drain(&stack)).await;
             let dead_lettered = scenario.step("dead-lettered", poison_is_dead_lettered_with_its_reasons(&stack)).await;
             if dead_lettered.is_some() {
@@ -61,6 +62,11 @@ fn run() -> &'static Scenario {
 #[test]
 fn every_document_is_stored_once_though_a_classifier_is_killed() {
     run().check("stored");
+}
+
+#[test]
+fn a_model_published_mid_run_reaches_both_pools_without_a_restart() {
+    run().check("swapped");
 }
 
 #[test]
@@ -107,7 +113,14 @@ async fn start() -> Stack {
     // A killed worker's messages come back after this long.
     environment.set("DOCCLASS_VISIBILITY_TIMEOUT_SECS", "5");
     environment.infra_up(&[]);
+    // The classifiers serve the live model of an S3 store, watched every second; the file is the
+    // fallback an image bakes in.
     environment.set("DOCCLASS_MODEL", &model_file().display().to_string());
+    let bucket = emulator::unique_name("models");
+    emulator::create_bucket(&endpoint, &bucket).await;
+    environment.set("DOCCLASS_MODEL_STORE", &format!("s3://{bucket}/docclass"));
+    environment.set("DOCCLASS_MODEL_STORE_INTERVAL_SECS", "1");
+    publish(&environment, model_file());
 
     let settings = emulator::settings(&endpoint);
     let config = load_sdk_config(&settings).await;
@@ -161,6 +174,8 @@ async fn every_document_is_stored_once_despite_a_kill(stack: &mut Stack) {
         (emulator::item_count(dynamodb, table).await >= 200).then_some(())
     })
     .await;
+    // A new model published live mid-run: both pools swap to it without a restart.
+    publish(&stack.environment, second_model_file());
     signal(&stack.topic, "-KILL");
     assert!(!stack.topic.0.wait().unwrap().success(), "killed, not exited");
     stack.topic = Service(
@@ -180,6 +195,41 @@ async fn every_document_is_stored_once_despite_a_kill(stack: &mut Stack) {
     })
     .await;
     assert_eq!(ids, stack.input_ids, "every document exactly once, nothing else");
+}
+
+/// `docclass model publish FILE` to the stack's store, as an operator does it.
+fn publish(environment: &Environment, file: &std::path::Path) {
+    let store = environment.get("DOCCLASS_MODEL_STORE");
+    let published =
+        environment.command("docclass").args(["model", "publish"]).arg(file).args(["--store", store]).output().unwrap();
+    assert!(published.status.success(), "{}", String::from_utf8_lossy(&published.stderr));
+}
+
+/// The model published mid-run reached both classifier pools with no restart of the subtopic one: the
+/// rows name the two versions, and the last rows written the new one.
+async fn the_pools_swapped_to_the_model_published_mid_run(stack: &Stack) {
+    let versions = |path: &std::path::Path| text_model::Model::load(path).unwrap().version().to_owned();
+    let (first, second) = (versions(model_file()), versions(second_model_file()));
+    let items = emulator::scan(&stack.dynamodb, &stack.table, "topic_model, subtopic_model").await;
+    let mut subtopic_models = BTreeSet::new();
+    let mut topic_models = BTreeSet::new();
+    for item in &items {
+        topic_models.insert(item["topic_model"].as_s().unwrap().clone());
+        subtopic_models.insert(item["subtopic_model"].as_s().unwrap().clone());
+    }
+    let both = BTreeSet::from([first.clone(), second.clone()]);
+    assert!(topic_models.is_subset(&both) && topic_models.contains(&second), "{topic_models:?}");
+    assert!(subtopic_models.is_subset(&both) && subtopic_models.contains(&second), "{subtopic_models:?}");
+    // The subtopic classifier was never restarted: its own log says it swapped.
+    let logs: String = std::fs::read_dir(stack.dir.path())
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("subtopic-classifier"))
+        .map(|entry| std::fs::read_to_string(entry.path()).unwrap())
+        .collect();
+    if test_support::test_log().is_none() {
+        assert!(logs.contains(&format!("now serving model {second} (was {first})")), "{logs}");
+    }
 }
 
 /// The queues drain (moto's counts are exact; SQS's would be approximate).

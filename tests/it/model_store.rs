@@ -53,21 +53,13 @@ fn version_of(path: &Path) -> String {
     Model::load(path).unwrap().version().to_owned()
 }
 
-/// A bucket on the emulator, and a client for what the tests do behind the store's back.
-async fn bucket(name: &str) -> aws_sdk_s3::Client {
-    let config = adapters_aws::load_sdk_config(&emulator::settings(&emulator::endpoint())).await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
-    s3.create_bucket().bucket(name).send().await.unwrap();
-    s3
-}
-
 /// Publish, status, promote, rollback and list, on a folder and on S3: the pointers move as they say, the
 /// history records each change, and what cannot be done is one line.
 #[tokio::test(flavor = "multi_thread")]
 async fn publish_promote_and_rollback_round_trip_on_a_folder_and_on_s3() {
     let folder = tempfile::tempdir().unwrap();
-    let bucket_name = emulator::unique_name("models").to_lowercase();
-    let s3 = bucket(&bucket_name).await;
+    let bucket_name = emulator::unique_name("models");
+    let s3 = emulator::create_bucket(&emulator::endpoint(), &bucket_name).await;
     let (first, second) = (model_file(), second_model_file());
     let (a, b) = (version_of(first), version_of(second));
     for store in [folder.path().join("store").display().to_string(), format!("s3://{bucket_name}/docclass")] {
@@ -135,8 +127,8 @@ async fn ticks(store: &ModelStore, ticks: u64) {
 /// and a pointer to a file the store does not hold. Idle, it asks the store once per interval.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_watching_pool_swaps_models_and_refuses_bad_ones_while_the_old_one_serves() {
-    let bucket_name = emulator::unique_name("watch").to_lowercase();
-    let s3 = bucket(&bucket_name).await;
+    let bucket_name = emulator::unique_name("watch");
+    let s3 = emulator::create_bucket(&emulator::endpoint(), &bucket_name).await;
     let proxy = ChaosProxy::start(&emulator::endpoint()).await;
     let uri: StoreUri = format!("s3://{bucket_name}/m").parse().unwrap();
     let direct = ModelStore::open(&uri, &emulator::settings(&emulator::endpoint())).await;

@@ -99,9 +99,20 @@ impl Drop for EmulatorServer {
     }
 }
 
-/// A name no other test run uses, for queues and tables.
+/// A new S3 bucket `name` on the emulator at `endpoint` (moto: ministack has no S3), and a client for it.
+///
+/// # Panics
+/// When it cannot be created.
+pub async fn create_bucket(endpoint: &str, name: &str) -> aws_sdk_s3::Client {
+    let config = adapters_aws::load_sdk_config(&settings(endpoint)).await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    s3.create_bucket().bucket(name).send().await.unwrap();
+    s3
+}
+
+/// A name no other test run uses, for queues, tables and buckets (lowercase, as bucket names must be).
 pub fn unique_name(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), fastrand::u32(..))
+    format!("{prefix}-{}-{}", std::process::id(), fastrand::u32(..)).to_lowercase()
 }
 
 /// Messages in a queue, visible or in flight (SQS's approximate counts).

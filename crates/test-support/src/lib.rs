@@ -68,8 +68,9 @@ pub fn model_file() -> &'static Path {
         .1
 }
 
-/// Another model, of another version: trained on the first 3,000 documents of the train split only (half a
-/// second), for the tests that swap one model for another. Written once per test binary.
+/// Another model, of another version: trained on every fourth document of the train split (a second), for
+/// the tests that swap one model for another; it knows every topic the first one does. Written once per
+/// test binary.
 ///
 /// # Panics
 /// When it cannot be trained or written.
@@ -80,7 +81,8 @@ pub fn second_model_file() -> &'static Path {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("second.model");
             let config = TrainConfig { holdout_fraction: 0.0, ..TrainConfig::default() };
-            let mut model = text_model::train(&examples(3_000), &config, &mut |_| {}).unwrap().0;
+            let quarter: Vec<Example> = examples(usize::MAX).into_iter().step_by(4).collect();
+            let mut model = text_model::train(&quarter, &config, &mut |_| {}).unwrap().0;
             model.save(&path).unwrap();
             (dir, path)
         })
