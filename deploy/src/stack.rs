@@ -93,8 +93,34 @@ pub struct Stack {
     /// The CloudWatch alarms `apply` creates, and who hears them.
     #[serde(default)]
     pub alarms: Alarms,
+    /// The model store the classifiers serve from; without it, each serves the model its image bakes in.
+    #[serde(default)]
+    pub models: Option<Models>,
     /// Per service, by its name.
     services: BTreeMap<String, ServiceSpec>,
+}
+
+/// `[models]`: where the classifiers' live model is kept (`docclass model publish --store`). `apply`
+/// creates the bucket if it is missing (tagged with the stack; `destroy` removes it unless
+/// `--keep-data`) and lets the classifier task roles read the prefix.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Models {
+    /// `s3://bucket/prefix`.
+    pub store: String,
+}
+
+impl Models {
+    /// The bucket and the key prefix (`""` or ending in `/`).
+    ///
+    /// # Panics
+    /// On a store [`Stack::parse`] did not check.
+    pub fn location(&self) -> (String, String) {
+        match self.store.parse() {
+            Ok(model_store::StoreUri::S3 { bucket, prefix }) => (bucket, prefix),
+            _ => panic!("models.store was checked to be s3://bucket/prefix"),
+        }
+    }
 }
 
 /// `[network]`.
@@ -249,8 +275,9 @@ const MAX_NAME: usize = 32;
 /// What a stack file's `environment` may set: the tunables. Everything else a task needs deploy sets
 /// itself (addresses, names), and some must never come from a stack file: the metrics address, the
 /// private-address allowance, the AWS endpoint, credentials.
-pub const TUNABLE_ENVIRONMENT: [&str; 6] = [
+pub const TUNABLE_ENVIRONMENT: [&str; 7] = [
     topology::env::MIN_SCORE,
+    topology::env::MODEL_STORE_INTERVAL_SECS,
     topology::env::WORKERS,
     topology::env::VISIBILITY_TIMEOUT_SECS,
     topology::env::LOG_FORMAT,
@@ -338,6 +365,17 @@ impl Stack {
         );
         ensure!(!stack.network.subnets.is_empty(), "network.subnets: at least one subnet");
         stack.alarms.check(&stack)?;
+        if let Some(models) = &stack.models {
+            let store = models
+                .store
+                .parse::<model_store::StoreUri>()
+                .map_err(|error| anyhow::anyhow!("models.store: {error}"))?;
+            ensure!(
+                matches!(store, model_store::StoreUri::S3 { .. }),
+                "models.store {:?}: tasks on ECS read their models from S3 (s3://bucket/prefix), not a folder",
+                models.store
+            );
+        }
         for name in stack.services.keys() {
             if Service::from_name(name).is_none() {
                 bail!(

@@ -114,6 +114,8 @@ fn stack_files_that_would_render_a_broken_task_are_refused() {
             "DOCCLASS_RESULTS_QUEUE_URL is set by deploy itself",
         ),
         (example.replace("interval = \"1h\"", "interval = \"1000d\""), "longer than the longest"),
+        (example.replace("s3://docclass-models-123456789012/docclass", "/var/models"), "read their models from S3"),
+        (example.replace("s3://docclass-models-123456789012/docclass", "s3://Bad_Bucket/x"), "does not name an S3 bucket"),
     ] {
         let error = format!("{:#}", Stack::parse(&text).unwrap_err());
         assert!(error.contains(expected), "expected {expected:?} in: {error}");
@@ -149,6 +151,13 @@ fn each_task_role_may_do_only_its_own_job() {
     let tasks = "arn:aws:ecs:us-east-1:123456789012:task/docclass/*";
     let protect =
         ["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"].map(|action| (action.to_owned(), tasks.to_owned()));
+    // The classifiers read the model store: its pointers and files, and list its prefix.
+    let store = "arn:aws:s3:::docclass-models-123456789012";
+    let models = [
+        ("s3:GetObject".to_owned(), format!("{store}/docclass/state.json")),
+        ("s3:GetObject".to_owned(), format!("{store}/docclass/models/*")),
+        ("s3:ListBucket".to_owned(), store.to_owned()),
+    ];
     let mut expected: Vec<(Service, Vec<(String, String)>)> = vec![
         (
             Service::FeedIngest,
@@ -160,11 +169,18 @@ fn each_task_role_may_do_only_its_own_job() {
         ),
         (
             Service::TopicClassifier,
-            [consume("ingest").to_vec(), vec![send("subtopic"), send("ingest-dlq")], protect.to_vec()].concat(),
+            [consume("ingest").to_vec(), vec![send("subtopic"), send("ingest-dlq")], protect.to_vec(), models.to_vec()]
+                .concat(),
         ),
         (
             Service::SubtopicClassifier,
-            [consume("subtopic").to_vec(), vec![send("results"), send("subtopic-dlq")], protect.to_vec()].concat(),
+            [
+                consume("subtopic").to_vec(),
+                vec![send("results"), send("subtopic-dlq")],
+                protect.to_vec(),
+                models.to_vec(),
+            ]
+            .concat(),
         ),
         (
             Service::TableWriter,
@@ -182,10 +198,9 @@ fn each_task_role_may_do_only_its_own_job() {
         expected.sort();
         assert_eq!(&granted, expected, "{}", service.name());
         assert!(
-            granted
-                .iter()
-                .all(|(action, resource)| !action.contains('*') && (!resource.contains('*') || resource == tasks)),
-            "no wildcard but the tasks of the cluster: {granted:?}"
+            granted.iter().all(|(action, resource)| !action.contains('*')
+                && (!resource.contains('*') || resource == tasks || *resource == models[1].1)),
+            "no wildcard but the tasks of the cluster and the store's model files: {granted:?}"
         );
     }
 }

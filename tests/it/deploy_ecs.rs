@@ -38,6 +38,7 @@ fn stack_file(endpoint: &str, name: &str) -> String {
     .replace("name = \"docclass\"", &format!("name = \"{name}\""))
     .replace("cluster = \"docclass\"", &format!("cluster = \"{name}\""))
     .replace("group = \"/ecs/docclass\"", &format!("group = \"/ecs/{name}\""))
+    .replace("s3://docclass-models-123456789012/docclass", &format!("s3://{name}-models/docclass"))
     // A target small enough for a test's backlog: 20 messages per topic task.
     .replace("target_latency = \"30s\"\nseconds_per_message = 0.002", "target_backlog_per_task = 20")
 }
@@ -180,8 +181,13 @@ async fn apply_creates_everything_and_adopts_the_log_group() -> Deployed {
         .unwrap();
 
     let plan = aws::plan(&stack, &clients).await.unwrap();
-    assert_eq!(plan.changes().filter(|s| s.change == Change::Create).count(), 1 + 1 + 4 + 1 + 4 + 4 + 3 + 2, "{plan}");
-    assert!(matches!(plan.steps[1].change, Change::Update(_)), "the existing log group is adopted: {plan}");
+    assert_eq!(
+        plan.changes().filter(|s| s.change == Change::Create).count(),
+        1 + 1 + 1 + 4 + 1 + 4 + 4 + 3 + 2,
+        "{plan}"
+    );
+    let log_group = plan.steps.iter().find(|step| step.resource == Resource::LogGroup).unwrap();
+    assert!(matches!(log_group.change, Change::Update(_)), "the existing log group is adopted: {plan}");
     aws::apply(&stack, &clients, &plan, |_| {}).await.unwrap();
 
     let mut environment = Environment::on_emulator(&endpoint, &name);
@@ -272,6 +278,31 @@ async fn ecs_iam_and_scaling_record_what_was_rendered(deployed: &Deployed) {
         .await
         .unwrap();
     assert_eq!((targets.scalable_targets()[0].min_capacity(), targets.scalable_targets()[0].max_capacity()), (1, 8));
+
+    // The model bucket: private, tagged with the stack, named to the classifiers; an operator publishes
+    // into it as the README says.
+    let (bucket, _) = stack.models.as_ref().unwrap().location();
+    let tags = clients.s3.get_bucket_tagging().bucket(&bucket).send().await.unwrap();
+    assert!(tags.tag_set().iter().any(|tag| tag.value() == stack.name), "{tags:?}");
+    let blocked = clients.s3.get_public_access_block().bucket(&bucket).send().await.unwrap();
+    assert_eq!(blocked.public_access_block_configuration().unwrap().block_public_policy(), Some(true));
+    for service in [Service::TopicClassifier, Service::SubtopicClassifier] {
+        let definition =
+            clients.ecs.describe_task_definition().task_definition(stack.ecs_name(service)).send().await.unwrap();
+        let container = &definition.task_definition().unwrap().container_definitions()[0];
+        let store = container.environment().iter().find(|v| v.name() == Some("DOCCLASS_MODEL_STORE"));
+        assert_eq!(store.and_then(|v| v.value()), Some(stack.models.as_ref().unwrap().store.as_str()));
+    }
+    let store = &stack.models.as_ref().unwrap().store;
+    let published = deployed
+        .environment
+        .command("docclass")
+        .args(["model", "publish"])
+        .arg(test_support::model_file())
+        .args(["--store", store])
+        .output()
+        .unwrap();
+    assert!(published.status.success(), "{}", String::from_utf8_lossy(&published.stderr));
 }
 
 /// A changed stack: the topic pool gets bigger tasks and a lower ceiling. Exactly its definition,
@@ -391,8 +422,11 @@ async fn destroy_removes_what_apply_made_and_nothing_else(deployed: &Deployed) {
     assert_eq!(groups.log_groups().len(), 1, "someone else's log group is still there");
     assert!(clients.iam.get_role().role_name(stack.execution_role_name()).send().await.is_err());
     assert!(clients.sqs.get_queue_url().queue_name(format!("{name}-ingest")).send().await.is_err());
+    assert!(removed.iter().any(|r| r.starts_with("model bucket")), "{removed:?}");
+    let (bucket, _) = stack.models.as_ref().unwrap().location();
+    assert!(clients.s3.head_bucket().bucket(&bucket).send().await.is_err(), "the bucket and its models are gone");
     let plan = aws::plan(changed, clients).await.unwrap();
-    assert_eq!(plan.changes().filter(|s| s.change == Change::Create).count(), 1 + 5 + 1 + 4 + 4 + 3 + 2, "{plan}");
+    assert_eq!(plan.changes().filter(|s| s.change == Change::Create).count(), 1 + 1 + 5 + 1 + 4 + 4 + 3 + 2, "{plan}");
 }
 
 /// An endpoint that does not answer is a failure, said in one line — not "nothing there": `plan` must not

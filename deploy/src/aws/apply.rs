@@ -13,6 +13,7 @@ mod cluster;
 mod data;
 mod iam;
 mod logs;
+mod models;
 mod monitoring;
 mod service;
 mod task_definition;
@@ -29,6 +30,9 @@ pub async fn plan(stack: &Stack, clients: &Clients) -> anyhow::Result<Plan> {
     let mut step = |resource, change| steps.push(Step { resource, change });
 
     step(Resource::QueuesAndTables, data::plan(stack, clients).await?);
+    if stack.models.is_some() {
+        step(Resource::ModelBucket, models::plan(stack, clients).await?);
+    }
     step(Resource::LogGroup, logs::plan(stack, clients).await?);
     let trust = render::ecs_tasks_trust(stack);
     step(
@@ -84,6 +88,7 @@ pub async fn apply(
         ));
         match step.resource {
             Resource::QueuesAndTables => data::apply(stack, clients).await?,
+            Resource::ModelBucket => models::apply(stack, clients).await?,
             Resource::LogGroup => logs::apply(stack, clients, &step.change).await?,
             Resource::ExecutionRole => {
                 let policy = render::execution_role_policy(stack);
@@ -112,7 +117,8 @@ pub async fn apply(
     Ok(())
 }
 
-/// Removes what `apply` made (tagged with this stack); with `keep_data`, leaves the queues and tables.
+/// Removes what `apply` made (tagged with this stack); with `keep_data`, leaves the queues, tables and
+/// model bucket.
 /// Answers what it removed.
 ///
 /// # Errors
@@ -132,6 +138,7 @@ pub async fn destroy(stack: &Stack, clients: &Clients, keep_data: bool) -> anyho
     cluster::destroy(stack, clients, &mut removed).await?;
     if !keep_data {
         data::destroy(stack, clients, &mut removed).await?;
+        models::destroy(stack, clients, &mut removed).await?;
     }
     Ok(removed)
 }

@@ -19,6 +19,8 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     /// DynamoDB.
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// S3: the model bucket.
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl Clients {
@@ -33,6 +35,10 @@ impl Clients {
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             sqs: aws_sdk_sqs::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            // Emulators serve buckets by path, not by host name.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&config).force_path_style(config.endpoint_url().is_some()).build(),
+            ),
         }
     }
 }

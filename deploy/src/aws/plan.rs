@@ -9,6 +9,8 @@ use crate::stack::Service;
 pub enum Resource {
     /// The three queues, their dead-letter queues, the result and seen tables (`docclass infra up`).
     QueuesAndTables,
+    /// The model bucket (`[models]`).
+    ModelBucket,
     /// The CloudWatch Logs group.
     LogGroup,
     /// The execution role (image pulls, logs).
@@ -33,6 +35,7 @@ impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Resource::QueuesAndTables => write!(f, "queues and tables"),
+            Resource::ModelBucket => write!(f, "model bucket"),
             Resource::LogGroup => write!(f, "log group"),
             Resource::ExecutionRole => write!(f, "execution role"),
             Resource::TaskRole(service) => write!(f, "task role of {}", service.name()),

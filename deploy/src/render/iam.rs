@@ -49,6 +49,22 @@ pub fn task_role_policy(stack: &Stack, service: Service) -> Value {
         ],
     };
     let mut statements = statements;
+    if let (Some(models), Service::TopicClassifier | Service::SubtopicClassifier) = (&stack.models, service) {
+        let (bucket, prefix) = models.location();
+        // Reading the pointers and the model files; listing the prefix only so that a key not there yet
+        // answers 404 ("no live model yet") rather than 403.
+        statements.push(statement(
+            "ReadModels",
+            &["s3:GetObject"],
+            vec![
+                format!("arn:aws:s3:::{bucket}/{prefix}state.json"),
+                format!("arn:aws:s3:::{bucket}/{prefix}models/*"),
+            ],
+        ));
+        let mut list = statement("FindModels", &["s3:ListBucket"], vec![format!("arn:aws:s3:::{bucket}")]);
+        list["Condition"] = json!({ "StringLike": { "s3:prefix": [format!("{prefix}*")] } });
+        statements.push(list);
+    }
     if service.input_queue().is_some() {
         // Task scale-in protection while it holds messages: the agent calls ECS with the task role. A
         // task's id is not known before it starts: any task of this cluster (the only wildcard granted).

@@ -38,12 +38,14 @@ fn environment(stack: &Stack, service: Service) -> Vec<Variable> {
             variables.push(queue(Queue::Subtopic));
             variables.push(dead_letters(Queue::Ingest));
             variables.push((env::MODEL.into(), MODEL_PATH.into()));
+            variables.extend(model_store(stack));
         }
         Service::SubtopicClassifier => {
             variables.push(queue(Queue::Subtopic));
             variables.push(queue(Queue::Results));
             variables.push(dead_letters(Queue::Subtopic));
             variables.push((env::MODEL.into(), MODEL_PATH.into()));
+            variables.extend(model_store(stack));
         }
         Service::TableWriter => {
             variables.push(queue(Queue::Results));
@@ -58,6 +60,12 @@ fn environment(stack: &Stack, service: Service) -> Vec<Variable> {
     }
     variables.sort();
     variables.into_iter().map(|(name, value)| Variable { name, value }).collect()
+}
+
+/// The store a classifier serves its live model from, when the stack names one (the baked-in model is
+/// its fallback).
+fn model_store(stack: &Stack) -> Option<(String, String)> {
+    stack.models.as_ref().map(|models| (env::MODEL_STORE.to_owned(), models.store.clone()))
 }
 
 /// A task definition, typed: what `apply` hands to the SDK's builders field by field, and what `render`
