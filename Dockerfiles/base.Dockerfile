@@ -11,5 +11,9 @@ ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 # 65532 is the "nonroot" user of distroless images, which scanners and PodSecurity policies expect.
 USER 65532:65532
 
+# The mount point of compose's model store volume, owned by the user the services run as: a new volume
+# mounted here takes its owner, so `docclass model publish` in the cli container may write to it.
+COPY --chown=65532:65532 models/ /var/lib/docclass/models/
+
 # What `docker stop` and ECS send: every service finishes the messages it holds, then exits.
 STOPSIGNAL SIGTERM

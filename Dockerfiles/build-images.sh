@@ -47,6 +47,7 @@ cargo build --locked --quiet --profile image --target "$target" -p docclass --no
 rm -rf "$context"
 mkdir -p "$context"
 cp "$binaries"/{feed-ingest,topic-classifier,subtopic-classifier,table-writer,docclass} "$ca_bundle" "$context/"
+mkdir "$context/models" # the empty mount point of the model store volume (base.Dockerfile)
 model=${DOCCLASS_MODEL:-}
 if [[ -z $model ]]; then
     echo "build-images.sh: training the model baked into the classifier images (DOCCLASS_MODEL=FILE to bring one)" >&2

@@ -312,6 +312,7 @@ fn run() -> &'static Scenario {
                             ("DOCCLASS_IMAGE_TAG", images.tag.clone()),
                             ("DOCCLASS_STACK", STACK.to_owned()),
                             ("DOCCLASS_VISIBILITY_TIMEOUT_SECS", VISIBILITY_SECS.to_string()),
+                            ("DOCCLASS_MODEL_STORE_INTERVAL_SECS", "2".to_owned()),
                         ],
                     );
                     let settings = emulator::settings(&emulator.endpoint);
@@ -488,6 +489,33 @@ fn run() -> &'static Scenario {
                 .await;
             phases.end("documents through, queues drained");
             scenario
+                .step("published", async {
+                    // A new model published into the compose volume from the cli container, as README "Refreshing
+                    // the model" shows: every classifier container swaps to it, none restarted.
+                    let model = test_support::second_model_file();
+                    let version = text_model::Model::load(model).unwrap().version().to_owned();
+                    let mount = format!("{}:/tmp/new.model:ro", model.display());
+                    let said = compose.run(&["run", "--rm", "--no-deps", "--volume", &mount, "cli", "model", "publish", "/tmp/new.model"]);
+                    assert!(said.contains(&format!("live is now {version}")), "{said}");
+                    let classifiers: Vec<String> =
+                        ["topic-classifier", "subtopic-classifier"].iter().flat_map(|service| compose.containers(service)).collect();
+                    let running: Vec<&String> = classifiers.iter().filter(|id| inspect(id)["State"]["Running"] == true).collect();
+                    assert!(running.len() >= 2, "{classifiers:?}");
+                    let waiting = Instant::now();
+                    for container in running {
+                        loop {
+                            let logs = docker(&["logs", container]);
+                            if String::from_utf8_lossy(&logs.stderr).contains(&format!("now serving model {version}")) {
+                                break;
+                            }
+                            assert!(waiting.elapsed() < Duration::from_secs(60), "{container} never swapped to {version}");
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                        assert_eq!(inspect(container)["RestartCount"], 0, "{container} swapped without a restart");
+                    }
+                })
+                .await;
+            scenario
                 .step("scaled", async {
                     // The compose scaler, `deploy scale --compose`: with the queues empty the topic pool shrinks to its
                     // minimum, but not before the scale-in window has passed; a burst grows it to its maximum at once.
@@ -601,6 +629,13 @@ fn the_cluster_starts_on_the_host_emulator_and_gets_healthy() {
 fn every_document_is_stored_once_though_containers_scale_and_are_killed() {
     if docker_or_skip() {
         run().check("stored");
+    }
+}
+
+#[test]
+fn a_model_published_into_the_compose_volume_reaches_every_classifier() {
+    if docker_or_skip() {
+        run().check("published");
     }
 }
 
