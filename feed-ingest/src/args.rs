@@ -56,6 +56,11 @@ pub struct Args {
     /// the task's credentials endpoint (169.254.170.2), instance metadata or its own network.
     #[arg(long, env = env::ALLOW_PRIVATE_ADDRESSES)]
     pub allow_private_addresses: bool,
+    /// Fetch from this private network all the same, and from no other (`10.20.0.0/16`, `127.0.0.1/32`;
+    /// repeat, or comma-separate in the variable): narrower than --allow-private-addresses, so a feed on
+    /// the office network cannot lead to the credentials endpoint.
+    #[arg(long = "allow-private-network", env = env::ALLOW_PRIVATE_NETWORKS, value_delimiter = ',', value_name = "CIDR")]
+    pub allow_private_networks: Vec<feeds::IpNet>,
     /// Seconds a feed may take to answer in full (at most 300).
     #[arg(long, value_parser = parse_feed_timeout, default_value_t = FetcherConfig::default().timeout.as_secs_f64())]
     pub feed_timeout_secs: f64,
@@ -68,6 +73,17 @@ pub struct Args {
     /// Log format, metrics address (`/healthz`, `/metrics` and `/feeds` while polling) and health check.
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+impl Args {
+    /// The addresses the fetcher may connect to, from the two flags.
+    pub fn private_addresses(&self) -> feeds::PrivateAddresses {
+        if self.allow_private_addresses {
+            feeds::PrivateAddresses::allow_all()
+        } else {
+            feeds::PrivateAddresses::allowing(self.allow_private_networks.clone())
+        }
+    }
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {

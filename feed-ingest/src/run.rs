@@ -95,11 +95,7 @@ async fn poll_feeds(args: &Args, shutdown: CancellationToken) -> anyhow::Result<
     let fetcher = Fetcher::new(FetcherConfig {
         max_bytes: args.max_feed_bytes,
         timeout: Duration::from_secs_f64(args.feed_timeout_secs),
-        private_addresses: if args.allow_private_addresses {
-            feeds::PrivateAddresses::Allow
-        } else {
-            feeds::PrivateAddresses::Refuse
-        },
+        private_addresses: args.private_addresses(),
         ..FetcherConfig::default()
     })?;
     if args.dry_run {

@@ -50,6 +50,14 @@ struct ArxivArgs {
     /// Attempts of one page on 503 (honouring Retry-After), 429, other 5xx and network failures.
     #[arg(long, default_value_t = 8)]
     max_attempts: u32,
+    /// Harvest from a loopback, private or link-local address too (a mirror on your own network); as
+    /// feed-ingest, refused otherwise, after DNS, on every redirect and through a proxy.
+    #[arg(long, env = docclass_types::topology::env::ALLOW_PRIVATE_ADDRESSES)]
+    allow_private_addresses: bool,
+    /// Harvest from this private network all the same, and from no other (CIDR; repeat).
+    #[arg(long = "allow-private-network", env = docclass_types::topology::env::ALLOW_PRIVATE_NETWORKS,
+          value_delimiter = ',', value_name = "CIDR")]
+    allow_private_networks: Vec<feeds::IpNet>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -85,9 +93,15 @@ pub fn run(args: HarvestArgs) -> anyhow::Result<()> {
         max_retry_after: Duration::from_secs(600),
     };
     // A page of 1,000 arXiv records is a few MB; the feed fetcher's 4 MiB cap is for feeds.
+    let private_addresses = if args.allow_private_addresses {
+        feeds::PrivateAddresses::allow_all()
+    } else {
+        feeds::PrivateAddresses::allowing(args.allow_private_networks.clone())
+    };
     let fetcher = Fetcher::new(FetcherConfig {
         timeout: Duration::from_secs(180),
         max_bytes: 64 * 1024 * 1024,
+        private_addresses,
         ..FetcherConfig::default()
     })?;
     let bar = ProgressBar::new_spinner();

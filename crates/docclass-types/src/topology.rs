@@ -153,6 +153,8 @@ pub mod env {
     pub const FEEDS_TOML: &str = "DOCCLASS_FEEDS_TOML";
     /// feed-ingest may fetch from loopback and private addresses (`true`).
     pub const ALLOW_PRIVATE_ADDRESSES: &str = "DOCCLASS_ALLOW_PRIVATE_ADDRESSES";
+    /// The private networks feed-ingest may fetch from all the same (CIDRs, comma-separated).
+    pub const ALLOW_PRIVATE_NETWORKS: &str = "DOCCLASS_ALLOW_PRIVATE_NETWORKS";
     /// feed-ingest's SQLite de-duplication store (without DynamoDB).
     pub const SEEN_DB: &str = "DOCCLASS_SEEN_DB";
     /// Where the corpora are (`../shared/data` when unset).

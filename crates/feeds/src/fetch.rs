@@ -2,8 +2,10 @@
 //! timeouts, a cap on the body (checked against `Content-Length` and again while streaming, since the
 //! header can lie or be absent, and counted after decompression, so a gzip bomb is refused), answers
 //! compressed with gzip or brotli when the server can, conditional GET so an unchanged feed costs one
-//! short answer, and no connection to a private address (see [`PrivateAddresses`]).
+//! short answer, and no connection to a private address (see [`PrivateAddresses`]) — through a proxy
+//! either.
 
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Once};
 use std::time::Duration;
@@ -15,33 +17,67 @@ pub use crate::addresses::PrivateAddresses;
 
 /// A refused address, as the error a connection attempt fails with.
 #[derive(Debug, thiserror::Error)]
-#[error("{host} is a private address ({ip}), not fetched: --allow-private-addresses allows it")]
+#[error(
+    "{host} is a private address ({ip}), not fetched: --allow-private-network {ip}/32 (or a wider network) allows it"
+)]
 struct PrivateAddress {
     host: String,
     ip: IpAddr,
 }
 
 /// DNS through the system resolver, answering only addresses the policy allows: the check happens on
-/// what the connection will use, so a name that resolves to a private address is refused too.
-struct CheckedResolver(PrivateAddresses);
+/// what the connection will use, so a name that resolves to a private address is refused too. The
+/// proxies the environment names are the operator's and resolve unchecked.
+struct CheckedResolver {
+    policy: PrivateAddresses,
+    proxies: Arc<HashSet<String>>,
+}
 
 impl reqwest::dns::Resolve for CheckedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = self.0;
+        let (policy, proxies) = (self.policy.clone(), self.proxies.clone());
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = found.iter().copied().filter(|a| policy.allows(a.ip())).collect();
-            match (allowed.is_empty(), found.first()) {
-                (true, Some(refused)) => Err(Box::new(PrivateAddress { host, ip: refused.ip() }) as _),
-                _ => Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs),
+            if proxies.contains(&host) {
+                return Ok(Box::new(found.into_iter()) as reqwest::dns::Addrs);
             }
+            checked(&host, found, &policy)
+                .map(|allowed| Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+                .map_err(|refused| Box::new(refused) as _)
         })
     }
 }
 
+/// The addresses of `found` the policy allows; an error naming the first refused one when none is.
+fn checked(host: &str, found: Vec<SocketAddr>, policy: &PrivateAddresses) -> Result<Vec<SocketAddr>, PrivateAddress> {
+    let allowed: Vec<SocketAddr> = found.iter().copied().filter(|a| policy.allows(a.ip())).collect();
+    match (allowed.is_empty(), found.first()) {
+        (true, Some(refused)) => Err(PrivateAddress { host: host.to_owned(), ip: refused.ip() }),
+        _ => Ok(allowed),
+    }
+}
+
+/// The variables reqwest takes its proxies from (and curl, and most tools).
+const PROXY_VARIABLES: [&str; 6] = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
+
+/// The hosts of the proxies the environment names: a request through one is resolved by the proxy, not
+/// here, so the fetcher checks each URL's name itself first (see [`Fetcher::fetch`]).
+fn environment_proxies() -> HashSet<String> {
+    PROXY_VARIABLES
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .filter(|value| !value.trim().is_empty())
+        .filter_map(|value| {
+            // `host:port` without a scheme is how many set it; reqwest reads it as http.
+            let value = if value.contains("://") { value } else { format!("http://{value}") };
+            Url::parse(&value).ok()?.host_str().map(|host| host.trim_matches(['[', ']']).to_owned())
+        })
+        .collect()
+}
+
 /// A URL whose host is an address literal the policy refuses (names are checked when resolved).
-fn refused_literal(url: &Url, policy: PrivateAddresses) -> Option<PrivateAddress> {
+fn refused_literal(url: &Url, policy: &PrivateAddresses) -> Option<PrivateAddress> {
     let ip = match url.host()? {
         url::Host::Ipv4(v4) => IpAddr::V4(v4),
         url::Host::Ipv6(v6) => IpAddr::V6(v6),
@@ -51,7 +87,7 @@ fn refused_literal(url: &Url, policy: PrivateAddresses) -> Option<PrivateAddress
 }
 
 /// Limits of one fetch.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct FetcherConfig {
     /// To establish the connection.
     pub connect_timeout: Duration,
@@ -73,9 +109,24 @@ impl Default for FetcherConfig {
             // arXiv's busiest listing feeds are about 1 MiB.
             max_bytes: 4 * 1024 * 1024,
             max_redirects: 5,
-            private_addresses: PrivateAddresses::Refuse,
+            private_addresses: PrivateAddresses::refuse(),
         }
     }
+}
+
+/// `url` parsed, or the one line saying why it cannot be fetched: a link-local address with a zone id
+/// (`http://[fe80::1%25eth0]/`), which the URL standard does not take, is named as the private address it
+/// is.
+fn parse_url(url: &str) -> Result<Url, FetchError> {
+    Url::parse(url).map_err(|_| {
+        let host = url.split_once("://").map_or("", |(_, rest)| rest);
+        if host.starts_with('[') && host.split(']').next().is_some_and(|literal| literal.contains('%')) {
+            let detail = "an IPv6 address with a zone id is link-local, a private address: not fetched".to_owned();
+            FetchError::Refused { url: url.to_owned(), detail }
+        } else {
+            FetchError::Scheme { url: url.to_owned() }
+        }
+    })
 }
 
 /// A `Retry-After` value: delay seconds, or an HTTP date (RFC 9110 §10.2.3); a date in the past is no
@@ -197,6 +248,8 @@ impl FetchError {
 pub struct Fetcher {
     client: reqwest::Client,
     config: FetcherConfig,
+    /// Whether the environment names a proxy: then every URL's name is resolved and checked here.
+    proxied: bool,
 }
 
 /// Makes reqwest's TLS usable; call before building any `reqwest::Client` (building one panics
@@ -216,27 +269,43 @@ impl Fetcher {
     /// When the TLS stack cannot be set up.
     pub fn new(config: FetcherConfig) -> anyhow::Result<Self> {
         install_tls_provider();
-        let max_redirects = config.max_redirects;
-        let policy = config.private_addresses;
+        let proxies = Arc::new(environment_proxies());
         let client = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .user_agent(concat!("docclass-feed-ingest/", env!("CARGO_PKG_VERSION")))
-            // Names resolve through the check; address literals are checked here and in `fetch`.
-            .dns_resolver(Arc::new(CheckedResolver(policy)))
-            .redirect(redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= max_redirects {
-                    attempt.error(format!("more than {max_redirects} redirects"))
-                } else if !matches!(attempt.url().scheme(), "http" | "https") {
-                    attempt.error("redirected to a URL that is not http or https")
-                } else if let Some(refused) = refused_literal(attempt.url(), policy) {
-                    attempt.error(refused)
-                } else {
-                    attempt.follow()
-                }
+            // Names resolve through the check; address literals are checked in `fetch`.
+            .dns_resolver(Arc::new(CheckedResolver {
+                policy: config.private_addresses.clone(),
+                proxies: proxies.clone(),
             }))
+            // Followed by `fetch`, which checks every hop before it is requested: reqwest's redirect
+            // policy cannot resolve a name, and through a proxy nothing else would check it.
+            .redirect(redirect::Policy::none())
             .build()?;
-        Ok(Self { client, config })
+        Ok(Self { client, config, proxied: !proxies.is_empty() })
+    }
+
+    /// Refuses `url` unless it is http(s) to an address the policy allows: a literal is checked as it
+    /// is; a name is resolved and checked here when a proxy would otherwise resolve it unchecked.
+    async fn check(&self, url: &Url, shown: &str) -> Result<(), FetchError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(FetchError::Scheme { url: shown.to_owned() });
+        }
+        let policy = &self.config.private_addresses;
+        let refused =
+            |refused: PrivateAddress| FetchError::Refused { url: shown.to_owned(), detail: refused.to_string() };
+        if let Some(literal) = refused_literal(url, policy) {
+            return Err(refused(literal));
+        }
+        if let (true, Some(url::Host::Domain(host))) = (self.proxied, url.host()) {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
+                .await
+                .map_err(|error| FetchError::Transport { url: shown.to_owned(), detail: format!("{host}: {error}") })?
+                .collect();
+            checked(host, found, policy).map_err(refused)?;
+        }
+        Ok(())
     }
 
     /// Fetches `url`, sending `validators` so an unchanged feed answers 304.
@@ -244,17 +313,12 @@ impl Fetcher {
     /// # Errors
     /// See [`FetchError`].
     pub async fn fetch(&self, url: &str, validators: &Validators) -> Result<Fetched, FetchError> {
-        let parsed = Url::parse(url).map_err(|_| FetchError::Scheme { url: url.to_owned() })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(FetchError::Scheme { url: url.to_owned() });
-        }
-        if let Some(refused) = refused_literal(&parsed, self.config.private_addresses) {
-            return Err(FetchError::Refused { url: url.to_owned(), detail: refused.to_string() });
-        }
+        let mut parsed = parse_url(url)?;
+        self.check(&parsed, url).await?;
         let failed = |error: reqwest::Error| {
             // The URL is the error's own field; reqwest's text would repeat it ("… for url (…)").
             let error = error.without_url();
-            // A refused address anywhere in the chain (the resolver's, or a redirect's) says so by kind.
+            // A refused address anywhere in the chain (the resolver's) says so by kind.
             let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
             while let Some(current) = cause {
                 if let Some(refused) = current.downcast_ref::<PrivateAddress>() {
@@ -265,7 +329,7 @@ impl Fetcher {
             if error.is_timeout() {
                 FetchError::Timeout { url: url.to_owned() }
             } else {
-                // The source chain says why (refused, DNS, TLS, redirects), the top level only "error".
+                // The source chain says why (refused, DNS, TLS), the top level only "error".
                 let mut detail = error.to_string();
                 let mut source = std::error::Error::source(&error);
                 while let Some(cause) = source {
@@ -275,23 +339,40 @@ impl Fetcher {
                 FetchError::Transport { url: url.to_owned(), detail }
             }
         };
-        let mut request = self.client.get(parsed);
-        if let Some(etag) = &validators.etag {
-            request = request.header(IF_NONE_MATCH, etag);
-        }
-        if let Some(last_modified) = &validators.last_modified {
-            request = request.header(IF_MODIFIED_SINCE, last_modified);
-        }
-        let mut response = request.send().await.map_err(failed)?;
+        let mut redirects = 0;
+        let mut response = loop {
+            let mut request = self.client.get(parsed.clone());
+            if let Some(etag) = &validators.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(last_modified) = &validators.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, last_modified);
+            }
+            let response = request.send().await.map_err(failed)?;
+            if !response.status().is_redirection() || response.status() == StatusCode::NOT_MODIFIED {
+                break response;
+            }
+            let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
+            let Some(next) = location.and_then(|location| parsed.join(location).ok()) else {
+                let detail = format!("redirect to {} not followed", location.unwrap_or("nowhere"));
+                return Err(FetchError::Transport { url: url.to_owned(), detail });
+            };
+            if !matches!(next.scheme(), "http" | "https") {
+                let detail = format!("redirect to {next} not followed: only http and https");
+                return Err(FetchError::Transport { url: url.to_owned(), detail });
+            }
+            redirects += 1;
+            if redirects > self.config.max_redirects {
+                let detail = format!("more than {} redirects", self.config.max_redirects);
+                return Err(FetchError::Transport { url: url.to_owned(), detail });
+            }
+            // The same rules for every hop as for the feed's own URL.
+            self.check(&next, url).await?;
+            parsed = next;
+        };
         let status = response.status();
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
-        }
-        if status.is_redirection() {
-            // reqwest hands back, unfollowed, a redirect to a scheme it cannot fetch (file:, ftp:…).
-            let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
-            let detail = format!("redirect to {} not followed: only http and https", location.unwrap_or("nowhere"));
-            return Err(FetchError::Transport { url: url.to_owned(), detail });
         }
         if !status.is_success() {
             let retry_after = response
@@ -330,38 +411,6 @@ impl Fetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn private_addresses_are_refused_unless_allowed() {
-        let refused = [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "169.254.170.2",
-            "0.0.0.0",
-            "100.64.0.1",
-            "255.255.255.255",
-            "224.0.0.1",
-            "::1",
-            "::",
-            "fd00:ec2::254",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:169.254.169.254",
-        ];
-        for ip in refused {
-            let ip: IpAddr = ip.parse().unwrap();
-            assert!(!PrivateAddresses::Refuse.allows(ip), "{ip} allowed");
-            assert!(PrivateAddresses::Allow.allows(ip), "{ip}");
-        }
-        for ip in ["93.184.215.14", "128.84.21.199", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"] {
-            assert!(PrivateAddresses::Refuse.allows(ip.parse().unwrap()), "{ip} refused");
-        }
-        assert!(PrivateAddresses::AllowLoopback.allows("127.0.0.1".parse().unwrap()));
-        assert!(!PrivateAddresses::AllowLoopback.allows("169.254.170.2".parse().unwrap()));
-    }
 
     #[test]
     fn reads_retry_after_in_seconds_or_as_a_date() {

@@ -21,7 +21,7 @@ mod normalize;
 pub mod parse;
 mod read;
 
-pub use addresses::{PrivateAddresses, is_public};
+pub use addresses::{IpNet, PrivateAddresses, is_public};
 pub use config::{
     FeedDefaults, FeedList, FeedSpec, LabelMap, MAX_INTERVAL, MIN_INTERVAL, Unmapped, check_interval, redact_url,
 };

@@ -127,3 +127,90 @@ async fn a_truncated_gzip_input_ends_with_what_it_read_and_a_failure() {
     );
     assert!(stderr.len() < 4_000, "{} bytes of stderr", stderr.len());
 }
+
+/// A stand-in for an HTTP proxy from the environment (`HTTP_PROXY`): counts the requests it gets and
+/// answers each with a one-item feed — or, for `/redirect`, a redirect to instance metadata. Answers
+/// the port.
+async fn proxy(requests: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let requests = requests.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0_u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).await.unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let answer = if String::from_utf8_lossy(&head).lines().next().unwrap_or_default().contains("/redirect")
+                {
+                    "HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest/meta-data/\r\nContent-Length: 0\r\n\r\n".to_owned()
+                } else {
+                    let feed = "<rss version=\"2.0\"><channel><title>t</title><item><title>Through the proxy</title>\
+                                <link>http://example.org/1</link><description>text</description></item></channel></rss>";
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\n\r\n{feed}",
+                        feed.len()
+                    )
+                };
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+/// With a proxy in the environment, the proxy — not feed-ingest — would resolve a feed's name, and the
+/// private-address guard used to be bypassed (`localhost`, a hosts-file name, a redirect to metadata went
+/// to the proxy unchecked). Now every name is resolved and checked before a request goes to the proxy,
+/// redirects included; a narrow allowance (`--allow-private-network`) lets exactly its network through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_in_the_environment_does_not_bypass_the_private_address_guard() {
+    let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let port = proxy(requests.clone()).await;
+    let feed_ingest = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_feed-ingest"));
+        command
+            .args(["--once", "--dry-run"])
+            .args(args)
+            .env("HTTP_PROXY", format!("http://127.0.0.1:{port}"))
+            .env_remove("http_proxy")
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .env_remove("DOCCLASS_INGEST_QUEUE_URL")
+            .env_remove("DOCCLASS_ALLOW_PRIVATE_ADDRESSES");
+        command
+    };
+    let seen = || requests.load(std::sync::atomic::Ordering::SeqCst);
+
+    let refused = feed_ingest(&["--feed", "http://localhost:9/feed"]).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("private address"), "{stderr}");
+    assert_eq!(refused.stdout.len(), 0, "nothing read");
+    assert_eq!(seen(), 0, "nothing was sent to the proxy");
+
+    // Loopback allowed, by network: the feed goes through the proxy.
+    let allowed = feed_ingest(&["--allow-private-network", "127.0.0.0/8", "--feed", "http://localhost:9/feed"])
+        .output()
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&allowed.stdout).contains("Through the proxy"), "{allowed:?}");
+    assert_eq!(seen(), 1);
+
+    // A redirect the proxy hands back to instance metadata is refused before it is requested.
+    let redirected = feed_ingest(&["--allow-private-network", "127.0.0.0/8", "--feed", "http://localhost:9/redirect"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&redirected.stderr);
+    assert!(stderr.contains("169.254.169.254") && stderr.contains("private address"), "{stderr}");
+    assert_eq!(seen(), 2, "the redirect's target was not asked for");
+
+    // A zone-id URL is refused as the link-local address it is.
+    let zoned = feed_ingest(&["--feed", "http://[fe80::1%25eth0]/feed"]).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&zoned.stderr);
+    assert!(stderr.contains("zone id") && stderr.contains("private address"), "{stderr}");
+}

@@ -110,7 +110,7 @@ fn fetcher() -> Fetcher {
         timeout: Duration::from_millis(500),
         max_bytes: 1024 * 1024,
         // The fixtures are served on 127.0.0.1.
-        private_addresses: feeds::PrivateAddresses::AllowLoopback,
+        private_addresses: feeds::PrivateAddresses::allow_loopback(),
         ..FetcherConfig::default()
     })
     .unwrap()

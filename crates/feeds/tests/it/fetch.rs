@@ -147,7 +147,7 @@ fn fetcher() -> Fetcher {
     Fetcher::new(FetcherConfig {
         timeout: Duration::from_secs(1),
         max_bytes: 1024 * 1024,
-        private_addresses: PrivateAddresses::AllowLoopback,
+        private_addresses: PrivateAddresses::allow_loopback(),
         ..FetcherConfig::default()
     })
     .unwrap()
@@ -263,7 +263,7 @@ async fn private_addresses_are_refused_before_any_connection() {
     for url in [format!("http://127.0.0.1:{port}/feed"), format!("http://localhost:{port}/feed")] {
         let error = strict.fetch(&url, &Validators::default()).await.expect_err("refused");
         assert_eq!(error.kind(), "refused", "{url}: {error}");
-        assert!(error.to_string().contains("--allow-private-addresses"), "{error}");
+        assert!(error.to_string().contains("--allow-private-network"), "{error}");
     }
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing was connected to");
 

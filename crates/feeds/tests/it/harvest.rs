@@ -132,9 +132,11 @@ async fn pages_a_list_waits_out_a_503_and_resumes_after_a_malformed_page() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cs.jsonl.gz");
     let harvest_config = config(&endpoint, "cs", out.clone());
-    let fetcher =
-        Fetcher::new(FetcherConfig { private_addresses: PrivateAddresses::AllowLoopback, ..FetcherConfig::default() })
-            .unwrap();
+    let fetcher = Fetcher::new(FetcherConfig {
+        private_addresses: PrivateAddresses::allow_loopback(),
+        ..FetcherConfig::default()
+    })
+    .unwrap();
 
     let started = Instant::now();
     let mut pages_seen = Vec::new();
@@ -198,9 +200,11 @@ async fn pages_a_list_waits_out_a_503_and_resumes_after_a_malformed_page() {
 async fn an_empty_set_is_an_empty_file_and_a_refusal_is_one_line() {
     let endpoint = serve(Arc::new(Repository::default())).await;
     let dir = tempfile::tempdir().unwrap();
-    let fetcher =
-        Fetcher::new(FetcherConfig { private_addresses: PrivateAddresses::AllowLoopback, ..FetcherConfig::default() })
-            .unwrap();
+    let fetcher = Fetcher::new(FetcherConfig {
+        private_addresses: PrivateAddresses::allow_loopback(),
+        ..FetcherConfig::default()
+    })
+    .unwrap();
     let out = dir.path().join("empty.jsonl");
     let report = harvest(&config(&endpoint, "empty", out.clone()), &fetcher, &mut |_| {}).await.unwrap();
     assert_eq!((report.pages, report.papers), (1, 0));
@@ -223,9 +227,11 @@ async fn an_empty_set_is_an_empty_file_and_a_refusal_is_one_line() {
 async fn a_harvest_that_would_never_end_stops_with_one_line() {
     let endpoint = serve(Arc::new(Repository::default())).await;
     let dir = tempfile::tempdir().unwrap();
-    let fetcher =
-        Fetcher::new(FetcherConfig { private_addresses: PrivateAddresses::AllowLoopback, ..FetcherConfig::default() })
-            .unwrap();
+    let fetcher = Fetcher::new(FetcherConfig {
+        private_addresses: PrivateAddresses::allow_loopback(),
+        ..FetcherConfig::default()
+    })
+    .unwrap();
     let out = dir.path().join("loop.jsonl");
     let error = harvest(&config(&endpoint, "loop", out.clone()), &fetcher, &mut |_| {}).await.unwrap_err();
     assert!(matches!(error, HarvestError::RepeatedToken { page: 3, .. }), "{error}");
