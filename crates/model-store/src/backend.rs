@@ -2,12 +2,18 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{folder::Folder, s3::Bucket};
+use crate::folder::Folder;
+#[cfg(feature = "s3")]
+use crate::s3::Bucket;
 
 /// Where the objects are.
 pub(crate) enum Backend {
     Folder(Folder),
+    #[cfg(feature = "s3")]
     S3(Bucket),
+    /// A store this build cannot reach: every operation is refused with why.
+    #[cfg_attr(feature = "s3", allow(dead_code))]
+    Unsupported(&'static str),
 }
 
 /// What a read found.
@@ -30,7 +36,8 @@ pub(crate) enum Condition {
 
 /// Why an operation failed.
 pub(crate) enum BackendError {
-    /// No answer, or one that may change on its own (a timeout, a 5xx).
+    /// No answer, or one that may change on its own (a timeout, a 5xx): only a remote store has these.
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
     Unreachable(String),
     /// A definite no (no bucket, access denied).
     Refused(String),
@@ -41,7 +48,9 @@ impl Backend {
     pub(crate) async fn get(&self, key: &str, known: Option<&str>) -> Result<Got, BackendError> {
         match self {
             Self::Folder(folder) => folder.get(key, known).await,
+            #[cfg(feature = "s3")]
             Self::S3(bucket) => bucket.get(key, known).await,
+            Self::Unsupported(why) => Err(BackendError::Refused((*why).to_owned())),
         }
     }
 
@@ -50,7 +59,9 @@ impl Backend {
     pub(crate) async fn put(&self, key: &str, bytes: Vec<u8>, condition: Condition) -> Result<bool, BackendError> {
         match self {
             Self::Folder(folder) => folder.put(key, bytes, condition).await,
+            #[cfg(feature = "s3")]
             Self::S3(bucket) => bucket.put(key, bytes, condition).await,
+            Self::Unsupported(why) => Err(BackendError::Refused((*why).to_owned())),
         }
     }
 
@@ -58,7 +69,9 @@ impl Backend {
     pub(crate) async fn exists(&self, key: &str) -> Result<bool, BackendError> {
         match self {
             Self::Folder(folder) => folder.exists(key).await,
+            #[cfg(feature = "s3")]
             Self::S3(bucket) => bucket.exists(key).await,
+            Self::Unsupported(why) => Err(BackendError::Refused((*why).to_owned())),
         }
     }
 
@@ -66,7 +79,9 @@ impl Backend {
     pub(crate) async fn list(&self, prefix: &str) -> Result<Vec<(String, u64, Option<DateTime<Utc>>)>, BackendError> {
         match self {
             Self::Folder(folder) => folder.list(prefix).await,
+            #[cfg(feature = "s3")]
             Self::S3(bucket) => bucket.list(prefix).await,
+            Self::Unsupported(why) => Err(BackendError::Refused((*why).to_owned())),
         }
     }
 }

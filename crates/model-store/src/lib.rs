@@ -20,6 +20,7 @@
 
 mod backend;
 mod folder;
+#[cfg(feature = "s3")]
 mod s3;
 mod state;
 mod watch;
@@ -172,7 +173,16 @@ impl ModelStore {
     pub async fn open(uri: &StoreUri, aws: &AwsSettings) -> Self {
         let backend = match uri {
             StoreUri::Folder(path) => Backend::Folder(folder::Folder::new(path.clone())),
+            #[cfg(feature = "s3")]
             StoreUri::S3 { bucket, prefix } => Backend::S3(s3::Bucket::new(aws, bucket.clone(), prefix.clone()).await),
+            #[cfg(not(feature = "s3"))]
+            StoreUri::S3 { .. } => {
+                let _ = aws;
+                Backend::Unsupported(
+                    "this build has no S3 support (the container image's docclass leaves it out): use a folder \
+                     store, or a docclass built with its default features",
+                )
+            }
         };
         Self { uri: uri.clone(), backend: Arc::new(backend), requests: Arc::new(AtomicU64::new(0)) }
     }
