@@ -18,8 +18,22 @@ pub(super) fn read_examples(paths: &[PathBuf]) -> anyhow::Result<Vec<Example>> {
     let mut examples = Vec::new();
     for path in paths {
         let documents = ::feeds::read_documents(path).with_context(|| format!("reading {}", path.display()))?;
+        let (mut read, mut unreadable) = (0_usize, 0_usize);
         for document in documents {
-            let document = document?;
+            read += 1;
+            let document = match document {
+                Ok(document) => document,
+                // A record that cannot be read (a line too long, not JSON) is passed over with one line,
+                // so that one hostile record does not refuse a file of good ones; a file that is mostly
+                // unreadable is still an error below.
+                Err(error) => {
+                    unreadable += 1;
+                    if unreadable <= 5 {
+                        tracing::warn!("{}: {error}; record left out of training", path.display());
+                    }
+                    continue;
+                }
+            };
             let labels = document.labels.unwrap_or_default();
             let (Some(topic), Some(subtopic)) = (labels.topic, labels.subtopic) else {
                 anyhow::bail!("document {} in {} has no topic and subtopic labels", document.id, path.display());
@@ -34,6 +48,14 @@ pub(super) fn read_examples(paths: &[PathBuf]) -> anyhow::Result<Vec<Example>> {
                 published_days: document.published.map(|time| chrono::Datelike::num_days_from_ce(&time.date_naive())),
             });
         }
+        if unreadable > 0 {
+            tracing::warn!("{}: {unreadable} of {read} records could not be read and were left out", path.display());
+        }
+        anyhow::ensure!(
+            unreadable * 100 <= read.max(1) || unreadable <= 10,
+            "{}: {unreadable} of {read} records could not be read: is it a labelled JSON Lines file?",
+            path.display()
+        );
     }
     anyhow::ensure!(!examples.is_empty(), "no documents in {paths:?}");
     Ok(examples)

@@ -87,6 +87,19 @@ pub enum PageError {
 const ALIASES: &[(&str, &str)] =
     &[("math.MP", "math-ph"), ("math.IT", "cs.IT"), ("stat.TH", "math.ST"), ("cs.NA", "math.NA")];
 
+/// Elements nested deeper than this make a page malformed: OAI-PMH's deepest is 7; the cap keeps a
+/// hostile page of nested elements from costing memory in proportion (a 63 MB one cost 662 MB).
+pub const MAX_DEPTH: usize = 64;
+
+/// The most text of one element kept: arXiv's longest abstract is under 2,000 characters.
+pub const MAX_ELEMENT_TEXT: usize = 256 * 1024;
+
+/// What a harvested record may hold, beyond which it is passed over as hostile: a title's and an
+/// abstract's characters (arXiv caps abstracts at 1,920), categories.
+const MAX_TITLE_CHARS: usize = 1_000;
+const MAX_ABSTRACT_CHARS: usize = 10_000;
+const MAX_CATEGORIES: usize = 16;
+
 /// Reads one `ListRecords` answer.
 ///
 /// # Errors
@@ -132,6 +145,9 @@ pub fn parse_page(xml: &[u8]) -> Result<Page, PageError> {
                     _ => {}
                 }
                 path.push(name);
+                if path.len() > MAX_DEPTH {
+                    return Err(PageError::Malformed(format!("elements nested more than {MAX_DEPTH} deep")));
+                }
                 text.clear();
             }
             Event::Empty(start) if start.local_name().as_ref() == b"error" => {
@@ -140,9 +156,9 @@ pub fn parse_page(xml: &[u8]) -> Result<Page, PageError> {
             }
             Event::Text(content) => {
                 let decoded = content.decode().map_err(|error| PageError::Malformed(error.to_string()))?;
-                text.push_str(&decoded);
+                push_capped(&mut text, &decoded);
             }
-            Event::CData(content) => text.push_str(&String::from_utf8_lossy(&content)),
+            Event::CData(content) => push_capped(&mut text, &String::from_utf8_lossy(&content)),
             Event::GeneralRef(reference) => {
                 if let Ok(Some(character)) = reference.resolve_char_ref() {
                     text.push(character);
@@ -219,9 +235,49 @@ fn finish_error(code: &mut Option<String>, message: &str) -> Result<(), PageErro
     }
 }
 
-/// Runs of white space (LaTeX sources wrap abstracts at 80 columns) as one space.
+/// Appends `more` to an element's text up to [`MAX_ELEMENT_TEXT`] bytes, and no further: a record whose
+/// text reaches the cap is past every limit of `Record::into_paper`, and is passed over.
+fn push_capped(text: &mut String, more: &str) {
+    let room = MAX_ELEMENT_TEXT.saturating_sub(text.len());
+    let mut end = room.min(more.len());
+    while !more.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.push_str(&more[..end]);
+}
+
+/// Runs of white space (LaTeX sources wrap abstracts at 80 columns) as one space, control characters
+/// dropped: they have no place in a title or an abstract, and would travel into every file and table
+/// the paper reaches.
 fn folded(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    text.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether `id` is an arXiv identifier: `2501.00001` (new style, version optional) or `hep-th/9901001`
+/// (old style) — nothing path-like, nothing else.
+fn is_arxiv_id(id: &str) -> bool {
+    let new_style = |id: &str| {
+        let (number, version) = id.split_once('v').unwrap_or((id, "1"));
+        let (yymm, serial) = number.split_once('.').unwrap_or(("", ""));
+        yymm.len() == 4
+            && (4..=5).contains(&serial.len())
+            && yymm.bytes().chain(serial.bytes()).all(|b| b.is_ascii_digit())
+            && !version.is_empty()
+            && version.len() <= 3
+            && version.bytes().all(|b| b.is_ascii_digit())
+    };
+    let old_style = |id: &str| {
+        let Some((archive, number)) = id.split_once('/') else { return false };
+        !archive.is_empty()
+            && archive.len() <= 16
+            && archive.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'.' || b.is_ascii_uppercase())
+            && number.len() == 7
+            && number.bytes().all(|b| b.is_ascii_digit())
+    };
+    new_style(id) || old_style(id)
 }
 
 #[derive(Debug, Default)]
@@ -235,8 +291,17 @@ struct Record {
 }
 
 impl Record {
+    /// The paper, or `None` for a record to pass over: deleted, incomplete, or hostile (an id that is
+    /// not arXiv's, a title or abstract far past arXiv's own limits, a category list of dozens).
     fn into_paper(self) -> Option<HarvestedPaper> {
-        if self.deleted || self.id.is_empty() || self.text.is_empty() {
+        if self.deleted || self.text.is_empty() || !is_arxiv_id(&self.id) {
+            return None;
+        }
+        if self.title.chars().count() > MAX_TITLE_CHARS
+            || self.text.chars().count() > MAX_ABSTRACT_CHARS
+            || self.categories.len() > MAX_CATEGORIES
+            || self.categories.iter().any(|c| c.len() > 32 || !c.bytes().all(|b| b.is_ascii_graphic()))
+        {
             return None;
         }
         let mut categories: Vec<String> = Vec::new();
@@ -338,5 +403,37 @@ mod tests {
             let error = parse_page(broken.as_bytes()).unwrap_err().to_string();
             assert!(error.contains(expected), "{broken:?}: {error}");
         }
+    }
+
+    /// A record as arXiv's format carries it, with its fields given.
+    fn hostile(id: &str, title: &str, categories: &str) -> String {
+        format!(
+            "<record><header><identifier>oai:arXiv.org:x</identifier></header><metadata><arXiv><id>{id}</id>\
+             <title>{title}</title><categories>{categories}</categories><abstract>An abstract.</abstract>\
+             </arXiv></metadata></record>"
+        )
+    }
+
+    /// Records as an attacker would write them are passed over (counted as skipped), not written as they
+    /// came: a path-like id, a 5 MB title, 10,000 categories; control characters are dropped from what is
+    /// kept. A page of elements nested thousands deep is malformed, not a page of 0 papers.
+    #[test]
+    fn hostile_records_are_passed_over_and_deep_nesting_is_malformed() {
+        let records = [
+            hostile("2501.00001", "A \u{7}fine\u{1b}[31m title", "cs.LG"),
+            hostile("../../etc/passwd", "Path", "cs.LG"),
+            hostile("2501.00002", &"x".repeat(5 * 1024 * 1024), "cs.LG"),
+            hostile("2501.00003", "Many", &vec!["cs.LG"; 10_000].join(" ")),
+            hostile("hep-th/9901001", "Old style", "hep-th"),
+        ];
+        let xml = format!("<OAI-PMH><ListRecords>{}</ListRecords></OAI-PMH>", records.concat());
+        let page = parse_page(xml.as_bytes()).unwrap();
+        let kept: Vec<(&str, &str)> = page.papers.iter().map(|p| (p.id.as_str(), p.title.as_str())).collect();
+        assert_eq!(kept, [("arXiv:2501.00001", "A fine [31m title"), ("arXiv:hep-th/9901001", "Old style")]);
+        assert_eq!(page.skipped, 3);
+
+        let deep = format!("<OAI-PMH>{}", "<a>".repeat(70_000));
+        let error = parse_page(deep.as_bytes()).unwrap_err().to_string();
+        assert!(error.contains("nested more than"), "{error}");
     }
 }

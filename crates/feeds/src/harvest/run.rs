@@ -97,6 +97,22 @@ pub enum HarvestError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The repository no longer takes the resumption token the checkpoint holds (tokens expire).
+    #[error(
+        "the repository refused the resumption token of page {page} ({message}): tokens expire, so this harvest \
+         cannot go on from it. The {papers} papers harvested are kept in {out}; to get the rest, harvest into \
+         another file with --from set to the last date you have"
+    )]
+    ExpiredToken {
+        /// 1-based page number asked for.
+        page: u64,
+        /// The repository's message.
+        message: String,
+        /// Papers harvested.
+        papers: u64,
+        /// The output.
+        out: PathBuf,
+    },
     /// The output exists and no checkpoint says it is unfinished.
     #[error("{0} exists and holds a finished harvest: choose another --out, or delete it to harvest again")]
     Exists(PathBuf),
@@ -218,11 +234,21 @@ pub async fn harvest(
             }
         };
         let body = fetch_patiently(harvest, fetcher, &url, &mut report.retries).await?;
-        let page = parse_page(&body).map_err(|source| HarvestError::Page {
-            page: report.pages + 1,
-            url: url.clone(),
-            source,
-        })?;
+        let page = match parse_page(&body) {
+            Ok(page) => page,
+            Err(PageError::Oai { code, message }) if code == "badResumptionToken" && token.is_some() => {
+                // Resuming would ask with the same token and fail the same way: the checkpoint goes, the
+                // papers stay, and the error says how to get the rest.
+                let _ = std::fs::remove_file(&checkpoint_path);
+                return Err(HarvestError::ExpiredToken {
+                    page: report.pages + 1,
+                    message,
+                    papers: report.papers,
+                    out: harvest.out.clone(),
+                });
+            }
+            Err(source) => return Err(HarvestError::Page { page: report.pages + 1, url: url.clone(), source }),
+        };
         complete_list_size = page.complete_list_size.or(complete_list_size);
         bytes += append(&harvest.out, &page.papers).map_err(io(&harvest.out))?;
         report.pages += 1;
@@ -300,6 +326,10 @@ async fn fetch_patiently(
             Err(error) => Some(error),
         };
         let wait = match &error {
+            // Asking again gets the same too-large answer.
+            Some(FetchError::TooLarge { .. }) => {
+                return Err(HarvestError::Fetch { source: error.expect("matched Some"), attempts: attempt });
+            }
             Some(FetchError::Status { status, retry_after: Some(wait), .. })
                 if matches!(*status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) =>
             {
@@ -321,7 +351,9 @@ async fn fetch_patiently(
             return Err(HarvestError::Fetch { source, attempts: attempt });
         }
         *retries += 1;
-        tracing::info!(url, wait_secs = wait.as_secs_f64(), attempt, "harvest: waiting before asking again");
+        // A warning, not an info line: a wait of minutes must show even where no progress bar does.
+        let why = error.as_ref().map_or_else(|| "a 304 with no validators".to_owned(), FetchError::reason);
+        tracing::warn!(url, attempt, "harvest: {why}; asking again in {} s", wait.as_secs());
         tokio::time::sleep(wait).await;
     }
 }

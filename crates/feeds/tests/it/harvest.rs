@@ -21,6 +21,8 @@ struct Repository {
     second_page_requests: AtomicUsize,
     /// While set, the third page is cut off in the middle.
     third_page_broken: AtomicBool,
+    /// Requests of the over-large page.
+    huge_requests: AtomicUsize,
 }
 
 fn record(id: &str, categories: &str) -> String {
@@ -93,6 +95,20 @@ async fn oai(State(repository): State<Arc<Repository>>, RawQuery(query): RawQuer
             let n: u64 = token["void|".len()..].parse().unwrap();
             (xml, page(&[], Some(&format!("void|{}", n + 1)))).into_response()
         }
+        // A page far over the fetcher's cap, counted.
+        (Some("ListRecords"), None, Some("huge")) => {
+            repository.huge_requests.fetch_add(1, Ordering::SeqCst);
+            (xml, format!("{}{}", page(&[], None), " ".repeat(200_000))).into_response()
+        }
+        // A token the repository stops accepting: tokens expire.
+        (Some("ListRecords"), None, Some("expiring")) => {
+            (xml, page(&[record("2501.00013", "cs.LG")], Some("expired|1"))).into_response()
+        }
+        (Some("ListRecords"), Some("expired|1"), _) => (
+            xml,
+            r#"<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><request>x</request><error code="badResumptionToken">expired</error></OAI-PMH>"#.to_owned(),
+        )
+            .into_response(),
         _ => (StatusCode::BAD_REQUEST, xml, "<OAI-PMH><error code=\"badArgument\">no</error></OAI-PMH>").into_response(),
     }
 }
@@ -248,4 +264,32 @@ async fn a_harvest_that_would_never_end_stops_with_one_line() {
     assert_eq!(pages, 1 + limit, "the first page, then the empty ones up to the limit");
     assert!(error.to_string().contains("held no records"), "{error}");
     assert_eq!(harvested(&out).len(), 1);
+}
+
+/// A page over the size cap is not asked for again (it used to be retried for minutes as if it were
+/// transient); a resumption token the repository stopped accepting ends the harvest with what to do
+/// instead of advice to rerun, which would fail the same way: the checkpoint goes, the papers stay.
+#[tokio::test]
+async fn a_page_too_large_and_an_expired_token_each_end_with_one_line_that_says_what_to_do() {
+    let repository = Arc::new(Repository::default());
+    let endpoint = serve(repository.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(FetcherConfig {
+        private_addresses: PrivateAddresses::allow_loopback(),
+        max_bytes: 64 * 1024,
+        ..FetcherConfig::default()
+    })
+    .unwrap();
+    let error =
+        harvest(&config(&endpoint, "huge", dir.path().join("huge.jsonl")), &fetcher, &mut |_| {}).await.unwrap_err();
+    assert!(matches!(error, HarvestError::Fetch { attempts: 1, .. }), "{error}");
+    assert!(error.to_string().contains("larger than"), "{error}");
+    assert_eq!(repository.huge_requests.load(Ordering::SeqCst), 1, "asked once");
+
+    let out = dir.path().join("expiring.jsonl");
+    let error = harvest(&config(&endpoint, "expiring", out.clone()), &fetcher, &mut |_| {}).await.unwrap_err();
+    assert!(matches!(error, HarvestError::ExpiredToken { papers: 1, .. }), "{error}");
+    assert!(error.to_string().contains("--from") && !error.to_string().contains('\n'), "{error}");
+    assert_eq!(harvested(&out).len(), 1, "the paper before it is kept");
+    assert!(!dir.path().join("expiring.jsonl.checkpoint").exists(), "no checkpoint left to resume from the dead token");
 }
