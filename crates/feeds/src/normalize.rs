@@ -22,6 +22,12 @@
 //!   the caller takes for no link and that id.
 //! - **Dublin Core**: an item with `dc:title` / `dc:description` and no `title` / `description` gets
 //!   them.
+//! - **RSS 2.0 in a namespace** (UserLand's `http://backend.userland.com/rss2`, as a default namespace
+//!   or a prefix: `<r:rss>`), which feed-rs reads as unknown elements, is read as plain RSS 2.0; **RSS
+//!   items with no `<channel>`** around them get one; **Atom feeds of `<item>`s** (as some generators
+//!   write them) have them read as entries.
+//!
+//! Microsoft's CDF (1997, `<CHANNEL>`) is refused by name: nothing serves it today.
 //!
 //! And it refuses one thing feed-rs would read: a document type that declares entities. quick-xml never
 //! expands them (no billion laughs), but the entry would come out holding `&lol9;`; a feed that declares
@@ -60,6 +66,9 @@ pub(crate) enum Refusal {
     /// Elements nested deeper than any feed needs.
     #[error("the feed nests elements more than {MAX_DEPTH} deep (a feed needs a dozen): refused")]
     TooDeep,
+    /// Microsoft's Channel Definition Format.
+    #[error("the document is a CDF channel (Microsoft's Channel Definition Format, 1997), which is not read")]
+    Cdf,
 }
 
 /// Decodes `bytes` (see the module documentation) and rewrites what feed-rs would refuse. XML that
@@ -138,6 +147,19 @@ struct State {
     item: Option<Item>,
     /// Inside a `dc:title` / `dc:description` of an item: its raw text so far.
     capturing: Option<(&'static str, String)>,
+    /// The prefix RSS's own elements carry (`r` of `<r:rss>`), dropped from each.
+    rss_prefix: Option<Vec<u8>>,
+    /// The new name of the element just opened, when it was renamed: pushed on [`State::renames`] for
+    /// a start tag, so that its end tag is renamed alike.
+    renamed: Option<String>,
+    /// Per open element, its new name if it was renamed.
+    renames: Vec<Option<String>>,
+    /// An RSS root has had a `<channel>` (its own, or one opened here around items that had none).
+    channel: bool,
+    /// A `<channel>` was opened here: it is closed before the root's end.
+    inserted_channel: bool,
+    /// To write before the element just opened.
+    before: Option<Event<'static>>,
 }
 
 #[derive(Default, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +213,15 @@ fn rewrite(text: &str) -> Result<Option<Normalized>, Refusal> {
                 Event::Decl(BytesDecl::new(version.as_deref().unwrap_or("1.0"), Some("utf-8"), standalone.as_deref()))
             }
             Event::Start(start) => {
+                if state.depth == 0 && start.local_name().as_ref() == b"CHANNEL" {
+                    return Err(Refusal::Cdf);
+                }
                 let start = state.open(start);
+                if let Some(before) = state.before.take() {
+                    writer.write_event(before).expect("writing to memory");
+                }
+                let renamed = state.renamed.take();
+                state.renames.push(renamed);
                 state.depth += 1;
                 if state.depth > MAX_DEPTH {
                     return Err(Refusal::TooDeep);
@@ -201,17 +231,31 @@ fn rewrite(text: &str) -> Result<Option<Normalized>, Refusal> {
             Event::Empty(start) => {
                 // Opened and closed at once: it counts (an empty `<link/>`), and captures nothing.
                 let start = state.open(start);
+                if let Some(before) = state.before.take() {
+                    writer.write_event(before).expect("writing to memory");
+                }
+                state.renamed = None;
                 state.close_item_child();
                 Event::Empty(start)
             }
             Event::End(end) => {
                 state.depth = state.depth.saturating_sub(1);
+                if state.depth == 1 && state.inserted_channel && state.renames.len() == 2 {
+                    // The root's own end comes next: close the channel opened for its items first.
+                    writer.write_event(Event::End(BytesEnd::new("channel"))).expect("writing to memory");
+                    state.inserted_channel = false;
+                    state.renames.pop();
+                    state.depth -= 1;
+                }
                 if let Some(additions) = state.close(&end) {
                     for addition in additions {
                         writer.write_event(addition).expect("writing to memory");
                     }
                 }
-                Event::End(state.renamed_end(end))
+                match state.renames.pop().flatten() {
+                    Some(new) => Event::End(BytesEnd::new(new)),
+                    None => Event::End(state.renamed_end(end)),
+                }
             }
             Event::Text(text) => {
                 if let Some((_, captured)) = &mut state.capturing {
@@ -244,6 +288,15 @@ fn rewrite(text: &str) -> Result<Option<Normalized>, Refusal> {
 /// `name`'s local part (after any prefix).
 fn local(name: &[u8]) -> &[u8] {
     name.rsplit(|&byte| byte == b':').next().unwrap_or(name)
+}
+
+/// `start` under another name, its attributes kept.
+fn renamed(start: &BytesStart<'_>, name: &str) -> BytesStart<'static> {
+    let mut renamed = BytesStart::new(name.to_owned());
+    for attribute in start.attributes().flatten() {
+        renamed.push_attribute(attribute);
+    }
+    renamed
 }
 
 /// `name` with its local part replaced.
@@ -289,6 +342,36 @@ impl State {
         if self.depth == 0 {
             return self.open_root(start, &local_name);
         }
+        // RSS's own elements under a prefix: read as plain RSS.
+        let start = match &self.rss_prefix {
+            Some(prefix) if name.len() > prefix.len() && name.starts_with(prefix) && name[prefix.len()] == b':' => {
+                let plain = String::from_utf8_lossy(&local_name).into_owned();
+                self.renamed = Some(plain.clone());
+                renamed(&start, &plain)
+            }
+            _ => start,
+        };
+        if self.root == Root::Rss && self.depth == 1 {
+            match local_name.as_slice() {
+                b"channel" => self.channel = true,
+                b"item" if !self.channel => {
+                    // Items straight under <rss>: a channel around them, as feedparser reads them.
+                    self.channel = true;
+                    self.inserted_channel = true;
+                    self.before = Some(Event::Start(BytesStart::new("channel")));
+                    // The item opens inside it.
+                    self.depth += 1;
+                    self.renames.push(None);
+                }
+                _ => {}
+            }
+        }
+        if matches!(self.root, Root::Atom | Root::Atom03) && self.depth == 1 && local_name == b"item" {
+            // An Atom feed of <item>s: entries under another name.
+            self.items += 1;
+            self.renamed = Some(with_local(&name, "entry"));
+            return renamed(&start, &with_local(&name, "entry"));
+        }
         match (self.root, local_name.as_slice()) {
             (Root::Rss | Root::Rdf, b"item") => {
                 self.items += 1;
@@ -325,6 +408,7 @@ impl State {
         match local_name {
             b"rss" => {
                 self.root = Root::Rss;
+                let start = self.plain_rss_root(start);
                 let version = start
                     .attributes()
                     .flatten()
@@ -473,6 +557,27 @@ impl State {
         Some(additions)
     }
 
+    /// An `<rss>` root in a namespace (`<r:rss xmlns:r=…>`, or `xmlns=…` on `<rss>`) as a plain one: its
+    /// prefix noted, to be dropped from RSS's elements; a default namespace dropped, so that they are in
+    /// none, as feed-rs reads RSS.
+    fn plain_rss_root<'a>(&mut self, start: BytesStart<'a>) -> BytesStart<'a> {
+        let name = start.name().as_ref().to_vec();
+        let prefixed = name.contains(&b':');
+        let has_default = start.attributes().flatten().any(|a| a.key.as_ref() == b"xmlns");
+        if !prefixed && !has_default {
+            return start;
+        }
+        if prefixed {
+            self.rss_prefix = name.split(|&b| b == b':').next().map(<[u8]>::to_vec);
+            self.renamed = Some("rss".to_owned());
+        }
+        let mut plain = BytesStart::new("rss");
+        for attribute in start.attributes().flatten().filter(|a| a.key.as_ref() != b"xmlns") {
+            plain.push_attribute(attribute);
+        }
+        plain
+    }
+
     fn renamed_end<'a>(&self, end: BytesEnd<'a>) -> BytesEnd<'a> {
         if self.root != Root::Atom03 {
             return end;
@@ -531,5 +636,24 @@ mod tests {
             .flat_map(u16::to_le_bytes)
             .collect();
         assert!(normalize(&utf16, None).unwrap().text.contains("<title>π</title>"));
+    }
+
+    /// Shapes feedparser reads and feed-rs did not: RSS 2.0 in UserLand's namespace (default or
+    /// prefixed), RSS items with no channel, an Atom feed of `<item>`s; CDF is refused by name.
+    #[test]
+    fn namespaced_rss_channel_less_items_and_atom_items_are_read_and_cdf_is_named() {
+        let read = |xml: &str| crate::parse_feed(xml.as_bytes(), "https://example.org/feed").unwrap();
+        let titles = |xml: &str| read(xml).into_iter().map(|entry| entry.title).collect::<Vec<_>>();
+        let default_ns = r#"<rss version="2.0" xmlns="http://backend.userland.com/rss2" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>c</title><item><title>One</title><dc:creator>x</dc:creator></item></channel></rss>"#;
+        assert_eq!(titles(default_ns), ["One"]);
+        let prefixed = r#"<r:rss version="2.0" xmlns:r="http://backend.userland.com/rss2"><r:channel><r:title>c</r:title><r:item><r:title>Two</r:title><r:link>http://example.org/2</r:link></r:item></r:channel></r:rss>"#;
+        let entries = read(prefixed);
+        assert_eq!((entries[0].title.as_str(), entries[0].url.as_deref()), ("Two", Some("http://example.org/2")));
+        let channel_less = r#"<rss><item><title>Three</title><description><![CDATA[<img alt="&#169;" />]]></description></item><item><title>Four</title></item></rss>"#;
+        assert_eq!(titles(channel_less), ["Three", "Four"]);
+        let atom_items = r#"<feed xmlns="http://www.w3.org/2005/Atom"><item><title>Five</title></item></feed>"#;
+        assert_eq!(titles(atom_items), ["Five"]);
+        let cdf = r#"<?xml version="1.0"?><CHANNEL HREF="http://example.org/"><ITEM HREF="http://example.org/1"><TITLE>t</TITLE></ITEM></CHANNEL>"#;
+        assert!(matches!(normalize(cdf.as_bytes(), None), Err(Refusal::Cdf)));
     }
 }
