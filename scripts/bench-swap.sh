@@ -5,7 +5,8 @@
 # line (load time, model size), and the run's peak RSS beside a run of the same papers with no swap
 # (two models held at once). Then the requests an idle pool makes to an S3 store on moto server.
 #
-#   scripts/bench-swap.sh [RUNS]       # default 3; BENCH_MODEL_A / BENCH_MODEL_B to bring two models
+#   scripts/bench-swap.sh [RUNS]       # default 3; BENCH_MODEL_A / BENCH_MODEL_B: two models, trained
+#                                      # there first if missing
 #
 # Trains the two models when not given (the arXiv recipe on arxiv/train + arxiv-recent/train, two
 # values of C: two versions of the production-sized model). Needs ../shared/data (or DOCCLASS_DATA_DIR)
@@ -27,7 +28,8 @@ for pair in "$model_a:1" "$model_b:0.5"; do
         --data "$data/arxiv/train.jsonl.gz" "$data/arxiv-recent/train.jsonl.gz" >/dev/null
 done
 
-# The 13,285 papers of early 2026 at ~1,000 a second (the 2-core machine's embedded pipeline takes more).
+# The 13,285 papers of early 2026 at ~1,500 a second in runs of 10 (the 2-core machine's embedded
+# pipeline takes more), so that a gap between two classifications is the pipeline's, not the feeder's.
 feed() {
     python3 - "$data/arxiv-recent/dev.jsonl.gz" <<'EOF'
 import gzip, sys, time
@@ -35,9 +37,9 @@ start = time.monotonic()
 with gzip.open(sys.argv[1], "rt") as papers:
     for n, line in enumerate(papers):
         sys.stdout.write(line)
-        if n % 100 == 0:
+        if n % 10 == 0:
             sys.stdout.flush()
-            time.sleep(max(0.0, start + n / 1000 - time.monotonic()))
+            time.sleep(max(0.0, start + n / 1500 - time.monotonic()))
 EOF
 }
 
@@ -48,7 +50,9 @@ import sqlite3, sys
 from datetime import datetime
 rows = sqlite3.connect(sys.argv[1]).execute("SELECT topic_at, topic_model FROM results ORDER BY topic_at").fetchall()
 times = [datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() for at, _ in rows]
-swap = next(times[i] for i, (_, model) in enumerate(rows) if model == sys.argv[2])
+swap = next((times[i] for i, (_, model) in enumerate(rows) if model == sys.argv[2]), None)
+if swap is None:
+    sys.exit(f"{len(rows)} papers, all before the swap: run again")
 near, elsewhere = 0.0, 0.0
 for before, after in zip(times, times[1:]):
     gap = (after - before) * 1000
@@ -64,7 +68,7 @@ version_b=$("$docclass" model show --json "$model_b" | python3 -c 'import json,s
 for run in $(seq "$runs"); do
     store=$work/store-$run
     "$docclass" model publish "$model_a" --store "$store" >/dev/null
-    ( sleep 6 && "$docclass" model publish "$model_b" --store "$store" >/dev/null ) &
+    ( sleep 2 && "$docclass" model publish "$model_b" --store "$store" >/dev/null ) &
     feed | /usr/bin/time -f "%M" -o "$work/rss" "$docclass" run --input - --db "$work/swap-$run.sqlite" --json \
         --model-store "$store" --model-store-interval-secs 1 >/dev/null 2>"$work/log"
     wait
