@@ -40,10 +40,12 @@ impl Handler for ClassifySubtopic {
         let topic_version = envelope.topic.as_ref().map(|t| t.model_version.as_str()).unwrap_or_default();
         let document = &envelope.document;
         let known = topic == UNKNOWN_LABEL || model.knows_topic(&topic);
-        if !known && topic_version != model.version() {
-            // The topic came from another model — the one served before a swap, or another pool's — and
-            // this one files documents under other topics. The document is filed anew, both levels by this
-            // model, rather than dead-lettered for a change of model it had no part in.
+        if !known && self.model.served_before(topic_version) {
+            // The topic came from the model this pool served before a swap, and the new one files
+            // documents under other topics: the document is filed anew, both levels by this model, rather
+            // than dead-lettered for a change of model it had no part in. (A topic from a model this pool
+            // never served — a forged message, or a pool ahead of this one in a rollout — is dead-lettered
+            // below with its reason; `docclass dlq redrive` sends the latter back once the pools agree.)
             let refiled = model.classify_topic(&document.title, &document.text);
             (topic, topic_score) = (refiled.label.clone(), refiled.score);
             envelope.topic = Some(Classification {
@@ -67,7 +69,7 @@ impl Handler for ClassifySubtopic {
             return Ok(envelope);
         }
         let Some(answer) = model.classify_subtopic(&topic, &document.title, &document.text) else {
-            // The same model named a topic it does not know: only a forged message does that.
+            // A topic no model this pool served knows: forged, or from a model it has not loaded yet.
             return Err(HandlerError::Permanent {
                 reason: DeadLetterReason::UnknownTopic,
                 detail: format!(
@@ -154,23 +156,51 @@ mod tests {
         let unknown_topic = ClassifySubtopic::new(model.clone()).handle(envelope(UNKNOWN_LABEL, 0.2)).unwrap();
         assert_eq!(unknown_topic.subtopic.unwrap().label, UNKNOWN_LABEL);
 
-        // A topic the same model could not have named: forged, dead-lettered.
-        let mut forged = envelope("talk", 1.0);
-        forged.topic.as_mut().unwrap().model_version = model.version().to_owned();
-        let forged = ClassifySubtopic::new(model.clone()).handle(forged).unwrap_err();
+        // A topic no model of this pool knows: forged, dead-lettered.
+        let forged = ClassifySubtopic::new(model.clone()).handle(envelope("talk", 1.0)).unwrap_err();
         assert!(matches!(forged, HandlerError::Permanent { reason: DeadLetterReason::UnknownTopic, .. }));
     }
 
-    /// A document whose topic another model chose (the one served before a swap) and this one does not
-    /// know is filed anew by this model at both levels, not dead-lettered.
+    /// A document whose topic the model served before a swap chose, and the new one does not know, is
+    /// filed anew by the new model at both levels, not dead-lettered; one from a model this pool never
+    /// served still is.
     #[test]
-    fn a_topic_of_another_model_is_filed_anew() {
+    fn a_topic_of_the_model_served_before_a_swap_is_filed_anew() {
         let model = model();
-        let handler = ClassifySubtopic::new(model.clone());
-        let refiled = handler.handle(envelope("talk", 1.0)).unwrap();
+        let mut examples = Vec::new();
+        for i in 0..20 {
+            examples.push(Example {
+                id: String::new(),
+                title: String::new(),
+                text: format!("vote election {i}"),
+                topic: "talk".into(),
+                subtopic: "talk.politics".into(),
+                categories: Vec::new(),
+                published_days: None,
+            });
+            examples.push(Example {
+                id: String::new(),
+                title: String::new(),
+                text: format!("orbit rocket {i}"),
+                topic: "sci".into(),
+                subtopic: "sci.space".into(),
+                categories: Vec::new(),
+                published_days: None,
+            });
+        }
+        let before: std::sync::Arc<dyn text_model::Classifier> =
+            std::sync::Arc::new(text_model::train(&examples, &TrainConfig::default(), &mut |_| {}).unwrap().0);
+        let served = text_model::ServedModel::new(before.clone());
+        served.replace(model.clone());
+        let handler = ClassifySubtopic::new(served);
+        let mut from_before = envelope("talk", 1.0);
+        from_before.topic.as_mut().unwrap().model_version = before.version().to_owned();
+        let refiled = handler.handle(from_before).unwrap();
         let (topic, subtopic) = (refiled.topic.unwrap(), refiled.subtopic.unwrap());
         assert_eq!((topic.label.as_str(), subtopic.label.as_str()), ("sci", "sci.med"));
         assert_eq!(topic.model_version, model.version());
         assert_eq!(subtopic.model_version, model.version());
+        let never_served = handler.handle(envelope("talk", 1.0)).unwrap_err();
+        assert!(matches!(never_served, HandlerError::Permanent { reason: DeadLetterReason::UnknownTopic, .. }));
     }
 }

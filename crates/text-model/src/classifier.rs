@@ -63,12 +63,17 @@ impl Classifier for Model {
 #[derive(Clone)]
 pub struct ServedModel {
     slot: std::sync::Arc<std::sync::RwLock<std::sync::Arc<dyn Classifier>>>,
+    /// The versions this slot served before the current one, newest last (the last [`SERVED_KEPT`]).
+    served: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
+
+/// Versions a [`ServedModel`] remembers having served: far more swaps than a message lives through.
+const SERVED_KEPT: usize = 16;
 
 impl ServedModel {
     /// A slot serving `model`.
     pub fn new(model: std::sync::Arc<dyn Classifier>) -> Self {
-        Self { slot: std::sync::Arc::new(std::sync::RwLock::new(model)) }
+        Self { slot: std::sync::Arc::new(std::sync::RwLock::new(model)), served: std::sync::Arc::default() }
     }
 
     /// The model serving now.
@@ -80,7 +85,18 @@ impl ServedModel {
     /// Serves `model` from now on; returns the one it replaces.
     pub fn replace(&self, model: std::sync::Arc<dyn Classifier>) -> std::sync::Arc<dyn Classifier> {
         let mut slot = self.slot.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        std::mem::replace(&mut *slot, model)
+        let old = std::mem::replace(&mut *slot, model);
+        let mut served = self.served.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        served.push(old.version().to_owned());
+        let over = served.len().saturating_sub(SERVED_KEPT);
+        served.drain(..over);
+        old
+    }
+
+    /// Whether this slot served `version` before the model it serves now: a message classified by it
+    /// was classified by a model this pool replaced, not forged.
+    pub fn served_before(&self, version: &str) -> bool {
+        self.served.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|v| v == version)
     }
 
     /// The version of the model serving now.
