@@ -110,17 +110,8 @@ impl Model {
     /// corrupt.
     pub fn load(path: &Path) -> Result<Self, ModelFileError> {
         let io = |source| ModelFileError::Io { path: path.to_owned(), source };
-        let mut file = BufReader::with_capacity(READ_BUFFER_BYTES, std::fs::File::open(path).map_err(io)?);
-        if file.fill_buf().map_err(io)?.starts_with(&GZIP_MAGIC) {
-            let inflated = BufReader::with_capacity(READ_BUFFER_BYTES, flate2::bufread::GzDecoder::new(file));
-            // A damaged stream shows as a read error of the inflated bytes: say it is the gzip's.
-            read_model(inflated, path, |error| ModelFileError::Corrupt {
-                path: path.to_owned(),
-                detail: format!("gzip: {error}"),
-            })
-        } else {
-            read_model(file, path, io)
-        }
+        let file = BufReader::with_capacity(READ_BUFFER_BYTES, std::fs::File::open(path).map_err(io)?);
+        read_plain_or_gzipped(file, path)
     }
 
     /// Reads a model from the bytes of a file [`Model::save`] wrote, as they are or gzip-compressed: what
@@ -129,16 +120,22 @@ impl Model {
     /// # Errors
     /// As [`Model::load`].
     pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<Self, ModelFileError> {
-        let io = |source| ModelFileError::Io { path: origin.to_owned(), source };
-        if bytes.starts_with(&GZIP_MAGIC) {
-            let inflated = BufReader::with_capacity(READ_BUFFER_BYTES, flate2::bufread::GzDecoder::new(bytes));
-            read_model(inflated, origin, |error| ModelFileError::Corrupt {
-                path: origin.to_owned(),
-                detail: format!("gzip: {error}"),
-            })
-        } else {
-            read_model(bytes, origin, io)
-        }
+        read_plain_or_gzipped(bytes, origin)
+    }
+}
+
+/// Reads a model from `reader`, inflating it first when it starts as gzip does; `path` names it in errors.
+fn read_plain_or_gzipped<R: BufRead>(mut reader: R, path: &Path) -> Result<Model, ModelFileError> {
+    let io = |source| ModelFileError::Io { path: path.to_owned(), source };
+    if reader.fill_buf().map_err(io)?.starts_with(&GZIP_MAGIC) {
+        let inflated = BufReader::with_capacity(READ_BUFFER_BYTES, flate2::bufread::GzDecoder::new(reader));
+        // A damaged stream shows as a read error of the inflated bytes: say it is the gzip's.
+        read_model(inflated, path, |error| ModelFileError::Corrupt {
+            path: path.to_owned(),
+            detail: format!("gzip: {error}"),
+        })
+    } else {
+        read_model(reader, path, io)
     }
 }
 

@@ -135,6 +135,11 @@ fn config(endpoint: &str, set: &str, out: std::path::PathBuf) -> Harvest {
     }
 }
 
+/// A fetcher with `config`'s limits that may reach the fixture server on loopback.
+fn loopback(config: FetcherConfig) -> Fetcher {
+    Fetcher::new(FetcherConfig { private_addresses: PrivateAddresses::allow_loopback(), ..config }).unwrap()
+}
+
 /// The papers of a harvest's output, read back as `docclass train` reads them.
 fn harvested(path: &std::path::Path) -> Vec<docclass_types::Document> {
     feeds::read_documents(path).unwrap().map(Result::unwrap).collect()
@@ -148,11 +153,7 @@ async fn pages_a_list_waits_out_a_503_and_resumes_after_a_malformed_page() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cs.jsonl.gz");
     let harvest_config = config(&endpoint, "cs", out.clone());
-    let fetcher = Fetcher::new(FetcherConfig {
-        private_addresses: PrivateAddresses::allow_loopback(),
-        ..FetcherConfig::default()
-    })
-    .unwrap();
+    let fetcher = loopback(FetcherConfig::default());
 
     let started = Instant::now();
     let mut pages_seen = Vec::new();
@@ -216,11 +217,7 @@ async fn pages_a_list_waits_out_a_503_and_resumes_after_a_malformed_page() {
 async fn an_empty_set_is_an_empty_file_and_a_refusal_is_one_line() {
     let endpoint = serve(Arc::new(Repository::default())).await;
     let dir = tempfile::tempdir().unwrap();
-    let fetcher = Fetcher::new(FetcherConfig {
-        private_addresses: PrivateAddresses::allow_loopback(),
-        ..FetcherConfig::default()
-    })
-    .unwrap();
+    let fetcher = loopback(FetcherConfig::default());
     let out = dir.path().join("empty.jsonl");
     let report = harvest(&config(&endpoint, "empty", out.clone()), &fetcher, &mut |_| {}).await.unwrap();
     assert_eq!((report.pages, report.papers), (1, 0));
@@ -243,11 +240,7 @@ async fn an_empty_set_is_an_empty_file_and_a_refusal_is_one_line() {
 async fn a_harvest_that_would_never_end_stops_with_one_line() {
     let endpoint = serve(Arc::new(Repository::default())).await;
     let dir = tempfile::tempdir().unwrap();
-    let fetcher = Fetcher::new(FetcherConfig {
-        private_addresses: PrivateAddresses::allow_loopback(),
-        ..FetcherConfig::default()
-    })
-    .unwrap();
+    let fetcher = loopback(FetcherConfig::default());
     let out = dir.path().join("loop.jsonl");
     let error = harvest(&config(&endpoint, "loop", out.clone()), &fetcher, &mut |_| {}).await.unwrap_err();
     assert!(matches!(error, HarvestError::RepeatedToken { page: 3, .. }), "{error}");
@@ -274,12 +267,7 @@ async fn a_page_too_large_and_an_expired_token_each_end_with_one_line_that_says_
     let repository = Arc::new(Repository::default());
     let endpoint = serve(repository.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let fetcher = Fetcher::new(FetcherConfig {
-        private_addresses: PrivateAddresses::allow_loopback(),
-        max_bytes: 64 * 1024,
-        ..FetcherConfig::default()
-    })
-    .unwrap();
+    let fetcher = loopback(FetcherConfig { max_bytes: 64 * 1024, ..FetcherConfig::default() });
     let error =
         harvest(&config(&endpoint, "huge", dir.path().join("huge.jsonl")), &fetcher, &mut |_| {}).await.unwrap_err();
     assert!(matches!(error, HarvestError::Fetch { attempts: 1, .. }), "{error}");
