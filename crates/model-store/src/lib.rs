@@ -205,9 +205,15 @@ impl ModelStore {
         }
     }
 
-    async fn get(&self, key: &str, known: Option<&str>) -> Result<Got, StoreError> {
+    /// One request to the backend: counted, its failure named after the store. Every request goes
+    /// through here, so [`ModelStore::requests`] misses none.
+    async fn request<T>(&self, call: impl Future<Output = Result<T, BackendError>>) -> Result<T, StoreError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        self.backend.get(key, known).await.map_err(|error| self.error(error))
+        call.await.map_err(|error| self.error(error))
+    }
+
+    async fn get(&self, key: &str, known: Option<&str>) -> Result<Got, StoreError> {
+        self.request(self.backend.get(key, known)).await
     }
 
     /// The pointers and history, and the tag that names this state for a compare-and-swap (`None`: the
@@ -241,11 +247,8 @@ impl ModelStore {
             state.record(entry.clone());
             let bytes = serde_json::to_vec_pretty(&state).expect("a state always serialises");
             let condition = tag.map_or(Condition::Absent, Condition::Matches);
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            match self.backend.put(STATE_KEY, bytes, condition).await {
-                Ok(true) => return Ok(Some(entry)),
-                Ok(false) => continue,
-                Err(error) => return Err(self.error(error)),
+            if self.request(self.backend.put(STATE_KEY, bytes, condition)).await? {
+                return Ok(Some(entry));
             }
         }
         Err(StoreError::Unreachable {
@@ -270,9 +273,8 @@ impl ModelStore {
         .await
         .expect("the publish task does not panic")?;
         let version = model.version().to_owned();
-        self.requests.fetch_add(1, Ordering::Relaxed);
         // A model file, once written, is never written again: its name is its digest.
-        self.backend.put(&model_key(&version), bytes, Condition::Absent).await.map_err(|error| self.error(error))?;
+        self.request(self.backend.put(&model_key(&version), bytes, Condition::Absent)).await?;
         let holdout = model.provenance().and_then(|p| p.holdout.clone());
         self.change(|state| {
             let pointer = if as_candidate { &state.candidate } else { &state.live };
@@ -336,12 +338,9 @@ impl ModelStore {
 
     /// Every model the store holds.
     pub async fn models(&self) -> Result<Vec<StoredModel>, StoreError> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
         let mut models: Vec<StoredModel> = self
-            .backend
-            .list(MODELS_PREFIX)
-            .await
-            .map_err(|error| self.error(error))?
+            .request(self.backend.list(MODELS_PREFIX))
+            .await?
             .into_iter()
             .filter_map(|(key, bytes, stored_at)| {
                 let hex = key.strip_prefix(MODELS_PREFIX)?.strip_suffix(MODEL_SUFFIX)?;
@@ -354,8 +353,7 @@ impl ModelStore {
 
     /// Whether the store holds `version`'s file.
     pub async fn holds(&self, version: &str) -> Result<bool, StoreError> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        self.backend.exists(&model_key(version)).await.map_err(|error| self.error(error))
+        self.request(self.backend.exists(&model_key(version))).await
     }
 
     async fn ensure_held(&self, version: &str) -> Result<(), StoreError> {

@@ -62,23 +62,20 @@ pub async fn serve_model(
         return Ok(ServedModel::new(fallback()?));
     };
     let store_handle = ModelStore::open(uri, aws).await;
-    let from_store = match model_store::load_live(&store_handle).await {
+    let served = match model_store::load_live(&store_handle).await {
         Ok(Some(model)) => {
             tracing::info!(store = %uri, model = model.version(), "serving the store's live model");
-            Some(model)
+            ServedModel::new(Arc::new(model))
         }
-        Ok(None) => {
-            tracing::info!(store = %uri, "the model store names no live model yet: serving the model file until it does");
-            None
+        outcome => {
+            match outcome {
+                Err(error) => tracing::warn!(store = %uri, "{error}: serving the model file until the store gives one"),
+                _ => {
+                    tracing::info!(store = %uri, "the model store names no live model yet: serving the model file until it does")
+                }
+            }
+            ServedModel::new(fallback().with_context(|| format!("and model store {uri} gave no live model"))?)
         }
-        Err(error) => {
-            tracing::warn!(store = %uri, "{error}: serving the model file until the store gives one");
-            None
-        }
-    };
-    let served = match from_store {
-        Some(model) => ServedModel::new(Arc::new(model)),
-        None => ServedModel::new(fallback().with_context(|| format!("and model store {uri} gave no live model"))?),
     };
     tokio::spawn(Watch::new(store_handle, served.clone(), store.model_store_interval).run(shutdown));
     Ok(served)

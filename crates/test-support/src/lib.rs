@@ -58,14 +58,7 @@ pub fn train_model() -> Model {
 /// When it cannot be written.
 pub fn model_file() -> &'static Path {
     static FILE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &FILE
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("model.bin");
-            train_model().save(&path).unwrap();
-            (dir, path)
-        })
-        .1
+    written_once(&FILE, "model.bin", train_model)
 }
 
 /// Another model, of another version: trained on every fourth document of the train split (a second), for
@@ -76,14 +69,24 @@ pub fn model_file() -> &'static Path {
 /// When it cannot be trained or written.
 pub fn second_model_file() -> &'static Path {
     static FILE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &FILE
+    written_once(&FILE, "second.model", || {
+        let config = TrainConfig { holdout_fraction: 0.0, ..TrainConfig::default() };
+        let quarter: Vec<Example> = examples(usize::MAX).into_iter().step_by(4).collect();
+        text_model::train(&quarter, &config, &mut |_| {}).unwrap().0
+    })
+}
+
+/// The model `make` gives, saved as `name` in a temporary folder the first time `file` is asked for.
+fn written_once(
+    file: &'static OnceLock<(tempfile::TempDir, PathBuf)>,
+    name: &str,
+    make: impl FnOnce() -> Model,
+) -> &'static Path {
+    &file
         .get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("second.model");
-            let config = TrainConfig { holdout_fraction: 0.0, ..TrainConfig::default() };
-            let quarter: Vec<Example> = examples(usize::MAX).into_iter().step_by(4).collect();
-            let mut model = text_model::train(&quarter, &config, &mut |_| {}).unwrap().0;
-            model.save(&path).unwrap();
+            let path = dir.path().join(name);
+            make().save(&path).unwrap();
             (dir, path)
         })
         .1
