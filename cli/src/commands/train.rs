@@ -48,6 +48,11 @@ pub struct TrainArgs {
     /// none [default: the corpus's recipe].
     #[arg(long)]
     class_balance: Option<f64>,
+    /// What a document listed in a category besides its own (arXiv's cross-lists) teaches that
+    /// category: `negative` (not it), `ignored`, or a share in (0, 1] (it, counting that much)
+    /// [default: the corpus's recipe].
+    #[arg(long)]
+    cross_listed: Option<text_model::CrossListed>,
     /// Train again on every document after the held-out measurement (true), or keep the measured model
     /// (false: half the time) [default: the corpus's recipe].
     #[arg(long)]
@@ -119,6 +124,7 @@ fn provenance(
             "recency_half_life_days": config.recency_half_life_days,
             "recency_floor": config.recency_floor,
             "class_balance": config.class_balance,
+            "cross_listed": config.cross_listed.to_string(),
         }),
     }
 }
@@ -148,6 +154,7 @@ pub fn run(global: &Global, args: TrainArgs) -> anyhow::Result<()> {
         recency_half_life_days: args.recency_half_life_days.or(recipe.recency_half_life_days),
         recency_floor: args.recency_floor.unwrap_or(recipe.recency_floor),
         class_balance: args.class_balance.unwrap_or(recipe.class_balance),
+        cross_listed: args.cross_listed.unwrap_or(recipe.cross_listed),
         ..recipe
     };
     let (mut model, report) = super::train_with_recipe(&examples, &config)?;

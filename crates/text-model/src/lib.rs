@@ -25,7 +25,7 @@ mod train;
 pub use classifier::{Classifier, ServedModel};
 pub use features::{SparseVector, Vocabulary};
 pub use file::{BERT_HEAD_FORMAT, MAX_MODEL_BYTES, ModelFileError, ModelFormat};
-pub use linear::LinearModel;
+pub use linear::{CrossListed, LinearModel};
 pub use model::{Model, Prediction, Scored, SubtopicAnswer, TOP_CATEGORIES, top_categories};
 pub use provenance::{HoldoutFigures, Provenance};
 pub use tokenize::for_each_token;

@@ -175,6 +175,46 @@ pub(crate) struct SolverConfig {
     pub max_passes: usize,
     /// Seed of the visiting order.
     pub seed: u64,
+    /// What a document listed in a class besides its own is to that class.
+    pub cross_listed: CrossListed,
+}
+
+/// What a document cross-listed in a class (arXiv's papers are listed in 1.6 categories on average, their
+/// own first) is to that class's one-vs-rest problem.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CrossListed {
+    /// A negative, as a document of any other class.
+    Negative,
+    /// Left out: neither taught as the class nor as not the class.
+    Ignored,
+    /// A positive whose loss counts this share of a document of the class's own.
+    Positive(f64),
+}
+
+impl std::str::FromStr for CrossListed {
+    type Err = String;
+
+    /// `negative`, `ignored`, or a share in (0, 1] (a positive counting that much).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "negative" => Ok(Self::Negative),
+            "ignored" => Ok(Self::Ignored),
+            share => match share.parse::<f64>() {
+                Ok(share) if share > 0.0 && share <= 1.0 => Ok(Self::Positive(share)),
+                _ => Err(format!("`{text}` is not `negative`, `ignored` or a share above 0 and at most 1")),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for CrossListed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Negative => f.write_str("negative"),
+            Self::Ignored => f.write_str("ignored"),
+            Self::Positive(share) => write!(f, "{share}"),
+        }
+    }
 }
 
 impl LinearModel {
@@ -208,7 +248,9 @@ impl LinearModel {
         Ok(())
     }
 
-    /// Trains one binary SVM per class (that class against the rest). `labels[i]` indexes `classes`;
+    /// Trains one binary SVM per class (that class against the rest). `labels[i]` indexes `classes`,
+    /// `also[i]` lists the other classes document `i` is listed in (ascending; empty, or shorter than
+    /// `labels`, where there are none), which `config.cross_listed` says what to make of;
     /// class `c` learns from the documents `scopes[c]` only (all of them for a flat model; its topic's
     /// for a subtopic model under a topic model). Document `i`'s loss counts `document_weights[i]`
     /// times, and class `c`'s own documents `positive_weights[c]` times more. Classes train in parallel
@@ -218,6 +260,7 @@ impl LinearModel {
         classes: Vec<String>,
         features: &[SparseVector],
         labels: &[u32],
+        also: &[Vec<u32>],
         scopes: &[&[u32]],
         document_weights: &[f32],
         positive_weights: &[f64],
@@ -254,6 +297,7 @@ impl LinearModel {
                                 features,
                                 squared_norms: &squared_norms,
                                 labels,
+                                also,
                                 class: class as u32,
                                 members: scopes[class],
                                 document_weights,
@@ -331,6 +375,8 @@ struct Binary<'a> {
     squared_norms: &'a [f64],
     /// Each document's class.
     labels: &'a [u32],
+    /// Each document's other classes (see [`LinearModel::train`]).
+    also: &'a [Vec<u32>],
     /// The positive class.
     class: u32,
     /// The documents this problem learns from, as indices into `features`.
@@ -350,17 +396,31 @@ impl Binary<'_> {
     /// over many classes nearly every document is such an easy negative for nearly every class: on the
     /// arXiv corpus (145 classes) this cut training several-fold.
     fn solve(&self, n_features: usize, config: SolverConfig) -> (Vec<f64>, f64) {
-        let Self { features, squared_norms, labels, class, members, document_weights, positive_weight } = *self;
+        let Self { features, squared_norms, labels, also, class, members, document_weights, positive_weight } = *self;
+        // Each member's side of the margin and its loss's weight; cross-listed members as configured.
+        let (mut kept, mut ys, mut weights) = (Vec::new(), Vec::new(), Vec::new());
+        for &document in members {
+            let d = document as usize;
+            let weight = f64::from(document_weights[d]);
+            let (y, weight) = if labels[d] == class {
+                (1.0, weight * positive_weight)
+            } else if also.get(d).is_some_and(|other| other.binary_search(&class).is_ok()) {
+                match config.cross_listed {
+                    CrossListed::Negative => (-1.0, weight),
+                    CrossListed::Ignored => continue,
+                    CrossListed::Positive(share) => (1.0, weight * positive_weight * share),
+                }
+            } else {
+                (-1.0, weight)
+            };
+            kept.push(document);
+            ys.push(y);
+            weights.push(weight);
+        }
+        let members = kept.as_slice();
         // Squared hinge loss: the dual has no upper bound on alpha and adds 1/(2 C_i) to the diagonal,
         // C_i being C times the document's weight.
-        let diagonals: Vec<f64> = members
-            .iter()
-            .map(|&document| {
-                let weight = f64::from(document_weights[document as usize])
-                    * if labels[document as usize] == class { positive_weight } else { 1.0 };
-                0.5 / (config.c * weight.max(1e-6))
-            })
-            .collect();
+        let diagonals: Vec<f64> = weights.iter().map(|weight| 0.5 / (config.c * weight.max(1e-6))).collect();
         let mut w = vec![0f64; n_features];
         // The bias is an extra feature of constant value 1, regularised like the others (LIBLINEAR's `-B 1`).
         let mut b = 0f64;
@@ -381,7 +441,7 @@ impl Binary<'_> {
                 let i = order[s];
                 let document = members[i] as usize;
                 let x = &features[document];
-                let y = if labels[document] == class { 1.0 } else { -1.0 };
+                let y = ys[i];
                 let margin: f64 =
                     x.indices.iter().zip(&x.values).map(|(&f, &v)| w[f as usize] * f64::from(v)).sum::<f64>() + b;
                 let diagonal = diagonals[i];
@@ -445,17 +505,67 @@ mod tests {
             vector(&[(2, 0.7), (3, 0.3)]),
         ];
         let labels = [0, 0, 1, 1, 2, 2];
-        let config = SolverConfig { c: 1.0, tolerance: 0.01, max_passes: 100, seed: 7 };
+        let config =
+            SolverConfig { c: 1.0, tolerance: 0.01, max_passes: 100, seed: 7, cross_listed: CrossListed::Negative };
         let all: Vec<u32> = (0..features.len() as u32).collect();
         let scopes = [all.as_slice(); 3];
         let classes = vec!["a".into(), "b".into(), "c".into()];
-        let model = LinearModel::train(classes, &features, &labels, &scopes, &[1.0; 6], &[1.0; 3], 4, config, 2);
+        let model = LinearModel::train(classes, &features, &labels, &[], &scopes, &[1.0; 6], &[1.0; 3], 4, config, 2);
         let mut scores = Vec::new();
         for (x, &label) in features.iter().zip(&labels) {
             model.scores(x, &mut scores);
             let best = scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
             assert_eq!(best as u32, label);
         }
+    }
+
+    #[test]
+    fn a_cross_listed_document_is_a_negative_left_out_or_a_positive_as_configured() {
+        // Documents 0–3 are class a, 4–7 class b; documents 0 and 1 are also listed in b, and carry a
+        // feature (2) no other document has. What b's classifier makes of feature 2 says what it learnt.
+        let features: Vec<SparseVector> = (0..8)
+            .map(|i| {
+                if i < 2 {
+                    vector(&[(0, 0.7), (2, 0.7)])
+                } else if i < 4 {
+                    vector(&[(0, 1.0)])
+                } else {
+                    vector(&[(1, 1.0)])
+                }
+            })
+            .collect();
+        let labels = [0, 0, 0, 0, 1, 1, 1, 1];
+        let mut also = vec![Vec::new(); 8];
+        also[0] = vec![1];
+        also[1] = vec![1];
+        let all: Vec<u32> = (0..8).collect();
+        let b_score_of_feature_2 = |cross_listed| {
+            let config = SolverConfig { c: 1.0, tolerance: 0.01, max_passes: 100, seed: 7, cross_listed };
+            let classes = vec!["a".into(), "b".into()];
+            let model = LinearModel::train(
+                classes,
+                &features,
+                &labels,
+                &also,
+                &[all.as_slice(); 2],
+                &[1.0; 8],
+                &[1.0; 2],
+                3,
+                config,
+                1,
+            );
+            let (mut with, mut without) = (Vec::new(), Vec::new());
+            model.scores(&vector(&[(0, 0.7), (2, 0.7)]), &mut with);
+            model.scores(&vector(&[(0, 0.7)]), &mut without);
+            with[1] - without[1]
+        };
+        let negative = b_score_of_feature_2(CrossListed::Negative);
+        let ignored = b_score_of_feature_2(CrossListed::Ignored);
+        let positive = b_score_of_feature_2(CrossListed::Positive(1.0));
+        assert!(negative < 0.0 && ignored.abs() < 1e-6 && positive > 0.0, "{negative} {ignored} {positive}");
+        assert_eq!("0.3".parse(), Ok(CrossListed::Positive(0.3)));
+        assert_eq!("ignored".parse::<CrossListed>().map(|c| c.to_string()), Ok("ignored".to_owned()));
+        assert!("0".parse::<CrossListed>().is_err() && "1.5".parse::<CrossListed>().is_err());
     }
 
     #[test]
