@@ -275,9 +275,12 @@ const MAX_NAME: usize = 32;
 /// What a stack file's `environment` may set: the tunables. Everything else a task needs deploy sets
 /// itself (addresses, names), and some must never come from a stack file: the metrics address, the
 /// private-address allowance, the AWS endpoint, credentials.
-pub const TUNABLE_ENVIRONMENT: [&str; 7] = [
+pub const TUNABLE_ENVIRONMENT: [&str; 10] = [
     topology::env::MIN_SCORE,
     topology::env::MODEL_STORE_INTERVAL_SECS,
+    topology::env::PROMOTE_AFTER_DOCUMENTS,
+    topology::env::NO_AUTO_PROMOTE,
+    topology::env::CANARY_PERCENT,
     topology::env::WORKERS,
     topology::env::VISIBILITY_TIMEOUT_SECS,
     topology::env::LOG_FORMAT,

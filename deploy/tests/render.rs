@@ -156,7 +156,11 @@ fn each_task_role_may_do_only_its_own_job() {
     let models = [
         ("s3:GetObject".to_owned(), format!("{store}/docclass/state.json")),
         ("s3:GetObject".to_owned(), format!("{store}/docclass/models/*")),
+        ("s3:GetObject".to_owned(), format!("{store}/docclass/judgements/*")),
         ("s3:ListBucket".to_owned(), store.to_owned()),
+        // Judging: its own judgement, and the pointers' conditional write; never a model file.
+        ("s3:PutObject".to_owned(), format!("{store}/docclass/judgements/*")),
+        ("s3:PutObject".to_owned(), format!("{store}/docclass/state.json")),
     ];
     let mut expected: Vec<(Service, Vec<(String, String)>)> = vec![
         (
@@ -199,8 +203,11 @@ fn each_task_role_may_do_only_its_own_job() {
         assert_eq!(&granted, expected, "{}", service.name());
         assert!(
             granted.iter().all(|(action, resource)| !action.contains('*')
-                && (!resource.contains('*') || resource == tasks || *resource == models[1].1)),
-            "no wildcard but the tasks of the cluster and the store's model files: {granted:?}"
+                && (!resource.contains('*')
+                    || resource == tasks
+                    || *resource == models[1].1
+                    || *resource == models[2].1)),
+            "no wildcard but the tasks of the cluster, the store's model files and its judgements: {granted:?}"
         );
     }
 }

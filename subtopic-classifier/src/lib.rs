@@ -3,7 +3,8 @@
 
 use chrono::Utc;
 use docclass_types::{CategoryScore, Classification, DeadLetterReason, Envelope, Stage, UNKNOWN_LABEL};
-use text_model::ServedModel;
+use text_model::judge::{Answers, Level};
+use text_model::{Classifier, ServedModel, Serving};
 use worker_runtime::{Handler, HandlerError};
 
 /// The subtopic stage's handler.
@@ -33,14 +34,15 @@ impl Handler for ClassifySubtopic {
     }
 
     fn handle(&self, mut envelope: Envelope) -> Result<Envelope, HandlerError> {
-        let model = self.model.current();
         // Validation ran before the handler: a Subtopic-stage envelope always has its topic.
         let (mut topic, mut topic_score) =
             envelope.topic.as_ref().map(|t| (t.label.clone(), t.score)).unwrap_or_default();
-        let topic_version = envelope.topic.as_ref().map(|t| t.model_version.as_str()).unwrap_or_default();
+        let topic_version = envelope.topic.as_ref().map(|t| t.model_version.clone()).unwrap_or_default();
+        let serving = self.model.serving_after(&topic_version);
+        let model = serving.answer.clone();
         let document = &envelope.document;
         let known = topic == UNKNOWN_LABEL || model.knows_topic(&topic);
-        if !known && self.model.served_before(topic_version) {
+        if !known && self.model.served_before(&topic_version) {
             // The topic came from the model this pool served before a swap, and the new one files
             // documents under other topics: the document is filed anew, both levels by this model, rather
             // than dead-lettered for a change of model it had no part in. (A topic from a model this pool
@@ -80,6 +82,10 @@ impl Handler for ClassifySubtopic {
             });
         };
         let subtopic = answer.subtopic;
+        if serving.shadow.is_some() {
+            let by = envelope.topic.as_ref().map(|t| t.model_version.as_str()).unwrap_or_default();
+            self.judge(&serving, &envelope.document, (by, &subtopic.label));
+        }
         let label =
             if topic_score * subtopic.score < self.min_score { UNKNOWN_LABEL.to_owned() } else { subtopic.label };
         tracing::Span::current().record("label", label.as_str());
@@ -91,6 +97,36 @@ impl Handler for ClassifySubtopic {
             top: answer.top.into_iter().map(|c| CategoryScore { label: c.label, score: c.score }).collect(),
         });
         Ok(envelope)
+    }
+}
+
+impl ClassifySubtopic {
+    /// Counts the live and shadow models' categories for `document`, end to end. `answered` is the
+    /// category just given and the model whose topic it followed: a model that answered both levels is
+    /// not asked again.
+    fn judge(&self, serving: &Serving, document: &docclass_types::Document, answered: (&str, &str)) {
+        let Some(shadow) = &serving.shadow else { return };
+        let (by, category) = answered;
+        let category_of = |model: &std::sync::Arc<dyn Classifier>| {
+            if model.version() == by && serving.answer.version() == by {
+                category.to_owned()
+            } else {
+                model.predict(&document.title, &document.text).subtopic.label
+            }
+        };
+        let (live, shadow) = (category_of(&serving.live), category_of(&shadow.model));
+        let labels = document.labels.as_ref();
+        self.model.judge(
+            Level::Category,
+            serving.live.version(),
+            serving.shadow.as_ref().map(|s| s.model.version()).unwrap_or_default(),
+            Answers {
+                label: labels.and_then(|l| l.subtopic.as_deref()),
+                group: labels.and_then(|l| l.topic.as_deref()),
+                live: &live,
+                shadow: &shadow,
+            },
+        );
     }
 }
 

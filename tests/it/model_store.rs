@@ -253,3 +253,156 @@ fn a_running_embedded_pipeline_switches_to_a_newly_published_model() {
     assert_eq!(ids, documents.iter().map(|d| d.id.clone()).collect(), "every document once");
     assert_eq!(versions, BTreeSet::from([a, b]), "rows name the version that classified them");
 }
+
+/// The store's history, as actions and versions, read straight from a folder store.
+fn history(store: &Path) -> Vec<(String, String)> {
+    let Ok(bytes) = std::fs::read(store.join("state.json")) else { return Vec::new() };
+    let state: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let entries = state["history"].as_array().cloned().unwrap_or_default();
+    entries
+        .iter()
+        .map(|change| (change["action"].as_str().unwrap().to_owned(), change["version"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Issue 29's loop on the embedded pipeline, documents arriving on stdin with arXiv's own labels: the
+/// ≤ 2015 model live and a refreshed one as candidate (a fifth of documents its canary) — the candidate
+/// is promoted on the evidence, then confirmed against the model it replaced; a model trained on
+/// shuffled labels, as candidate, is dropped, and published straight to live, rolled back. No restart,
+/// every document written once.
+#[test]
+fn a_candidate_judged_better_on_labelled_papers_is_promoted_and_a_bad_model_never_serves_long() {
+    let _serial = test_support::serial();
+    let trained = std::time::Instant::now();
+    let models = test_support::arxiv_models();
+    eprintln!("three arXiv models trained in {:.1} s", trained.elapsed().as_secs_f64());
+    let (old, refreshed, shuffled) =
+        (version_of(&models.old), version_of(&models.refreshed), version_of(&models.shuffled));
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let store_arg = store.to_str().unwrap();
+    succeeded(&docclass_model(store_arg, &["publish", models.old.to_str().unwrap()]));
+    succeeded(&docclass_model(store_arg, &["publish", "--candidate", models.refreshed.to_str().unwrap()]));
+
+    let papers = read(data_dir().join("arxiv-recent/dev.jsonl.gz"), 8_000);
+    let db = dir.path().join("run.sqlite");
+    let mut run = Command::new(binary("docclass"))
+        .args(["run", "--corpus", "arxiv", "--input", "-", "--json", "--model-store", store_arg])
+        .args(["--model-store-interval-secs", "1", "--promote-after-documents", "400", "--canary-percent", "20"])
+        .arg("--db")
+        .arg(&db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut feeder = Feeder { stdin: run.stdin.take().unwrap(), papers: &papers, fed: 0 };
+    // Until the pool judges (its first look at the store is a second in); then the candidate's canary.
+    let started = std::time::Instant::now();
+    while !store.join("judgements").exists() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the pool never judged");
+        feeder.feed(5);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let canary_from = feeder.fed;
+    let judging_since = std::time::Instant::now();
+    let promoted_at = feeder.feed_until(&store, "promote", &refreshed);
+    // For the notes (`--nocapture`): what the promotion took.
+    eprintln!(
+        "promoted after {} papers fed since judging began, {:.1} s",
+        promoted_at - canary_from,
+        judging_since.elapsed().as_secs_f64()
+    );
+    feeder.feed_until(&store, "confirm", &refreshed);
+    succeeded(&docclass_model(store_arg, &["publish", "--candidate", models.shuffled.to_str().unwrap()]));
+    feeder.feed_until(&store, "drop", &shuffled);
+    succeeded(&docclass_model(store_arg, &["publish", models.shuffled.to_str().unwrap()]));
+    let total = feeder.feed_until(&store, "rollback", &refreshed);
+    let Feeder { stdin, .. } = feeder;
+    drop(stdin);
+    let output = run.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&succeeded(&output).into_bytes()).unwrap();
+    assert_eq!(report["results_written"], total, "{report}\n{log}");
+    assert_eq!(report["dead_lettered"], 0, "{report}");
+
+    let actions: Vec<(String, String)> = history(&store);
+    let expected = [
+        ("publish", &old),
+        ("publish-candidate", &refreshed),
+        ("promote", &refreshed),
+        ("confirm", &refreshed),
+        ("publish-candidate", &shuffled),
+        ("drop", &shuffled),
+        ("publish", &shuffled),
+        ("rollback", &refreshed),
+    ];
+    let expected: Vec<(String, String)> = expected.iter().map(|(a, v)| ((*a).to_owned(), (*v).clone())).collect();
+    assert_eq!(actions, expected, "{log}");
+    for line in ["promote", "confirm", "drop", "rollback"] {
+        assert!(log.lines().any(|l| l.contains(&format!("{line} sha256:"))), "a log line for the {line}: {log}");
+    }
+    // Each decision names the figures it was made on.
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(store.join("state.json")).unwrap()).unwrap();
+    for change in state["history"].as_array().unwrap() {
+        if ["promote", "confirm", "drop", "rollback"].contains(&change["action"].as_str().unwrap()) {
+            assert!(change["judged"]["documents"].as_u64().unwrap() >= 400, "{change}");
+            assert!(change["by"].as_str().unwrap().starts_with("docclass-run"), "{change}");
+        }
+    }
+
+    let table = adapters_embedded::SqliteTable::open_read_only(&db).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let rows = runtime
+        .block_on(table.fold_rows(std::collections::BTreeMap::new(), |rows, row| {
+            rows.insert(row.id.clone(), (row.topic_model.clone(), row.subtopic_model.clone()));
+        }))
+        .unwrap();
+    let ids: BTreeSet<&String> = papers[..total].iter().map(|p| &p.id).collect();
+    assert_eq!(rows.len(), ids.len(), "every paper written once");
+    assert!(rows.keys().all(|id| ids.contains(id)));
+    // The canary: while the refreshed model was the candidate, the papers whose id hashes under 20 % were
+    // answered by it, both stages; the others by the live model.
+    let canary: Vec<&docclass_types::Document> = papers[canary_from..promoted_at.min(canary_from + 400)]
+        .iter()
+        .filter(|p| text_model::judge::in_canary(&p.id, 20.0))
+        .collect();
+    assert!(canary.len() > 20, "{} canary papers", canary.len());
+    for paper in canary {
+        assert_eq!(rows[&paper.id], (refreshed.clone(), refreshed.clone()), "{}", paper.id);
+    }
+}
+
+/// Writes labelled papers to a `docclass run`'s standard input.
+struct Feeder<'a> {
+    stdin: std::process::ChildStdin,
+    papers: &'a [docclass_types::Document],
+    /// Papers written so far.
+    fed: usize,
+}
+
+impl Feeder<'_> {
+    fn feed(&mut self, count: usize) {
+        assert!(self.fed + count <= self.papers.len(), "out of papers");
+        for paper in &self.papers[self.fed..self.fed + count] {
+            let labels = paper.labels.clone().unwrap();
+            let record = serde_json::json!({"id": paper.id, "title": paper.title, "text": paper.text,
+                "topic": labels.topic, "subtopic": labels.subtopic, "categories": labels.categories});
+            writeln!(self.stdin, "{record}").unwrap();
+        }
+        self.stdin.flush().unwrap();
+        self.fed += count;
+    }
+
+    /// Feeds papers a few at a time until the store's history holds `action` of `version`; returns how
+    /// many were fed by then.
+    fn feed_until(&mut self, store: &Path, action: &str, version: &str) -> usize {
+        let started = std::time::Instant::now();
+        while !history(store).iter().any(|(a, v)| a == action && v == version) {
+            assert!(started.elapsed() < Duration::from_secs(180), "no {action} of {version}: {:?}", history(store));
+            self.feed(20);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.fed
+    }
+}

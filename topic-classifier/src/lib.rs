@@ -4,6 +4,7 @@
 use chrono::Utc;
 use docclass_types::{Classification, Envelope, Stage, UNKNOWN_LABEL};
 use text_model::ServedModel;
+use text_model::judge::{Answers, Level};
 use worker_runtime::{Handler, HandlerError};
 
 /// The topic stage's handler.
@@ -33,8 +34,27 @@ impl Handler for ClassifyTopic {
 
     fn handle(&self, mut envelope: Envelope) -> Result<Envelope, HandlerError> {
         let document = &envelope.document;
-        let model = self.model.current();
+        let serving = self.model.serving(&document.id);
+        let model = &serving.answer;
         let topic = model.classify_topic(&document.title, &document.text);
+        if let Some(shadow) = &serving.shadow {
+            // Both models answer; one answer was just given, the other is asked for.
+            let (live, shadow) = (&serving.live, &shadow.model);
+            let other = if model.version() == live.version() { shadow } else { live };
+            let other_label = other.classify_topic(&document.title, &document.text).label;
+            let (live_label, shadow_label) = if model.version() == live.version() {
+                (&topic.label, &other_label)
+            } else {
+                (&other_label, &topic.label)
+            };
+            let label = document.labels.as_ref().and_then(|labels| labels.topic.as_deref());
+            self.model.judge(
+                Level::Topic,
+                live.version(),
+                shadow.version(),
+                Answers { label, group: label, live: live_label, shadow: shadow_label },
+            );
+        }
         let label = if topic.score < self.min_score { UNKNOWN_LABEL.to_owned() } else { topic.label };
         tracing::Span::current().record("label", label.as_str());
         envelope.topic = Some(Classification {

@@ -3,6 +3,7 @@
 //! rollback, list.
 
 use std::path::PathBuf;
+use text_model::judge::{Agreement, Judged, Level, ShadowRole};
 
 use docclass_types::topology::env;
 use model_store::{Change, ModelStore, StoreUri};
@@ -137,6 +138,70 @@ async fn publish(file: &std::path::Path, candidate: bool, store: &StoreArgs) -> 
     Ok(())
 }
 
+/// The shadow's figures as JSON: per level, the total and each topic, with 95 % intervals.
+fn judged_json(role: ShadowRole, judged: &Judged) -> serde_json::Value {
+    let figures = |counts: &Agreement| {
+        serde_json::json!({
+            "documents": counts.documents,
+            "same": counts.same,
+            "labelled": counts.labelled,
+            "live": { "accuracy": counts.live_accuracy(), "interval": counts.live_interval() },
+            "shadow": { "accuracy": counts.shadow_accuracy(), "interval": counts.shadow_interval() },
+        })
+    };
+    let level = |groups: &std::collections::BTreeMap<String, Agreement>, level| {
+        serde_json::json!({
+            "total": figures(&judged.total(level)),
+            "topics": groups.iter().map(|(topic, counts)| (topic.clone(), figures(counts))).collect::<serde_json::Map<_, _>>(),
+        })
+    };
+    serde_json::json!({
+        "version": judged.shadow,
+        "role": role,
+        "topic": level(&judged.topic, Level::Topic),
+        "category": level(&judged.category, Level::Category),
+    })
+}
+
+/// The shadow's figures as a table: category level per topic, then the topic level's total.
+fn print_judged(role: ShadowRole, judged: &Judged) {
+    let role = match role {
+        ShadowRole::Candidate => "candidate",
+        ShadowRole::Previous => "replaced model, watched",
+    };
+    println!("  shadow     {} ({role})", judged.shadow);
+    let total = judged.total(Level::Category);
+    if total.documents == 0 {
+        println!("    nothing judged yet");
+        return;
+    }
+    let line = |name: &str, counts: &Agreement| {
+        let (live, shadow) = (counts.live_interval(), counts.shadow_interval());
+        println!(
+            "    {name:<10} {:>8} {:>8}   {:.3} [{:.3}, {:.3}]   {:.3} [{:.3}, {:.3}]   {:.3}",
+            counts.documents,
+            counts.labelled,
+            counts.live_accuracy(),
+            live.0,
+            live.1,
+            counts.shadow_accuracy(),
+            shadow.0,
+            shadow.1,
+            counts.same as f64 / counts.documents.max(1) as f64
+        );
+    };
+    println!("    category   documents labelled   live, 95 % interval     shadow, 95 % interval   same answer");
+    for (topic, counts) in &judged.category {
+        line(topic, counts);
+    }
+    line("all", &total);
+    let topic = judged.total(Level::Topic);
+    if topic.documents > 0 {
+        println!("    topic level:");
+        line("all", &topic);
+    }
+}
+
 async fn status(store: &StoreArgs, json: bool) -> anyhow::Result<()> {
     let handle = store.open().await;
     let (state, _) = handle.state().await?;
@@ -147,11 +212,17 @@ async fn status(store: &StoreArgs, json: bool) -> anyhow::Result<()> {
             dangling.push(pointer.version.clone());
         }
     }
+    // What the pools judged of the shadow model so far.
+    let judged = match (&state.live, state.shadow()) {
+        (Some(live), Some((shadow, role))) => Some((role, handle.judged(&live.version, &shadow).await?)),
+        _ => None,
+    };
     if json {
         let value = serde_json::json!({
             "store": store.uri.to_string(),
             "live": state.live,
             "candidate": state.candidate,
+            "shadow": judged.as_ref().map(|(role, judged)| judged_json(*role, judged)),
             "history": state.history,
             "dangling": dangling,
         });
@@ -172,6 +243,9 @@ async fn status(store: &StoreArgs, json: bool) -> anyhow::Result<()> {
                 }
                 None => println!("  {name:<10} none"),
             }
+        }
+        if let Some((role, judged)) = &judged {
+            print_judged(*role, judged);
         }
         let shown = state.history.len().min(10);
         if shown > 0 {

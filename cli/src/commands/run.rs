@@ -60,7 +60,9 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
         let watching = CancellationToken::new();
         let fallback = || super::model_or_default(global, args.model.as_deref());
-        let model = service_kit::serve_model(fallback, &args.store, &Default::default(), watching.clone()).await?;
+        let model =
+            service_kit::serve_model("docclass-run", fallback, &args.store, &Default::default(), watching.clone())
+                .await?;
         let stages = Handlers {
             topic: ClassifyTopic::new(model.clone()).with_min_score(args.min_score),
             subtopic: ClassifySubtopic::new(model.clone()).with_min_score(args.min_score),

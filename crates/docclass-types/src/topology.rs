@@ -129,6 +129,13 @@ pub mod env {
     pub const MODEL_STORE: &str = "DOCCLASS_MODEL_STORE";
     /// How often, in seconds, a classifier asks its model store whether the live model changed.
     pub const MODEL_STORE_INTERVAL_SECS: &str = "DOCCLASS_MODEL_STORE_INTERVAL_SECS";
+    /// Labelled documents both models must have answered before a pool promotes, drops, confirms or
+    /// rolls back.
+    pub const PROMOTE_AFTER_DOCUMENTS: &str = "DOCCLASS_PROMOTE_AFTER_DOCUMENTS";
+    /// `true`: a pool records the shadow's figures but leaves decisions to `docclass model promote`.
+    pub const NO_AUTO_PROMOTE: &str = "DOCCLASS_NO_AUTO_PROMOTE";
+    /// The share (%) of documents a candidate answers.
+    pub const CANARY_PERCENT: &str = "DOCCLASS_CANARY_PERCENT";
     /// Log format: `text` or `json`.
     pub const LOG_FORMAT: &str = "DOCCLASS_LOG_FORMAT";
     /// Where `/healthz` and `/metrics` listen.

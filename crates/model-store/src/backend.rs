@@ -32,6 +32,8 @@ pub(crate) enum Condition {
     Absent,
     /// Only if the content is still the one this tag names.
     Matches(String),
+    /// Whatever is there: an object only its one writer writes (a process's judgement).
+    Any,
 }
 
 /// Why an operation failed.

@@ -61,6 +61,7 @@ impl Folder {
             let holds = match &condition {
                 Condition::Absent => current.is_none(),
                 Condition::Matches(tag) => current.as_ref() == Some(tag),
+                Condition::Any => true,
             };
             if !holds {
                 return Ok(false);

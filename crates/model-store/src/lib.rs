@@ -23,6 +23,7 @@ mod folder;
 #[cfg(feature = "s3")]
 mod s3;
 mod state;
+pub mod verdict;
 mod watch;
 
 use std::fmt;
@@ -33,9 +34,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use adapters_aws::AwsSettings;
 use text_model::Model;
+use text_model::judge::Judged;
 
 pub use state::{Action, Change, Pointer, State};
-pub use watch::{Watch, load_live};
+pub use watch::{Judging, Watch, load_live};
 
 use backend::{Backend, BackendError, Condition, Got};
 
@@ -306,7 +308,6 @@ impl ModelStore {
             })?;
             let mut change = state.set(Action::Promote, &candidate.version, by, candidate.holdout.clone());
             change.reason = reason.to_owned();
-            state.candidate = None;
             Ok(Some(change))
         })
         .await
@@ -334,6 +335,86 @@ impl ModelStore {
         })
         .await
         .map(|change| change.expect("a rollback always changes the state"))
+    }
+
+    /// Writes what this process (`instance`) judged of a live model against a shadow, beside what the
+    /// other processes judged of the same pair: `judgements/<live>/<shadow>/<instance>.json`.
+    ///
+    /// # Errors
+    /// When the store cannot be written.
+    pub async fn write_judged(&self, instance: &str, judged: &Judged) -> Result<(), StoreError> {
+        let key = format!("{}{}.json", judged_prefix(&judged.live, &judged.shadow), key_safe(instance));
+        let bytes = serde_json::to_vec(judged).expect("counts always serialise");
+        self.request(self.backend.put(&key, bytes, Condition::Any)).await.map(|_| ())
+    }
+
+    /// What every process judged of `live` against `shadow`, summed. A file that is not a judgement
+    /// (or of another pair) is skipped with a warning: one bad writer does not blind the rest.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn judged(&self, live: &str, shadow: &str) -> Result<Judged, StoreError> {
+        let prefix = judged_prefix(live, shadow);
+        let mut total = Judged::new(live, shadow);
+        for (key, _, _) in self.request(self.backend.list(&prefix)).await? {
+            let Got::Object { bytes, .. } = self.get(&key, None).await? else { continue };
+            match serde_json::from_slice::<Judged>(&bytes) {
+                Ok(judged) if judged.live == live && judged.shadow == shadow => total.merge(&judged),
+                Ok(_) => tracing::warn!(store = %self.uri, key, "a judgement of another pair of models; skipped"),
+                Err(error) => tracing::warn!(store = %self.uri, key, "an unreadable judgement ({error}); skipped"),
+            }
+        }
+        Ok(total)
+    }
+
+    /// Carries out `verdict`, reached on what the pools judged of `live` against `shadow`, if the
+    /// store still holds that pair (else another process decided first, or an operator changed it):
+    /// returns the history entry, or `None` when there was nothing to do.
+    ///
+    /// # Errors
+    /// When the store cannot be read or written.
+    pub async fn decide(
+        &self,
+        verdict: verdict::Verdict,
+        live: &str,
+        shadow: &str,
+        by: &str,
+    ) -> Result<Option<Change>, StoreError> {
+        use text_model::judge::ShadowRole;
+        use verdict::Verdict;
+        let (action, role, evidence) = match verdict {
+            Verdict::Wait => return Ok(None),
+            Verdict::Promote(evidence) => (Action::Promote, ShadowRole::Candidate, evidence),
+            Verdict::Drop(evidence) => (Action::Drop, ShadowRole::Candidate, evidence),
+            Verdict::Confirm(evidence) => (Action::Confirm, ShadowRole::Previous, evidence),
+            Verdict::Rollback(evidence) => (Action::Rollback, ShadowRole::Previous, evidence),
+        };
+        if action == Action::Rollback {
+            self.ensure_held(shadow).await?;
+        }
+        self.change(|state| {
+            let pair = state.live.as_ref().map(|p| p.version.as_str()) == Some(live)
+                && state.shadow().is_some_and(|(version, r)| version == shadow && r == role);
+            if !pair {
+                return Ok(None);
+            }
+            let (version, holdout) = match action {
+                Action::Promote => (shadow, state.candidate.as_ref().and_then(|c| c.holdout.clone())),
+                Action::Drop => (shadow, None),
+                Action::Confirm => (live, None),
+                _ => (shadow, state.history.iter().rev().find(|c| c.version == shadow).and_then(|c| c.holdout.clone())),
+            };
+            let mut change = state.set(action, version, by, holdout);
+            change.reason = match action {
+                Action::Promote => format!("the candidate judged better {evidence}"),
+                Action::Drop => format!("the candidate judged worse {evidence}"),
+                Action::Confirm => format!("judged no worse than the model it replaced {evidence}"),
+                _ => format!("the live model judged worse than the one it replaced {evidence}"),
+            };
+            change.judged = Some(evidence);
+            Ok(Some(change))
+        })
+        .await
     }
 
     /// Every model the store holds.
@@ -397,6 +478,23 @@ impl fmt::Debug for ModelStore {
 }
 
 const MODELS_PREFIX: &str = "models/";
+
+/// Where the judgements of `live` against `shadow` are.
+fn judged_prefix(live: &str, shadow: &str) -> String {
+    format!(
+        "judgements/{}/{}/",
+        key_safe(live.strip_prefix("sha256:").unwrap_or(live)),
+        key_safe(shadow.strip_prefix("sha256:").unwrap_or(shadow))
+    )
+}
+
+/// `text` with only the characters a key part may hold (letters, digits, `-`, `_`, `.`), so a crafted
+/// version or instance name cannot name another key.
+fn key_safe(text: &str) -> String {
+    let safe: String =
+        text.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).take(128).collect();
+    safe.trim_start_matches('.').to_owned()
+}
 const MODEL_SUFFIX: &str = ".model";
 
 /// Where `version`'s file is: `models/<hex digest>.model`. Only the hex digits of a version go into a

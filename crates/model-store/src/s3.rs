@@ -92,6 +92,7 @@ impl Bucket {
         let request = match condition {
             Condition::Absent => request.if_none_match("*"),
             Condition::Matches(tag) => request.if_match(tag),
+            Condition::Any => request,
         };
         match request.send().await {
             Ok(_) => Ok(true),

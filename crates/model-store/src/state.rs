@@ -40,6 +40,10 @@ pub enum Action {
     Promote,
     /// Live put back to the model it replaced.
     Rollback,
+    /// The candidate taken away, judged worse than live.
+    Drop,
+    /// A new live model judged no worse than the one it replaced: the watch over it ends.
+    Confirm,
 }
 
 /// One entry of the history: when, what, by whom, why, on which figures.
@@ -62,6 +66,9 @@ pub struct Change {
     /// The figures it was decided on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holdout: Option<HoldoutFigures>,
+    /// What the pools judged on live documents, when the change was decided on that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged: Option<crate::verdict::Evidence>,
 }
 
 /// Entries kept in the history: a change a day for years. Older ones are dropped, so `state.json`, which
@@ -73,11 +80,21 @@ impl State {
     /// recorded).
     pub(crate) fn set(&mut self, action: Action, version: &str, by: &str, holdout: Option<HoldoutFigures>) -> Change {
         let pointer = Pointer { version: version.to_owned(), since: Utc::now(), holdout: holdout.clone() };
-        let slot = match action {
-            Action::PublishCandidate => &mut self.candidate,
-            Action::Publish | Action::Promote | Action::Rollback => &mut self.live,
+        let replaced = match action {
+            Action::PublishCandidate => self.candidate.replace(pointer).map(|old| old.version),
+            Action::Promote => {
+                self.candidate = None;
+                self.live.replace(pointer).map(|old| old.version)
+            }
+            Action::Publish | Action::Rollback => self.live.replace(pointer).map(|old| old.version),
+            // The candidate is gone; the change names it.
+            Action::Drop => {
+                self.candidate = None;
+                None
+            }
+            // No pointer moves: the watch over the live model ends, and the change names what it replaced.
+            Action::Confirm => self.watched_previous(),
         };
-        let replaced = slot.replace(pointer).map(|old| old.version);
         Change {
             at: Utc::now(),
             action,
@@ -86,6 +103,7 @@ impl State {
             by: by.to_owned(),
             reason: String::new(),
             holdout,
+            judged: None,
         }
     }
 
@@ -94,6 +112,33 @@ impl State {
         self.history.push(change);
         let over = self.history.len().saturating_sub(HISTORY_KEPT);
         self.history.drain(..over);
+    }
+
+    /// The model the live one replaced, while the change is being watched: from its publication or
+    /// promotion until it is confirmed or rolled back. A model made live by a rollback is not watched
+    /// (it served before).
+    pub fn watched_previous(&self) -> Option<String> {
+        let live = self.live.as_ref()?;
+        let last = self.history.iter().rev().find(|change| {
+            matches!(change.action, Action::Publish | Action::Promote | Action::Rollback | Action::Confirm)
+        })?;
+        match last.action {
+            Action::Publish | Action::Promote if last.version == live.version => last.replaced.clone(),
+            _ => None,
+        }
+    }
+
+    /// The second model the pools should hold beside the live one, and why: the model a new live one
+    /// replaced while the change is watched, else the candidate. One at a time, the watch first: a
+    /// change is confirmed before the next is judged.
+    pub fn shadow(&self) -> Option<(String, text_model::judge::ShadowRole)> {
+        use text_model::judge::ShadowRole;
+        let live = self.live.as_ref().map(|pointer| pointer.version.as_str());
+        if let Some(previous) = self.watched_previous().filter(|previous| Some(previous.as_str()) != live) {
+            return Some((previous, ShadowRole::Previous));
+        }
+        let candidate = self.candidate.as_ref()?;
+        (Some(candidate.version.as_str()) != live).then(|| (candidate.version.clone(), ShadowRole::Candidate))
     }
 
     /// The version a rollback puts back: the one the live model replaced when it was published or
@@ -140,6 +185,24 @@ mod tests {
         assert_eq!(change.replaced.as_deref(), Some("a"));
         state.record(change);
         assert_eq!(state.rollback_target().unwrap(), "a");
+    }
+
+    #[test]
+    fn a_new_live_model_is_watched_against_the_one_it_replaced_until_confirmed() {
+        use text_model::judge::ShadowRole;
+        let mut state = State::default();
+        let mut apply = |action, version: &str| {
+            let change = state.set(action, version, "test", None);
+            state.record(change);
+            state.shadow()
+        };
+        assert_eq!(apply(Action::Publish, "a"), None, "the first model has nothing to be judged against");
+        assert_eq!(apply(Action::PublishCandidate, "b"), Some(("b".into(), ShadowRole::Candidate)));
+        assert_eq!(apply(Action::Publish, "c"), Some(("a".into(), ShadowRole::Previous)), "the watch first");
+        assert_eq!(apply(Action::Confirm, "c"), Some(("b".into(), ShadowRole::Candidate)));
+        let promoted = apply(Action::Promote, "b");
+        assert_eq!(promoted, Some(("c".into(), ShadowRole::Previous)));
+        assert_eq!(apply(Action::Rollback, "c"), None, "a model put back is not watched");
     }
 
     #[test]

@@ -81,6 +81,25 @@ pub struct ModelStoreArgs {
     #[arg(long = "model-store-interval-secs", env = env::MODEL_STORE_INTERVAL_SECS, value_parser = parse_seconds,
           default_value = "30")]
     pub model_store_interval: Duration,
+    /// Promote, drop, confirm or roll back only after both models answered this many labelled
+    /// documents (docs/models.md, "Judging a candidate").
+    #[arg(long, env = env::PROMOTE_AFTER_DOCUMENTS, default_value_t = model_store::verdict::DEFAULT_MIN_DOCUMENTS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub promote_after_documents: u64,
+    /// Record the shadow model's figures but decide nothing: promotions and rollbacks are left to
+    /// `docclass model promote` and `rollback`.
+    #[arg(long, env = env::NO_AUTO_PROMOTE)]
+    pub no_auto_promote: bool,
+    /// Send this share (0–100 %) of documents to the candidate's answer, chosen by a hash of their id.
+    #[arg(long, env = env::CANARY_PERCENT, default_value_t = 0.0, value_parser = parse_percent)]
+    pub canary_percent: f64,
+}
+
+fn parse_percent(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(percent) if (0.0..=100.0).contains(&percent) => Ok(percent),
+        _ => Err(format!("{text:?} is not a share from 0 to 100 (%)")),
+    }
 }
 
 fn parse_store(text: &str) -> Result<model_store::StoreUri, String> {

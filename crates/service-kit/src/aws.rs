@@ -102,6 +102,7 @@ pub async fn serve_classifier<H: Handler>(
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunReport> {
     let model = crate::serve_model(
+        service.name,
         || crate::load_model(args.model.as_deref(), args.cache_dir.as_deref()),
         &args.store,
         &args.aws.settings(),

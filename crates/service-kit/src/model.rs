@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use adapters_aws::AwsSettings;
 use anyhow::Context;
-use model_store::{ModelStore, Watch};
+use model_store::verdict::Rules;
+use model_store::{Judging, ModelStore, Watch};
 use text_model::{Classifier, Model, ModelFormat, ServedModel};
 use tokio_util::sync::CancellationToken;
 
@@ -48,11 +49,13 @@ pub fn load_model(path: Option<&Path>, cache_dir: Option<&Path>) -> anyhow::Resu
 
 /// The model a pool serves: with a store, the store's live model, followed until `shutdown` (a watcher
 /// swaps it when the store's pointer moves); else, or while the store names none or cannot be read, the
-/// `fallback` — a service's model file, the image's baked-in model.
+/// `fallback` — a service's model file, the image's baked-in model. The watcher also judges the
+/// store's shadow model as `store` says, naming `service` in its decisions.
 ///
 /// # Errors
 /// When neither the store nor the file gives a model.
 pub async fn serve_model(
+    service: &str,
     fallback: impl FnOnce() -> anyhow::Result<Arc<dyn Classifier>>,
     store: &ModelStoreArgs,
     aws: &AwsSettings,
@@ -77,7 +80,13 @@ pub async fn serve_model(
             ServedModel::new(fallback().with_context(|| format!("and model store {uri} gave no live model"))?)
         }
     };
-    tokio::spawn(Watch::new(store_handle, served.clone(), store.model_store_interval).run(shutdown));
+    served.set_canary_percent(store.canary_percent);
+    let judging = Judging {
+        auto: !store.no_auto_promote,
+        rules: Rules { min_documents: store.promote_after_documents },
+        ..Judging::automatic(service)
+    };
+    tokio::spawn(Watch::new(store_handle, served.clone(), store.model_store_interval).judging(judging).run(shutdown));
     Ok(served)
 }
 

@@ -76,6 +76,70 @@ pub fn second_model_file() -> &'static Path {
     })
 }
 
+/// Three small arXiv models for the tests that judge one model against another on arXiv's own labels
+/// (the judging test reads `arxiv-recent/dev` to judge them): written once per test binary.
+pub struct ArxivModels {
+    /// Trained on papers up to 2015 (every 25th of `arxiv/train`: 8,000).
+    pub old: PathBuf,
+    /// Trained on those and 8,000 papers of 2025 (every 5th of `arxiv-recent/train`): far better on 2026's.
+    pub refreshed: PathBuf,
+    /// The refreshed model's papers with their labels shuffled among them: a model that has learnt
+    /// nothing, every topic and category still there.
+    pub shuffled: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// [`ArxivModels`], trained the first time they are asked for.
+///
+/// # Panics
+/// When the corpus cannot be read or a model cannot be written.
+pub fn arxiv_models() -> &'static ArxivModels {
+    static MODELS: OnceLock<ArxivModels> = OnceLock::new();
+    MODELS.get_or_init(|| {
+        let examples = |file: &str, step: usize| -> Vec<Example> {
+            read(data_dir().join(file), usize::MAX).into_iter().step_by(step).map(example).collect()
+        };
+        let old = examples("arxiv/train.jsonl.gz", 25);
+        let mut refreshed = old.clone();
+        refreshed.extend(examples("arxiv-recent/train.jsonl.gz", 5));
+        let mut labels: Vec<(String, String)> =
+            refreshed.iter().map(|e| (e.topic.clone(), e.subtopic.clone())).collect();
+        fastrand::Rng::with_seed(29).shuffle(&mut labels);
+        let shuffled: Vec<Example> = refreshed
+            .iter()
+            .zip(labels)
+            .map(|(e, (topic, subtopic))| Example { topic, subtopic, categories: Vec::new(), ..e.clone() })
+            .collect();
+        let config = TrainConfig { holdout_fraction: 0.0, ..TrainConfig::arxiv() };
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, examples: &[Example]| {
+            let path = dir.path().join(name);
+            text_model::train(examples, &config, &mut |_| {}).unwrap().0.save(&path).unwrap();
+            path
+        };
+        ArxivModels {
+            old: write("old.model", &old),
+            refreshed: write("refreshed.model", &refreshed),
+            shuffled: write("shuffled.model", &shuffled),
+            _dir: dir,
+        }
+    })
+}
+
+/// A labelled document as a training example.
+fn example(d: Document) -> Example {
+    let labels = d.labels.unwrap_or_default();
+    Example {
+        id: d.id,
+        title: d.title,
+        text: d.text,
+        topic: labels.topic.unwrap_or_default(),
+        subtopic: labels.subtopic.unwrap_or_default(),
+        categories: labels.categories,
+        published_days: None,
+    }
+}
+
 /// The model `make` gives, saved as `name` in a temporary folder the first time `file` is asked for.
 fn written_once(
     file: &'static OnceLock<(tempfile::TempDir, PathBuf)>,
@@ -99,21 +163,7 @@ fn train() -> Model {
 
 /// Up to `limit` labelled examples of the train split.
 fn examples(limit: usize) -> Vec<Example> {
-    read(data_dir().join(docclass::data::TRAIN_FILE), limit)
-        .into_iter()
-        .map(|d| {
-            let labels = d.labels.unwrap();
-            Example {
-                id: d.id,
-                title: d.title,
-                text: d.text,
-                topic: labels.topic.unwrap(),
-                subtopic: labels.subtopic.unwrap(),
-                categories: labels.categories,
-                published_days: None,
-            }
-        })
-        .collect()
+    read(data_dir().join(docclass::data::TRAIN_FILE), limit).into_iter().map(example).collect()
 }
 
 /// Held by a heavy test (a whole pipeline, the cluster, an emulator at load) for as long as it runs, so

@@ -1,5 +1,6 @@
 //! What the classifier stages ask of a model, whichever backend made it.
 
+use crate::judge::{Answers, Judged, Level, ShadowRole, in_canary};
 use crate::{Model, Prediction, Scored, SubtopicAnswer};
 
 /// A two-level (topic → subtopic) classifier. The linear [`Model`] is one; the optional transformer
@@ -60,11 +61,45 @@ impl Classifier for Model {
 /// Why a `RwLock` and not the `arc-swap` crate: arc-swap cannot hold an `Arc<dyn Classifier>` (its
 /// pointee must be sized), and this read lock is held for the nanoseconds of an `Arc` clone, uncontended
 /// against a document's ~50 µs of classification.
+///
+/// It may also hold a second model, the *shadow* ([`Shadow`]): a candidate, or the model the live one
+/// replaced. The stages score each document with both, count how each agrees with the labels the
+/// document carries ([`ServedModel::judge`]), and answer with the live one — or, for a canary share of
+/// documents, with the candidate.
 #[derive(Clone)]
 pub struct ServedModel {
     slot: std::sync::Arc<std::sync::RwLock<std::sync::Arc<dyn Classifier>>>,
     /// The versions this slot served before the current one, newest last (the last [`SERVED_KEPT`]).
     served: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    shadow: std::sync::Arc<std::sync::RwLock<Option<Shadow>>>,
+    /// The live model against the shadow, on the documents this process judged.
+    judged: std::sync::Arc<std::sync::Mutex<Judged>>,
+    /// The share of documents (0–100 %) a candidate answers, as `f64` bits.
+    canary_percent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A second model beside the live one.
+#[derive(Clone)]
+pub struct Shadow {
+    /// The model.
+    pub model: std::sync::Arc<dyn Classifier>,
+    /// Why it is there.
+    pub role: ShadowRole,
+}
+
+/// The models one document meets: the one answering it, and the two to judge.
+pub struct Serving {
+    /// The model whose answer the document gets: the live one, or a candidate for a canary document.
+    pub answer: std::sync::Arc<dyn Classifier>,
+    /// The live model.
+    pub live: std::sync::Arc<dyn Classifier>,
+    /// The shadow model, if there is one.
+    pub shadow: Option<Shadow>,
+}
+
+/// Locks `mutex`; a poisoned lock only means a holder panicked between two whole values.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Versions a [`ServedModel`] remembers having served: far more swaps than a message lives through.
@@ -73,7 +108,83 @@ const SERVED_KEPT: usize = 16;
 impl ServedModel {
     /// A slot serving `model`.
     pub fn new(model: std::sync::Arc<dyn Classifier>) -> Self {
-        Self { slot: std::sync::Arc::new(std::sync::RwLock::new(model)), served: std::sync::Arc::default() }
+        Self {
+            slot: std::sync::Arc::new(std::sync::RwLock::new(model)),
+            served: std::sync::Arc::default(),
+            shadow: std::sync::Arc::default(),
+            judged: std::sync::Arc::default(),
+            canary_percent: std::sync::Arc::default(),
+        }
+    }
+
+    /// The models for the document `id`: see [`Serving`].
+    pub fn serving(&self, id: &str) -> Serving {
+        let live = self.current();
+        let shadow = self.shadow.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let answer = match &shadow {
+            Some(Shadow { model, role: ShadowRole::Candidate }) if in_canary(id, self.canary_percent()) => {
+                model.clone()
+            }
+            _ => live.clone(),
+        };
+        Serving { answer, live, shadow }
+    }
+
+    /// The models for a document whose earlier stage was answered by the model `version`: the shadow
+    /// answers it if that was the shadow (a canary document, or one classified before a swap), so that
+    /// both stages of a document are one model's; else the live model does.
+    pub fn serving_after(&self, version: &str) -> Serving {
+        let live = self.current();
+        let shadow = self.shadow();
+        let answer = match &shadow {
+            Some(shadow) if shadow.model.version() == version && live.version() != version => shadow.model.clone(),
+            _ => live.clone(),
+        };
+        Serving { answer, live, shadow }
+    }
+
+    /// Puts `shadow` beside the live model, or takes the shadow away. The tally starts anew when the
+    /// pair of models it judges changes.
+    pub fn set_shadow(&self, shadow: Option<Shadow>) {
+        let live = self.version();
+        if let Some(shadow) = &shadow {
+            let mut judged = lock(&self.judged);
+            if judged.live != live || judged.shadow != shadow.model.version() {
+                *judged = Judged::new(&live, shadow.model.version());
+            }
+        }
+        *self.shadow.write().unwrap_or_else(std::sync::PoisonError::into_inner) = shadow;
+    }
+
+    /// The shadow model, if there is one.
+    pub fn shadow(&self) -> Option<Shadow> {
+        self.shadow.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Counts one document's two answers at `level`, given by the live model `live` and the shadow
+    /// `shadow` (versions); ignored unless they are the pair being judged (a swap raced the document).
+    pub fn judge(&self, level: Level, live: &str, shadow: &str, answers: Answers<'_>) {
+        let mut judged = lock(&self.judged);
+        if judged.live == live && judged.shadow == shadow {
+            judged.record(level, answers);
+        }
+    }
+
+    /// What this process judged of the live model against the shadow, while there is one.
+    pub fn judged(&self) -> Option<Judged> {
+        let shadow = self.shadow()?;
+        let judged = lock(&self.judged).clone();
+        (judged.shadow == shadow.model.version() && judged.live == self.version()).then_some(judged)
+    }
+
+    /// Sends the documents whose id hashes below `percent` % to a candidate's answer ([`in_canary`]).
+    pub fn set_canary_percent(&self, percent: f64) {
+        self.canary_percent.store(percent.clamp(0.0, 100.0).to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The canary share, in %.
+    pub fn canary_percent(&self) -> f64 {
+        f64::from_bits(self.canary_percent.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// The model serving now.
@@ -86,7 +197,7 @@ impl ServedModel {
     pub fn replace(&self, model: std::sync::Arc<dyn Classifier>) -> std::sync::Arc<dyn Classifier> {
         let mut slot = self.slot.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         let old = std::mem::replace(&mut *slot, model);
-        let mut served = self.served.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut served = lock(&self.served);
         served.push(old.version().to_owned());
         let over = served.len().saturating_sub(SERVED_KEPT);
         served.drain(..over);
@@ -96,7 +207,7 @@ impl ServedModel {
     /// Whether this slot served `version` before the model it serves now: a message classified by it
     /// was classified by a model this pool replaced, not forged.
     pub fn served_before(&self, version: &str) -> bool {
-        self.served.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|v| v == version)
+        lock(&self.served).iter().any(|v| v == version)
     }
 
     /// The version of the model serving now.

@@ -15,6 +15,7 @@ mod classifier;
 mod feature_index;
 mod features;
 mod file;
+pub mod judge;
 mod linear;
 pub mod metrics;
 mod model;
@@ -22,7 +23,7 @@ mod provenance;
 mod tokenize;
 mod train;
 
-pub use classifier::{Classifier, ServedModel};
+pub use classifier::{Classifier, ServedModel, Serving, Shadow};
 pub use features::{SparseVector, Vocabulary};
 pub use file::{BERT_HEAD_FORMAT, MAX_MODEL_BYTES, ModelFileError, ModelFormat};
 pub use linear::{CrossListed, LinearModel};

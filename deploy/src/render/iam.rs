@@ -59,6 +59,17 @@ pub fn task_role_policy(stack: &Stack, service: Service) -> Value {
             vec![
                 format!("arn:aws:s3:::{bucket}/{prefix}state.json"),
                 format!("arn:aws:s3:::{bucket}/{prefix}models/*"),
+                format!("arn:aws:s3:::{bucket}/{prefix}judgements/*"),
+            ],
+        ));
+        // Judging a candidate: each task writes what it judged, and the pool promotes, drops, confirms
+        // or rolls back by a conditional write of the pointers. Model files stay read-only to it.
+        statements.push(statement(
+            "JudgeModels",
+            &["s3:PutObject"],
+            vec![
+                format!("arn:aws:s3:::{bucket}/{prefix}state.json"),
+                format!("arn:aws:s3:::{bucket}/{prefix}judgements/*"),
             ],
         ));
         let mut list = statement("FindModels", &["s3:ListBucket"], vec![format!("arn:aws:s3:::{bucket}")]);
