@@ -33,6 +33,16 @@ impl Handler for ClassifySubtopic {
         Stage::Subtopic
     }
 
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        let model = self.model.clone();
+        registry.register_collector(Box::new(worker_runtime::ScrapedGauges::new(
+            "docclass_shadow_judged",
+            "Documents the live and the shadow model both answered in this process, by level, topic and \
+             count: documents, same (answered alike), labelled, live_right, shadow_right",
+            move || model.judged_members(Level::Category),
+        )));
+    }
+
     fn handle(&self, mut envelope: Envelope) -> Result<Envelope, HandlerError> {
         // Validation ran before the handler: a Subtopic-stage envelope always has its topic.
         let (mut topic, mut topic_score) =
@@ -238,5 +248,64 @@ mod tests {
         assert_eq!(subtopic.model_version, model.version());
         let never_served = handler.handle(envelope("talk", 1.0)).unwrap_err();
         assert!(matches!(never_served, HandlerError::Permanent { reason: DeadLetterReason::UnknownTopic, .. }));
+    }
+
+    /// With a shadow, each document is judged against its labels and the counts reach `/metrics`; a
+    /// document whose topic the shadow chose (a canary) is answered by the shadow at this stage too.
+    #[test]
+    fn a_shadow_is_judged_on_the_labels_and_answers_the_documents_whose_topic_it_chose() {
+        let live = model();
+        let other = {
+            // Another version: the same documents, other settings.
+            let config = TrainConfig { min_df: 1, ..TrainConfig::default() };
+            let mut examples = Vec::new();
+            for (topic, subtopic, words) in [("sci", "sci.med", "doctor patient"), ("rec", "rec.autos", "car engine")] {
+                for i in 0..20 {
+                    examples.push(Example {
+                        id: String::new(),
+                        title: String::new(),
+                        text: format!("{words} {i}"),
+                        topic: topic.into(),
+                        subtopic: subtopic.into(),
+                        categories: Vec::new(),
+                        published_days: None,
+                    });
+                }
+            }
+            std::sync::Arc::new(text_model::train(&examples, &config, &mut |_| {}).unwrap().0)
+                as std::sync::Arc<dyn text_model::Classifier>
+        };
+        let served = ServedModel::new(live.clone());
+        served.set_shadow(Some(text_model::Shadow {
+            model: other.clone(),
+            role: text_model::judge::ShadowRole::Candidate,
+        }));
+        let handler = ClassifySubtopic::new(served);
+        let mut labelled = envelope("sci", 1.0);
+        labelled.topic.as_mut().unwrap().model_version = live.version().to_owned();
+        labelled.document.labels = Some(docclass_types::Labels {
+            topic: Some("sci".into()),
+            subtopic: Some("sci.med".into()),
+            categories: Vec::new(),
+        });
+        let answered = handler.handle(labelled.clone()).unwrap();
+        assert_eq!(answered.subtopic.unwrap().model_version, live.version());
+        let mut canary = labelled;
+        canary.topic.as_mut().unwrap().model_version = other.version().to_owned();
+        let answered = handler.handle(canary).unwrap();
+        assert_eq!(answered.subtopic.unwrap().model_version, other.version(), "the model that chose the topic");
+
+        let mut registry = prometheus_client::registry::Registry::default();
+        handler.register_metrics(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        let labelled_line = text
+            .lines()
+            .find(|line| line.starts_with("docclass_shadow_judged{") && line.contains("count=\"labelled\""))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(labelled_line.contains("level=\"category\",topic=\"sci\""), "{labelled_line}");
+        assert!(labelled_line.ends_with(" 2") || labelled_line.ends_with(" 2.0"), "{labelled_line}");
+        let right = text.lines().find(|line| line.contains("count=\"shadow_right\"")).unwrap();
+        assert!(right.ends_with(" 2") || right.ends_with(" 2.0"), "{right}");
     }
 }

@@ -32,6 +32,16 @@ impl Handler for ClassifyTopic {
         Stage::Topic
     }
 
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        let model = self.model.clone();
+        registry.register_collector(Box::new(worker_runtime::ScrapedGauges::new(
+            "docclass_shadow_judged",
+            "Documents the live and the shadow model both answered in this process, by level, topic and \
+             count: documents, same (answered alike), labelled, live_right, shadow_right",
+            move || model.judged_members(Level::Topic),
+        )));
+    }
+
     fn handle(&self, mut envelope: Envelope) -> Result<Envelope, HandlerError> {
         let document = &envelope.document;
         let serving = self.model.serving(&document.id);

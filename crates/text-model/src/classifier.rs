@@ -177,6 +177,13 @@ impl ServedModel {
         (judged.shadow == shadow.model.version() && judged.live == self.version()).then_some(judged)
     }
 
+    /// What this process judged at `level`, as gauge members for `/metrics` ([`Judged::members`]),
+    /// and the canary share; empty without a shadow.
+    pub fn judged_members(&self, level: Level) -> Vec<(Vec<(String, String)>, f64)> {
+        let (Some(shadow), Some(judged)) = (self.shadow(), self.judged()) else { return Vec::new() };
+        judged.members(level, shadow.role)
+    }
+
     /// Sends the documents whose id hashes below `percent` % to a candidate's answer ([`in_canary`]).
     pub fn set_canary_percent(&self, percent: f64) {
         self.canary_percent.store(percent.clamp(0.0, 100.0).to_bits(), std::sync::atomic::Ordering::Relaxed);

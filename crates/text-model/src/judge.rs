@@ -173,6 +173,41 @@ impl Judged {
         })
     }
 
+    /// The counts at `level` as gauge members for `/metrics`: one per topic and count (`documents`,
+    /// `same`, `labelled`, `live_right`, `shadow_right`), labelled with both versions and the shadow's
+    /// role.
+    pub fn members(&self, level: Level, role: ShadowRole) -> Vec<(Vec<(String, String)>, f64)> {
+        let (groups, level) = match level {
+            Level::Topic => (&self.topic, "topic"),
+            Level::Category => (&self.category, "category"),
+        };
+        let role = match role {
+            ShadowRole::Candidate => "candidate",
+            ShadowRole::Previous => "previous",
+        };
+        let mut members = Vec::new();
+        for (topic, counts) in groups {
+            for (count, value) in [
+                ("documents", counts.documents),
+                ("same", counts.same),
+                ("labelled", counts.labelled),
+                ("live_right", counts.live_right),
+                ("shadow_right", counts.shadow_right),
+            ] {
+                let labels = [
+                    ("level", level),
+                    ("topic", topic.as_str()),
+                    ("count", count),
+                    ("live", self.live.as_str()),
+                    ("shadow", self.shadow.as_str()),
+                    ("role", role),
+                ];
+                members.push((labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(), value as f64));
+            }
+        }
+        members
+    }
+
     /// Whether nothing was counted yet.
     pub fn is_empty(&self) -> bool {
         self.topic.is_empty() && self.category.is_empty()

@@ -17,6 +17,12 @@ pub trait Handler: Send + Sync + 'static {
     /// [`HandlerError::Retriable`] to try the message again later, [`HandlerError::Permanent`] to send it
     /// to the dead-letter queue at once.
     fn handle(&self, envelope: Envelope) -> Result<Envelope, HandlerError>;
+
+    /// Adds the handler's own figures to the pool's `/metrics` (a classifier's shadow model's
+    /// tallies); none by default.
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        let _ = registry;
+    }
 }
 
 /// Why a handler could not finish a message.

@@ -33,7 +33,7 @@ mod worker;
 pub use config::WorkerConfig;
 pub use forward::{Forward, ForwardError, ToQueue, ToTable};
 pub use handler::{Handler, HandlerError};
-pub use metrics::{Metrics, MetricsSnapshot};
+pub use metrics::{Metrics, MetricsSnapshot, ScrapedGauges};
 pub use protection::{Protection, ProtectionPort, SetFuture};
 pub use retry::Backoff;
 pub use send::{Sent, send_until_accepted};

@@ -165,3 +165,47 @@ impl Metrics {
         self.age_at_forward_seconds.observe(seconds);
     }
 }
+
+/// Gauge members as (labels, value).
+pub type GaugeMembers = Vec<(Vec<(String, String)>, f64)>;
+
+/// A gauge family read on each scrape from a closure: for figures kept elsewhere (a classifier's
+/// tallies of its shadow model), which may come and go, and whose label values change (model versions).
+pub struct ScrapedGauges {
+    name: &'static str,
+    help: &'static str,
+    read: Box<dyn Fn() -> GaugeMembers + Send + Sync>,
+}
+
+impl ScrapedGauges {
+    /// The family `name`, whose members `read` lists as (labels, value) when scraped.
+    pub fn new(
+        name: &'static str,
+        help: &'static str,
+        read: impl Fn() -> GaugeMembers + Send + Sync + 'static,
+    ) -> Self {
+        Self { name, help, read: Box::new(read) }
+    }
+}
+
+impl std::fmt::Debug for ScrapedGauges {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("ScrapedGauges").field("name", &self.name).finish()
+    }
+}
+
+impl prometheus_client::collector::Collector for ScrapedGauges {
+    fn encode(&self, mut encoder: prometheus_client::encoding::DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        let members = (self.read)();
+        if members.is_empty() {
+            return Ok(());
+        }
+        let mut family =
+            encoder.encode_descriptor(self.name, self.help, None, prometheus_client::metrics::MetricType::Gauge)?;
+        for (labels, value) in &members {
+            prometheus_client::metrics::gauge::ConstGauge::new(*value).encode(family.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
+}

@@ -100,6 +100,7 @@ where
     /// Adds the pool's metrics to a Prometheus registry.
     pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
         self.metrics.register(registry);
+        self.handler.register_metrics(registry);
     }
 
     /// Runs `config.workers` receive loops until `shutdown` is cancelled, then lets each finish the batch
