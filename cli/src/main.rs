@@ -53,7 +53,7 @@ enum Command {
     /// Create or delete the SQS queues and DynamoDB table of a pipeline.
     Infra(commands::infra::InfraArgs),
     /// Serve a live status page of a pipeline (and its figures as JSON on /api/status).
-    Dashboard(commands::dashboard::DashboardArgs),
+    Dashboard(Box<commands::dashboard::DashboardArgs>),
     /// Show results from the table (DynamoDB with --table or DOCCLASS_TABLE, else SQLite).
     Results(commands::results::ResultsArgs),
     /// Inspect dead letters, or move them back to their queue after a fix.
@@ -99,7 +99,7 @@ fn main() -> std::process::ExitCode {
         Command::Run(args) => commands::run::run(&cli.global, args),
         Command::Bench(args) => commands::bench::run(&cli.global, args),
         Command::Infra(args) => commands::infra::run(args),
-        Command::Dashboard(args) => commands::dashboard::run(args),
+        Command::Dashboard(args) => commands::dashboard::run(*args),
         Command::Results(args) => commands::results::run(args),
         Command::Dlq(args) => commands::dlq::run(args),
         Command::Feeds(args) => commands::feeds::run(args),

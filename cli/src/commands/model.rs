@@ -139,7 +139,7 @@ async fn publish(file: &std::path::Path, candidate: bool, store: &StoreArgs) -> 
 }
 
 /// The shadow's figures as JSON: per level, the total and each topic, with 95 % intervals.
-fn judged_json(role: ShadowRole, judged: &Judged) -> serde_json::Value {
+pub(crate) fn judged_json(role: ShadowRole, judged: &Judged) -> serde_json::Value {
     let figures = |counts: &Agreement| {
         serde_json::json!({
             "documents": counts.documents,
@@ -158,6 +158,7 @@ fn judged_json(role: ShadowRole, judged: &Judged) -> serde_json::Value {
     serde_json::json!({
         "version": judged.shadow,
         "role": role,
+        "canary_percent": judged.canary_percent,
         "topic": level(&judged.topic, Level::Topic),
         "category": level(&judged.category, Level::Category),
     })

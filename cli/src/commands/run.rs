@@ -79,7 +79,9 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
                 queues: [queues.ingest.clone(), queues.subtopic.clone(), queues.results.clone()],
                 dead_letters: queues.dead_letters.clone(),
             };
-            let sources = super::dashboard::Sources::embedded(args.db.clone(), live, workers, stage_counts.clone());
+            let sources = super::dashboard::Sources::embedded(args.db.clone(), live, workers, stage_counts.clone())
+                .with_model_store(args.store.model_store.as_ref(), &Default::default())
+                .await;
             tokio::spawn(super::dashboard::serve(listener, sources, Vec::new(), dashboard_done.clone()));
         }
         let bar = ProgressBar::new_spinner();

@@ -173,7 +173,10 @@ impl ServedModel {
     /// What this process judged of the live model against the shadow, while there is one.
     pub fn judged(&self) -> Option<Judged> {
         let shadow = self.shadow()?;
-        let judged = lock(&self.judged).clone();
+        let mut judged = lock(&self.judged).clone();
+        if shadow.role == ShadowRole::Candidate {
+            judged.canary_percent = self.canary_percent();
+        }
         (judged.shadow == shadow.model.version() && judged.live == self.version()).then_some(judged)
     }
 

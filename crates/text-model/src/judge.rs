@@ -111,6 +111,10 @@ pub struct Judged {
     /// Category level, per topic.
     #[serde(default)]
     pub category: BTreeMap<String, Agreement>,
+    /// The share (%) of documents the shadow answered (a candidate's canary); the largest of the
+    /// processes' when merged.
+    #[serde(default)]
+    pub canary_percent: f64,
 }
 
 /// What one document's two answers were, at one level.
@@ -154,6 +158,7 @@ impl Judged {
 
     /// Adds `other`'s counts (the same two models, judged elsewhere) to these.
     pub fn merge(&mut self, other: &Self) {
+        self.canary_percent = self.canary_percent.max(other.canary_percent);
         for (mine, theirs) in [(&mut self.topic, &other.topic), (&mut self.category, &other.category)] {
             for (group, counts) in theirs {
                 mine.entry(group.clone()).or_default().add(counts);

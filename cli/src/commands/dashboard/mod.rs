@@ -74,6 +74,10 @@ pub struct DashboardArgs {
     /// a DNS name of your own); repeat for each. Requests for any other host are refused.
     #[arg(long)]
     allow_host: Vec<String>,
+    /// The model store the pools serve from (a folder or s3://bucket/prefix): shows the live model, the
+    /// candidate, what the pools judged of it and the history of promotions and rollbacks.
+    #[arg(long, env = env::MODEL_STORE)]
+    model_store: Option<model_store::StoreUri>,
     #[command(flatten)]
     queues: super::dlq::QueueUrls,
     #[command(flatten)]

@@ -51,6 +51,8 @@ pub struct Sources {
     /// The embedded run's per-stage counts, when serving one.
     pub(super) stage_counts: Option<Arc<HandledCounts>>,
     pub(super) rates: Rates,
+    /// The model store the pools serve from, when given.
+    store: Option<model_store::ModelStore>,
 }
 
 impl Sources {
@@ -85,7 +87,40 @@ impl Sources {
             refresh_secs: refresh_secs.max(1),
             stage_counts: None,
             rates: Rates::default(),
+            store: None,
         }
+    }
+
+    /// Shows the model store at `uri` too (the Models panel).
+    pub async fn with_model_store(
+        mut self,
+        uri: Option<&model_store::StoreUri>,
+        aws: &adapters_aws::AwsSettings,
+    ) -> Self {
+        if let Some(uri) = uri {
+            self.store = Some(model_store::ModelStore::open(uri, aws).await);
+        }
+        self
+    }
+
+    /// The Models panel's figures: live, candidate, the shadow's judgement, the latest history first.
+    async fn models(store: &model_store::ModelStore) -> Result<serde_json::Value, String> {
+        let (state, _) = store.state().await.map_err(|error| error.to_string())?;
+        let shadow = match (&state.live, state.shadow()) {
+            (Some(live), Some((shadow, role))) => {
+                let judged = store.judged(&live.version, &shadow).await.map_err(|error| error.to_string())?;
+                Some(crate::commands::model::judged_json(role, &judged))
+            }
+            _ => None,
+        };
+        let history: Vec<_> = state.history.iter().rev().take(12).collect();
+        Ok(serde_json::json!({
+            "store": store.uri().to_string(),
+            "live": state.live,
+            "candidate": state.candidate,
+            "shadow": shadow,
+            "history": history,
+        }))
     }
 
     /// The sources `args` name.
@@ -98,7 +133,9 @@ impl Sources {
                 PoolSource::Unknown("an embedded run's workers live only while it runs".into()),
                 args.metrics.clone(),
                 args.refresh_secs,
-            ));
+            )
+            .with_model_store(args.model_store.as_ref(), &args.aws.settings())
+            .await);
         };
         let config = load_sdk_config(&args.aws.settings()).await;
         let results = ResultSource::Dynamo {
@@ -121,7 +158,9 @@ impl Sources {
             let sqs = aws_sdk_sqs::Client::new(&config);
             QueueSource::Sqs(Box::new(SqsQueues::new(sqs, aws_sdk_cloudwatch::Client::new(&config), urls)))
         };
-        Ok(Self::new(results, queues, pools(args).await?, args.metrics.clone(), args.refresh_secs))
+        Ok(Self::new(results, queues, pools(args).await?, args.metrics.clone(), args.refresh_secs)
+            .with_model_store(args.model_store.as_ref(), &args.aws.settings())
+            .await)
     }
 
     /// [`Sources::status`] as JSON, read at most once per refresh interval however many pages ask: one
@@ -196,6 +235,10 @@ impl Sources {
             pools: Part::of(self.pools.read().await),
             stages: Vec::new(),
             services: self.scraper.read().await,
+            models: match &self.store {
+                Some(store) => Some(Part::of(Self::models(store).await)),
+                None => None,
+            },
         }
         .with_stages(self)
     }

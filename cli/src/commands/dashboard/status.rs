@@ -39,6 +39,10 @@ pub(super) struct Status {
     pub(super) stages: Vec<StageRate>,
     /// Each service whose `/metrics` was given.
     pub(super) services: Vec<ServiceView>,
+    /// The model store's live model, candidate, what the pools judged and the history; absent without
+    /// a store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) models: Option<Part<serde_json::Value>>,
 }
 
 impl Status {
