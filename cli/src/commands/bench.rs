@@ -20,6 +20,10 @@ pub struct BenchArgs {
     /// The model [default: the cached default model, trained on first use].
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Also measure each classifier stage with this model in the shadow (a candidate judged on every
+    /// labelled document).
+    #[arg(long)]
+    shadow: Option<PathBuf>,
     /// Labelled JSON Lines to classify [default: the corpus's 20ng/dev.jsonl.gz].
     #[arg(long, num_args = 1..)]
     data: Vec<PathBuf>,
@@ -95,6 +99,23 @@ pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
     }));
     println!("  classify, topic only, one core    {:>10.0} docs/s", examples.len() as f64 / topic_only);
 
+    // Each classifier stage's handler on one core, alone and with a shadow candidate judged beside it.
+    let documents: Vec<docclass_types::Document> = files
+        .iter()
+        .map(|f| feeds::read_documents(f))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect::<Result<_, _>>()?;
+    let shadow = args.shadow.as_deref().map(Model::load).transpose()?.map(Arc::new);
+    let plain = stage_rates(model.clone(), None, &documents, repeat);
+    let with_shadow = shadow.map(|shadow| stage_rates(model.clone(), Some(shadow), &documents, repeat));
+    for (stage, index) in [("topic", 0), ("subtopic", 1)] {
+        let shadowed =
+            with_shadow.map_or(String::new(), |rates| format!(", with a shadow candidate {:.0} docs/s", rates[index]));
+        println!("  {stage} stage handler, one core  {:>10.0} docs/s{shadowed}", plain[index]);
+    }
+
     // What feed-ingest does with every poll's answer: the documents as one RSS listing, parsed to entries.
     let listing = rss_listing(&examples);
     let parse = || feeds::parse_feed(listing.as_bytes(), "https://bench.invalid/rss").map(|e| e.len());
@@ -139,6 +160,38 @@ pub fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
         println!("  peak RSS of this process          {:>10.1} MB", peak as f64 / 1e6);
     }
     Ok(())
+}
+
+/// Documents a second through the topic and the subtopic stage's handlers (median of `repeat` runs, one
+/// core), serving `model`, with `shadow` as the candidate judged beside it when given.
+fn stage_rates(
+    model: Arc<Model>,
+    shadow: Option<Arc<Model>>,
+    documents: &[docclass_types::Document],
+    repeat: usize,
+) -> [f64; 2] {
+    use worker_runtime::Handler;
+    let served = text_model::ServedModel::new(model);
+    if let Some(shadow) = shadow {
+        served.set_shadow(Some(text_model::Shadow { model: shadow, role: text_model::judge::ShadowRole::Candidate }));
+    }
+    let topic = ClassifyTopic::new(served.clone());
+    let subtopic = ClassifySubtopic::new(served);
+    let envelopes: Vec<docclass_types::Envelope> =
+        documents.iter().map(|d| docclass_types::Envelope::new(d.clone())).collect();
+    let topics: Vec<docclass_types::Envelope> =
+        envelopes.iter().map(|e| topic.handle(e.clone()).expect("the topic stage answers")).collect();
+    let rate = |handle: &dyn Fn(docclass_types::Envelope), input: &[docclass_types::Envelope]| {
+        let seconds = median((0..repeat).map(|_| {
+            let copies = input.to_vec();
+            timed(|| copies.into_iter().for_each(handle)).1
+        }));
+        input.len() as f64 / seconds
+    };
+    [
+        rate(&|e| drop(std::hint::black_box(topic.handle(e))), &envelopes),
+        rate(&|e| drop(std::hint::black_box(subtopic.handle(e))), &topics),
+    ]
 }
 
 /// The examples as an RSS 2.0 listing shaped like arXiv's: guid, title, description, category.

@@ -59,10 +59,17 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         let shutdown = CancellationToken::new();
         worker_runtime::cancel_on_shutdown_signal(shutdown.clone());
         let watching = CancellationToken::new();
+        let watchers = tokio_util::task::TaskTracker::new();
         let fallback = || super::model_or_default(global, args.model.as_deref());
-        let model =
-            service_kit::serve_model("docclass-run", fallback, &args.store, &Default::default(), watching.clone())
-                .await?;
+        let model = service_kit::serve_model(
+            "docclass-run",
+            fallback,
+            &args.store,
+            &Default::default(),
+            &watchers,
+            watching.clone(),
+        )
+        .await?;
         let stages = Handlers {
             topic: ClassifyTopic::new(model.clone()).with_min_score(args.min_score),
             subtopic: ClassifySubtopic::new(model.clone()).with_min_score(args.min_score),
@@ -98,7 +105,11 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
             .await?;
         bar.finish_and_clear();
         dashboard_done.cancel();
+        // The watcher's last write of what it judged, bounded: a store that does not answer does not hold
+        // the run up.
         watching.cancel();
+        watchers.close();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), watchers.wait()).await;
         anyhow::Ok((report, model.version()))
     })?;
     let (report, version) = report;

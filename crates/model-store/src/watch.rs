@@ -104,7 +104,11 @@ impl Watch {
         let mut seen = Seen::default();
         loop {
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => {
+                    // What was judged since the last interval is evidence too: written before leaving.
+                    self.write_judged(&mut seen).await;
+                    return;
+                }
                 () = tokio::time::sleep(self.interval) => {}
             }
             if !self.read_state(&mut seen).await {
@@ -246,19 +250,26 @@ impl Watch {
         );
     }
 
+    /// Writes this process's judgement if it changed since it was last written; returns it when written.
+    async fn write_judged(&self, seen: &mut Seen) -> Option<Judged> {
+        let judged = self.served.judged()?;
+        if judged.is_empty() || seen.written.as_ref() == Some(&judged) {
+            return None;
+        }
+        if let Err(error) = self.store.write_judged(&self.judging.instance, &judged).await {
+            tracing::warn!(store = %self.store.uri(), "{error}; the judgement is written again next time");
+            return None;
+        }
+        seen.written = Some(judged.clone());
+        Some(judged)
+    }
+
     /// Writes this process's judgement, and applies the rule to every process's. True when a decision
     /// moved a pointer.
     async fn judge(&self, seen: &mut Seen) -> bool {
         let store = self.store.uri().to_string();
-        let (Some(judged), Some(shadow)) = (self.served.judged(), self.served.shadow()) else { return false };
-        if judged.is_empty() || seen.written.as_ref() == Some(&judged) {
-            return false;
-        }
-        if let Err(error) = self.store.write_judged(&self.judging.instance, &judged).await {
-            tracing::warn!(store, "{error}; the judgement is written again next time");
-            return false;
-        }
-        seen.written = Some(judged.clone());
+        let Some(shadow) = self.served.shadow() else { return false };
+        let Some(judged) = self.write_judged(seen).await else { return false };
         if !self.judging.auto {
             return false;
         }

@@ -3,6 +3,7 @@
 //! classifier binary holds no DynamoDB code it could never call.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use adapters_aws::{SqsQueue, load_sdk_config};
 use aws_config::SdkConfig;
@@ -101,24 +102,43 @@ pub async fn serve_classifier<H: Handler>(
     handler: impl FnOnce(text_model::ServedModel, f32) -> H,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunReport> {
+    let watchers = tokio_util::task::TaskTracker::new();
+    let watching = shutdown.child_token();
     let model = crate::serve_model(
         service.name,
         || crate::load_model(args.model.as_deref(), args.cache_dir.as_deref()),
         &args.store,
         &args.aws.settings(),
-        shutdown.child_token(),
+        &watchers,
+        watching.clone(),
     )
     .await?;
     let handler = handler(model, args.min_score);
     let (name, port) = (service.name, service.metrics_port);
-    let Some(source_url) = args.input_queue_url.as_deref() else {
-        let forward = ToQueue(adapters_embedded::StdoutSink::default());
-        return crate::serve_stdio(name, port, handler, forward, &args.worker, shutdown).await;
+    let served = match args.input_queue_url.as_deref() {
+        None => {
+            let forward = ToQueue(adapters_embedded::StdoutSink::default());
+            crate::serve_stdio(name, port, handler, forward, &args.worker, shutdown).await
+        }
+        Some(source_url) => {
+            let needed =
+                |flag: &str| format!("--{flag} is needed with --input-queue-url (see --help for its variable)");
+            let output = args.output_queue_url.as_deref().ok_or_else(|| anyhow::anyhow!(needed("output-queue-url")))?;
+            let dead_letter_url = args
+                .dead_letter_queue_url
+                .as_deref()
+                .ok_or_else(|| anyhow::anyhow!(needed("dead-letter-queue-url")))?;
+            let stage = SqsService { name, default_metrics_port: port, source_url, dead_letter_url };
+            serve_sqs(stage, handler, to_queue(output), &args.aws, &args.worker, shutdown).await
+        }
     };
-    let needed = |flag: &str| format!("--{flag} is needed with --input-queue-url (see --help for its variable)");
-    let output = args.output_queue_url.as_deref().ok_or_else(|| anyhow::anyhow!(needed("output-queue-url")))?;
-    let dead_letter_url =
-        args.dead_letter_queue_url.as_deref().ok_or_else(|| anyhow::anyhow!(needed("dead-letter-queue-url")))?;
-    let stage = SqsService { name, default_metrics_port: port, source_url, dead_letter_url };
-    serve_sqs(stage, handler, to_queue(output), &args.aws, &args.worker, shutdown).await
+    // The model store's watcher writes what it judged since its last look, within a bound: a store
+    // that does not answer does not hold the stop up.
+    watching.cancel();
+    watchers.close();
+    let _ = tokio::time::timeout(WATCHER_FLUSH, watchers.wait()).await;
+    served
 }
+
+/// How long a stopping classifier waits for its model store watcher's last write.
+const WATCHER_FLUSH: Duration = Duration::from_secs(3);

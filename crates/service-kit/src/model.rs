@@ -50,7 +50,8 @@ pub fn load_model(path: Option<&Path>, cache_dir: Option<&Path>) -> anyhow::Resu
 /// The model a pool serves: with a store, the store's live model, followed until `shutdown` (a watcher
 /// swaps it when the store's pointer moves); else, or while the store names none or cannot be read, the
 /// `fallback` — a service's model file, the image's baked-in model. The watcher also judges the
-/// store's shadow model as `store` says, naming `service` in its decisions.
+/// store's shadow model as `store` says, naming `service` in its decisions; it runs on `watchers` until
+/// `shutdown`, then writes what was judged since its last look.
 ///
 /// # Errors
 /// When neither the store nor the file gives a model.
@@ -59,6 +60,7 @@ pub async fn serve_model(
     fallback: impl FnOnce() -> anyhow::Result<Arc<dyn Classifier>>,
     store: &ModelStoreArgs,
     aws: &AwsSettings,
+    watchers: &tokio_util::task::TaskTracker,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ServedModel> {
     let Some(uri) = &store.model_store else {
@@ -86,7 +88,8 @@ pub async fn serve_model(
         rules: Rules { min_documents: store.promote_after_documents },
         ..Judging::automatic(service)
     };
-    tokio::spawn(Watch::new(store_handle, served.clone(), store.model_store_interval).judging(judging).run(shutdown));
+    // On `watchers`, so that a caller can wait for the watcher's last write of what was judged.
+    watchers.spawn(Watch::new(store_handle, served.clone(), store.model_store_interval).judging(judging).run(shutdown));
     Ok(served)
 }
 
