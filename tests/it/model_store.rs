@@ -123,8 +123,9 @@ async fn ticks(store: &ModelStore, ticks: u64) {
 }
 
 /// A pool watching an S3 store swaps to a model published live, and refuses — serving the old one all
-/// along — a download that breaks off midway (until it comes whole), a stored file with one flipped byte,
-/// and a pointer to a file the store does not hold. Idle, it asks the store once per interval.
+/// along — a download that breaks off midway (until it comes whole), a stored file with one flipped byte
+/// (a rollback to a model the pool still holds is served from memory instead), and a pointer to a file
+/// the store does not hold. Idle, it asks the store once per interval.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_watching_pool_swaps_models_and_refuses_bad_ones_while_the_old_one_serves() {
     let bucket_name = emulator::unique_name("watch");
@@ -165,8 +166,17 @@ async fn a_watching_pool_swaps_models_and_refuses_bad_ones_while_the_old_one_ser
     bytes[middle] ^= 0x01;
     s3.put_object().bucket(&bucket_name).key(&key).body(bytes.into()).send().await.unwrap();
     direct.rollback("test", "").await.unwrap();
+    // This pool still holds A, beside B, in the shadow (the model B replaced, watched): it puts that back
+    // from memory — the very version A, checked when it was first loaded — and never reads the file.
+    eventually(Duration::from_secs(30), "the rollback served from memory", async || {
+        (served.version() == a).then_some(())
+    })
+    .await;
+    // A pool that never held A must read the damaged file: refused, it serves B on.
+    let fresh = ServedModel::new(Arc::new(direct.fetch(&b).await.unwrap()));
+    tokio::spawn(Watch::new(watched.clone(), fresh.clone(), Duration::from_millis(100)).run(stop.clone()));
     ticks(&watched, 5).await;
-    assert_eq!(served.version(), b, "a damaged file is never served");
+    assert_eq!(fresh.version(), b, "a damaged file is never served");
 
     // A pointer to a file the store does not hold (deleted behind its back).
     let b_key = format!("m/models/{}.model", b.trim_start_matches("sha256:"));
@@ -194,7 +204,7 @@ async fn a_watching_pool_swaps_models_and_refuses_bad_ones_while_the_old_one_ser
         .await
         .unwrap();
     ticks(&watched, 5).await;
-    assert_eq!(served.version(), b, "a dangling pointer changes nothing");
+    assert_eq!((served.version(), fresh.version()), (a, b), "a dangling pointer changes nothing");
     stop.cancel();
 }
 
