@@ -124,17 +124,17 @@ impl ClassifySubtopic {
                 model.predict(&document.title, &document.text).subtopic.label
             }
         };
-        let (live, shadow) = (category_of(&serving.live), category_of(&shadow.model));
+        let (live_category, shadow_category) = (category_of(&serving.live), category_of(&shadow.model));
         let labels = document.labels.as_ref();
         self.model.judge(
             Level::Category,
             serving.live.version(),
-            serving.shadow.as_ref().map(|s| s.model.version()).unwrap_or_default(),
+            shadow.model.version(),
             Answers {
                 label: labels.and_then(|l| l.subtopic.as_deref()),
                 group: labels.and_then(|l| l.topic.as_deref()),
-                live: &live,
-                shadow: &shadow,
+                live: &live_category,
+                shadow: &shadow_category,
             },
         );
     }

@@ -50,13 +50,11 @@ impl Handler for ClassifyTopic {
         if let Some(shadow) = &serving.shadow {
             // Both models answer; one answer was just given, the other is asked for.
             let (live, shadow) = (&serving.live, &shadow.model);
-            let other = if model.version() == live.version() { shadow } else { live };
+            let answered_by_live = model.version() == live.version();
+            let other = if answered_by_live { shadow } else { live };
             let other_label = other.classify_topic(&document.title, &document.text).label;
-            let (live_label, shadow_label) = if model.version() == live.version() {
-                (&topic.label, &other_label)
-            } else {
-                (&other_label, &topic.label)
-            };
+            let (live_label, shadow_label) =
+                if answered_by_live { (&topic.label, &other_label) } else { (&other_label, &topic.label) };
             let label = document.labels.as_ref().and_then(|labels| labels.topic.as_deref());
             self.model.judge(
                 Level::Topic,

@@ -328,7 +328,7 @@ impl ModelStore {
                 .rollback_target()
                 .map_err(|why| StoreError::Invalid(format!("model store {}: {why}", self.uri)))?;
             // The figures it was published with come back with it.
-            let holdout = state.history.iter().rev().find(|c| c.version == target).and_then(|c| c.holdout.clone());
+            let holdout = state.holdout_of(&target);
             let mut change = state.set(Action::Rollback, &target, by, holdout);
             change.reason = reason.to_owned();
             Ok(Some(change))
@@ -402,7 +402,7 @@ impl ModelStore {
                 Action::Promote => (shadow, state.candidate.as_ref().and_then(|c| c.holdout.clone())),
                 Action::Drop => (shadow, None),
                 Action::Confirm => (live, None),
-                _ => (shadow, state.history.iter().rev().find(|c| c.version == shadow).and_then(|c| c.holdout.clone())),
+                _ => (shadow, state.holdout_of(shadow)),
             };
             let mut change = state.set(action, version, by, holdout);
             change.reason = match action {

@@ -114,6 +114,11 @@ impl State {
         self.history.drain(..over);
     }
 
+    /// The figures `version` was last recorded with in the history: what a model put back brings back.
+    pub(crate) fn holdout_of(&self, version: &str) -> Option<HoldoutFigures> {
+        self.history.iter().rev().find(|change| change.version == version).and_then(|change| change.holdout.clone())
+    }
+
     /// The model the live one replaced, while the change is being watched: from its publication or
     /// promotion until it is confirmed or rolled back. A model made live by a rollback is not watched
     /// (it served before).
