@@ -24,9 +24,10 @@ fn rendered_files_match_the_reviewed_golden_copies() {
     let files = render_all(&example()).unwrap();
     assert_eq!(
         files.len(),
-        4 * 2 + 3 + 2 + 1 + 7,
+        4 * 2 + 3 + 2 + 1 + 8,
         "a task definition and a policy per service, three scaling policies, execution role, the CloudWatch \
-         dashboard, three dead-letter alarms, the ingest age alarm and three pools' at-max alarms"
+         dashboard, three dead-letter alarms, the ingest age alarm, three pools' at-max alarms and the model \
+         rollback alarm"
     );
     for (name, value) in files {
         let path = golden.join(&name);
@@ -250,9 +251,23 @@ fn alarms_watch_every_dead_letter_queue_the_ingest_age_and_each_pool_at_its_ceil
         assert_eq!(minutes, stack.alarms.pool_at_max_for.as_secs());
         assert_eq!(at_max[0]["DatapointsToAlarm"], at_max[0]["EvaluationPeriods"], "at max the whole time");
     }
+    // A rollback the pools make (with a model store): told once, on the metric they publish.
+    let rolled_back = watched("ModelRollbacks", "docclass");
+    assert_eq!(rolled_back.len(), 1, "{alarms:?}");
+    assert_eq!(
+        (
+            rolled_back[0]["Namespace"].as_str(),
+            rolled_back[0]["Statistic"].as_str(),
+            rolled_back[0]["Threshold"].as_f64()
+        ),
+        (Some("docclass"), Some("Sum"), Some(0.0))
+    );
+    assert_eq!(rolled_back[0]["OKActions"], serde_json::json!([]), "no all-clear for a rollback");
     for alarm in &alarms {
         assert_eq!(alarm["AlarmActions"], serde_json::json!([topic]), "{alarm}");
-        assert_eq!(alarm["OKActions"], serde_json::json!([topic]), "{alarm}");
+        if alarm["MetricName"] != "ModelRollbacks" {
+            assert_eq!(alarm["OKActions"], serde_json::json!([topic]), "{alarm}");
+        }
         assert_eq!(alarm["TreatMissingData"], "notBreaching", "no data is not an outage: {alarm}");
     }
     let dashboard = rendered("dashboard-body.json").to_string();

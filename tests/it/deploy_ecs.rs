@@ -412,7 +412,7 @@ async fn destroy_removes_what_apply_made_and_nothing_else(deployed: &Deployed) {
     assert!(removed.iter().any(|r| r.starts_with("cluster")), "{removed:?}");
     assert!(removed.iter().filter(|r| r.starts_with("role")).count() == 5, "{removed:?}");
     assert!(!removed.iter().any(|r| r.starts_with("log group")), "the log group was not ours: {removed:?}");
-    assert_eq!(removed.iter().filter(|r| r.starts_with("alarm")).count(), 7, "{removed:?}");
+    assert_eq!(removed.iter().filter(|r| r.starts_with("alarm")).count(), 8, "{removed:?}");
     assert!(removed.contains(&format!("dashboard {name}")), "{removed:?}");
     let left = clients.cloudwatch.describe_alarms().alarm_name_prefix(format!("{name}-")).send().await.unwrap();
     let left: Vec<_> = left.metric_alarms().iter().filter_map(|a| a.alarm_name()).collect();

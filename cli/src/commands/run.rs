@@ -67,6 +67,7 @@ pub fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
             &args.store,
             &Default::default(),
             &watchers,
+            None,
             watching.clone(),
         )
         .await?;

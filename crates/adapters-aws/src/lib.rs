@@ -12,6 +12,7 @@
 
 mod config;
 pub mod dynamodb;
+pub mod emf;
 mod error;
 pub mod infra;
 pub mod sqs;

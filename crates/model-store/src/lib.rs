@@ -37,7 +37,7 @@ use text_model::Model;
 use text_model::judge::Judged;
 
 pub use state::{Action, Change, Pointer, State};
-pub use watch::{Judging, Watch, load_live};
+pub use watch::{Judging, ROLLBACK_METRIC, Watch, load_live};
 
 use backend::{Backend, BackendError, Condition, Got};
 

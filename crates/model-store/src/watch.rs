@@ -15,6 +15,14 @@ use crate::{Action, ModelStore, StoreError};
 /// doubles from the poll interval up to this.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(3600);
 
+/// The metric a rollback publishes, once per rollback, under [`adapters_aws::emf::NAMESPACE`].
+pub const ROLLBACK_METRIC: &str = "ModelRollbacks";
+
+/// Prints one embedded-metric-format line on standard output.
+fn emit(dimensions: &[(&str, &str)], metrics: &[(&str, f64, &str)]) {
+    println!("{}", adapters_aws::emf::line(dimensions, metrics, chrono::Utc::now().timestamp_millis()));
+}
+
 /// The store's live model, if it names one: what a service serves from its start.
 ///
 /// # Errors
@@ -55,6 +63,9 @@ pub struct Judging {
     /// Names this process's judgement file and its decisions in the history (`topic-classifier
     /// ip-10-0-1-7/1`).
     pub instance: String,
+    /// Publish the pools' judgement and every rollback as CloudWatch metrics of this stack, printed on
+    /// standard output in the embedded metric format (on ECS: see [`adapters_aws::emf`]).
+    pub metrics_stack: Option<String>,
 }
 
 impl Judging {
@@ -66,6 +77,7 @@ impl Judging {
             auto: true,
             rules: Rules::default(),
             instance: format!("{service}-{host}-{}-{:08x}", std::process::id(), fastrand::u32(..)),
+            metrics_stack: None,
         }
     }
 }
@@ -270,7 +282,7 @@ impl Watch {
         let store = self.store.uri().to_string();
         let Some(shadow) = self.served.shadow() else { return false };
         let Some(judged) = self.write_judged(seen).await else { return false };
-        if !self.judging.auto {
+        if !self.judging.auto && self.judging.metrics_stack.is_none() {
             return false;
         }
         let all = match self.store.judged(&judged.live, &judged.shadow).await {
@@ -280,7 +292,22 @@ impl Watch {
                 return false;
             }
         };
-        let verdict = verdict::verdict(shadow.role, &all.total(Level::Category), &self.judging.rules);
+        let counts = all.total(Level::Category);
+        if let Some(stack) = &self.judging.metrics_stack {
+            let role = if shadow.role == ShadowRole::Candidate { "candidate" } else { "previous" };
+            emit(
+                &[("Stack", stack), ("Role", role)],
+                &[
+                    ("ShadowLabelledDocuments", counts.labelled as f64, "Count"),
+                    ("LiveAccuracy", 100.0 * counts.live_accuracy(), "Percent"),
+                    ("ShadowAccuracy", 100.0 * counts.shadow_accuracy(), "Percent"),
+                ],
+            );
+        }
+        if !self.judging.auto {
+            return false;
+        }
+        let verdict = verdict::verdict(shadow.role, &counts, &self.judging.rules);
         if verdict == Verdict::Wait {
             return false;
         }
@@ -290,6 +317,10 @@ impl Watch {
                 match change.action {
                     Action::Rollback | Action::Drop => tracing::warn!(store, model = change.version, "{line}"),
                     _ => tracing::info!(store, model = change.version, "{line}"),
+                }
+                if let (Action::Rollback, Some(stack)) = (change.action, &self.judging.metrics_stack) {
+                    // What the stack's rollback alarm watches (deploy renders it with the model store).
+                    emit(&[("Stack", stack)], &[(ROLLBACK_METRIC, 1.0, "Count")]);
                 }
                 true
             }

@@ -104,12 +104,18 @@ pub async fn serve_classifier<H: Handler>(
 ) -> anyhow::Result<RunReport> {
     let watchers = tokio_util::task::TaskTracker::new();
     let watching = shutdown.child_token();
+    // On ECS (its agent sets the metadata variable) standard output goes to CloudWatch Logs, which reads
+    // metrics in it; in stdin mode standard output carries the envelopes, so no metric goes there.
+    let on_ecs = std::env::var_os("ECS_CONTAINER_METADATA_URI_V4").is_some();
+    let metrics_stack =
+        std::env::var(docclass_types::topology::env::STACK).ok().filter(|_| on_ecs && args.input_queue_url.is_some());
     let model = crate::serve_model(
         service.name,
         || crate::load_model(args.model.as_deref(), args.cache_dir.as_deref()),
         &args.store,
         &args.aws.settings(),
         &watchers,
+        metrics_stack,
         watching.clone(),
     )
     .await?;

@@ -51,7 +51,8 @@ pub fn load_model(path: Option<&Path>, cache_dir: Option<&Path>) -> anyhow::Resu
 /// swaps it when the store's pointer moves); else, or while the store names none or cannot be read, the
 /// `fallback` — a service's model file, the image's baked-in model. The watcher also judges the
 /// store's shadow model as `store` says, naming `service` in its decisions; it runs on `watchers` until
-/// `shutdown`, then writes what was judged since its last look.
+/// `shutdown`, then writes what was judged since its last look. With `metrics_stack`, the judgement and
+/// every rollback are also CloudWatch metrics of that stack (embedded metric format on standard output).
 ///
 /// # Errors
 /// When neither the store nor the file gives a model.
@@ -61,6 +62,7 @@ pub async fn serve_model(
     store: &ModelStoreArgs,
     aws: &AwsSettings,
     watchers: &tokio_util::task::TaskTracker,
+    metrics_stack: Option<String>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ServedModel> {
     let Some(uri) = &store.model_store else {
@@ -86,6 +88,7 @@ pub async fn serve_model(
     let judging = Judging {
         auto: !store.no_auto_promote,
         rules: Rules { min_documents: store.promote_after_documents },
+        metrics_stack,
         ..Judging::automatic(service)
     };
     // On `watchers`, so that a caller can wait for the watcher's last write of what was judged.

@@ -178,6 +178,27 @@ pub fn alarms(stack: &Stack) -> Vec<Alarm> {
         at_max.comparison_operator = "GreaterThanOrEqualToThreshold";
         alarms.push(at_max);
     }
+    if let Some(models) = &stack.models {
+        // The pools publish one datapoint per rollback they make (see `model_store::Watch`).
+        let mut rolled_back = alarm(
+            "model-rolled-back".into(),
+            format!(
+                "a pool rolled the live model back: the model published or promoted judged clearly worse than the \
+                 one it replaced on the feeds' labels; `docclass model status --store {}` shows which, and on what \
+                 figures",
+                models.store
+            ),
+            (
+                adapters_aws::emf::NAMESPACE,
+                model_store::ROLLBACK_METRIC,
+                vec![Dimension { name: "Stack", value: stack.name.clone() }],
+            ),
+        );
+        rolled_back.statistic = "Sum";
+        // Told once: the alarm clears a period later, and an OK message would read as the model mended.
+        rolled_back.ok_actions = Vec::new();
+        alarms.push(rolled_back);
+    }
     alarms
 }
 
