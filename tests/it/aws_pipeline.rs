@@ -52,6 +52,7 @@ fn run() -> &'static Scenario {
                 scenario.step("redriven", redriven_poison_comes_back_with_its_reasons(&stack)).await;
             }
             scenario.step("metrics", the_replacement_reports_health_and_metrics(&stack)).await;
+            scenario.step("judged-bad", a_bad_model_is_dropped_as_candidate_and_rolled_back_as_live(&stack)).await;
             scenario.step("stopped", every_service_stops_on_sigterm(&mut stack)).await;
             stack.environment.infra_down();
             scenario
@@ -67,6 +68,11 @@ fn every_document_is_stored_once_though_a_classifier_is_killed() {
 #[test]
 fn a_candidate_judged_better_mid_run_is_promoted_in_both_pools_without_a_restart() {
     run().check("promoted");
+}
+
+#[test]
+fn a_bad_model_is_dropped_as_candidate_and_rolled_back_when_published_live() {
+    run().check("judged-bad");
 }
 
 #[test]
@@ -336,6 +342,67 @@ async fn the_replacement_reports_health_and_metrics(stack: &Stack) {
 }
 
 /// SIGTERM: every service stops cleanly, well within ECS's 30 s stop timeout.
+/// A model trained on shuffled labels, published as candidate while labelled documents flow, is
+/// dropped by the pools; published straight to live, it is rolled back to the model it replaced. The
+/// documents fed meanwhile are each stored once.
+async fn a_bad_model_is_dropped_as_candidate_and_rolled_back_as_live(stack: &Stack) {
+    let environment = &stack.environment;
+    let version = |path: &std::path::Path| text_model::Model::load(path).unwrap().version().to_owned();
+    let (good, bad) = (version(model_file()), version(test_support::shuffled_model_file()));
+    let store = environment.get("DOCCLASS_MODEL_STORE").to_owned();
+    let history = || {
+        let status =
+            environment.command("docclass").args(["model", "status", "--json", "--store", &store]).output().unwrap();
+        let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+        status["history"].as_array().cloned().unwrap_or_default()
+    };
+    let documents = read(data_dir().join(docclass::data::DEV_FILE), usize::MAX);
+    let feed = |part: &[docclass_types::Document], name: &str| {
+        let input = stack.dir.path().join(name);
+        let mut file = std::fs::File::create(&input).unwrap();
+        for document in part {
+            let labels = document.labels.clone().unwrap_or_default();
+            let record = serde_json::json!({"id": document.id, "title": document.title, "text": document.text,
+                "topic": labels.topic, "subtopic": labels.subtopic});
+            writeln!(file, "{record}").unwrap();
+        }
+        drop(file);
+        let fed = environment.command("feed-ingest").arg("--input").arg(&input).stderr(Stdio::null()).status().unwrap();
+        assert!(fed.success());
+    };
+    let decided = async |action: &str, version: &str| {
+        eventually(Duration::from_secs(120), &format!("{action} of {version}"), async || {
+            history().iter().any(|change| change["action"] == action && change["version"] == version).then_some(())
+        })
+        .await;
+    };
+    // The promotion mid-run is watched against the model it replaced until confirmed: a candidate waits
+    // for that, so the rest of the run's documents may have to finish the watch first.
+    let mut fed = DOCUMENTS;
+    if !history().iter().any(|change| change["action"] == "confirm" && change["version"] == good.as_str()) {
+        feed(&documents[fed..fed + 300], "watch.jsonl");
+        fed += 300;
+    }
+    decided("confirm", &good).await;
+    // Each time, the pools first take the model into their shadow (they look every second).
+    publish(environment, test_support::shuffled_model_file(), true);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    feed(&documents[fed..fed + 700], "bad-candidate.jsonl");
+    fed += 700;
+    decided("drop", &bad).await;
+    assert!(!history().iter().any(|change| change["action"] == "promote" && change["version"] == bad.as_str()));
+    publish(environment, test_support::shuffled_model_file(), false);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    feed(&documents[fed..fed + 700], "bad-live.jsonl");
+    fed += 700;
+    decided("rollback", &good).await;
+    let (dynamodb, table) = (&stack.dynamodb, &stack.table);
+    eventually(Duration::from_secs(120), "every document stored once", async || {
+        (emulator::item_count(dynamodb, table).await == fed).then_some(())
+    })
+    .await;
+}
+
 async fn every_service_stops_on_sigterm(stack: &mut Stack) {
     for child in [&mut stack.topic, &mut stack.subtopic, &mut stack.writer] {
         let status = terminate(child, Duration::from_secs(25)).await;

@@ -102,14 +102,7 @@ pub fn arxiv_models() -> &'static ArxivModels {
         let old = examples("arxiv/train.jsonl.gz", 25);
         let mut refreshed = old.clone();
         refreshed.extend(examples("arxiv-recent/train.jsonl.gz", 5));
-        let mut labels: Vec<(String, String)> =
-            refreshed.iter().map(|e| (e.topic.clone(), e.subtopic.clone())).collect();
-        fastrand::Rng::with_seed(29).shuffle(&mut labels);
-        let shuffled: Vec<Example> = refreshed
-            .iter()
-            .zip(labels)
-            .map(|(e, (topic, subtopic))| Example { topic, subtopic, categories: Vec::new(), ..e.clone() })
-            .collect();
+        let shuffled = shuffled(refreshed.clone(), 29);
         let config = TrainConfig { holdout_fraction: 0.0, ..TrainConfig::arxiv() };
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, examples: &[Example]| {
@@ -138,6 +131,30 @@ fn example(d: Document) -> Example {
         categories: labels.categories,
         published_days: None,
     }
+}
+
+/// A model trained on the train split with its labels shuffled among the documents: every topic and
+/// category there, nothing learnt — what a broken refresh looks like. Written once per test binary.
+///
+/// # Panics
+/// When it cannot be trained or written.
+pub fn shuffled_model_file() -> &'static Path {
+    static FILE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    written_once(&FILE, "shuffled.model", || {
+        let config = TrainConfig { holdout_fraction: 0.0, ..TrainConfig::default() };
+        text_model::train(&shuffled(examples(usize::MAX), 29), &config, &mut |_| {}).unwrap().0
+    })
+}
+
+/// `examples` with their (topic, subtopic) pairs shuffled among them, cross-lists dropped.
+fn shuffled(examples: Vec<Example>, seed: u64) -> Vec<Example> {
+    let mut labels: Vec<(String, String)> = examples.iter().map(|e| (e.topic.clone(), e.subtopic.clone())).collect();
+    fastrand::Rng::with_seed(seed).shuffle(&mut labels);
+    examples
+        .into_iter()
+        .zip(labels)
+        .map(|(e, (topic, subtopic))| Example { topic, subtopic, categories: Vec::new(), ..e })
+        .collect()
 }
 
 /// The model `make` gives, saved as `name` in a temporary folder the first time `file` is asked for.
