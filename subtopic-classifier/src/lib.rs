@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use docclass_types::{CategoryScore, Classification, DeadLetterReason, Envelope, Stage, UNKNOWN_LABEL};
-use text_model::judge::{Answers, Level};
+use text_model::judge::{self, Answers, Level};
 use text_model::{Classifier, ServedModel, Serving};
 use worker_runtime::{Handler, HandlerError};
 
@@ -35,11 +35,11 @@ impl Handler for ClassifySubtopic {
 
     fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
         let model = self.model.clone();
+        let read = move || model.judged_members(Level::Category);
         registry.register_collector(Box::new(worker_runtime::ScrapedGauges::new(
-            "docclass_shadow_judged",
-            "Documents the live and the shadow model both answered in this process, by level, topic and \
-             count: documents, same (answered alike), labelled, live_right, shadow_right",
-            move || model.judged_members(Level::Category),
+            judge::METRIC,
+            judge::METRIC_HELP,
+            read,
         )));
     }
 
@@ -148,25 +148,33 @@ mod tests {
     use super::*;
 
     fn model() -> std::sync::Arc<dyn text_model::Classifier> {
+        trained(
+            &[
+                ("sci", "sci.space", "orbit rocket star"),
+                ("sci", "sci.med", "doctor patient"),
+                ("rec", "rec.autos", "car engine"),
+            ],
+            &TrainConfig::default(),
+        )
+    }
+
+    /// A model of twenty documents per (topic, subtopic, words), each the words and a number.
+    fn trained(classes: &[(&str, &str, &str)], config: &TrainConfig) -> std::sync::Arc<dyn text_model::Classifier> {
         let mut examples = Vec::new();
-        for (topic, subtopic, words) in [
-            ("sci", "sci.space", "orbit rocket star"),
-            ("sci", "sci.med", "doctor patient"),
-            ("rec", "rec.autos", "car engine"),
-        ] {
+        for (topic, subtopic, words) in classes {
             for i in 0..20 {
                 examples.push(Example {
                     id: String::new(),
                     title: String::new(),
                     text: format!("{words} {i}"),
-                    topic: topic.into(),
-                    subtopic: subtopic.into(),
+                    topic: (*topic).into(),
+                    subtopic: (*subtopic).into(),
                     categories: Vec::new(),
                     published_days: None,
                 });
             }
         }
-        std::sync::Arc::new(text_model::train(&examples, &TrainConfig::default(), &mut |_| {}).unwrap().0)
+        std::sync::Arc::new(text_model::train(&examples, config, &mut |_| {}).unwrap().0)
     }
 
     fn envelope(topic: &str, score: f32) -> Envelope {
@@ -255,26 +263,9 @@ mod tests {
     #[test]
     fn a_shadow_is_judged_on_the_labels_and_answers_the_documents_whose_topic_it_chose() {
         let live = model();
-        let other = {
-            // Another version: the same documents, other settings.
-            let config = TrainConfig { min_df: 1, ..TrainConfig::default() };
-            let mut examples = Vec::new();
-            for (topic, subtopic, words) in [("sci", "sci.med", "doctor patient"), ("rec", "rec.autos", "car engine")] {
-                for i in 0..20 {
-                    examples.push(Example {
-                        id: String::new(),
-                        title: String::new(),
-                        text: format!("{words} {i}"),
-                        topic: topic.into(),
-                        subtopic: subtopic.into(),
-                        categories: Vec::new(),
-                        published_days: None,
-                    });
-                }
-            }
-            std::sync::Arc::new(text_model::train(&examples, &config, &mut |_| {}).unwrap().0)
-                as std::sync::Arc<dyn text_model::Classifier>
-        };
+        // Another version: other documents, other settings.
+        let config = TrainConfig { min_df: 1, ..TrainConfig::default() };
+        let other = trained(&[("sci", "sci.med", "doctor patient"), ("rec", "rec.autos", "car engine")], &config);
         let served = ServedModel::new(live.clone());
         served.set_shadow(Some(text_model::Shadow {
             model: other.clone(),

@@ -223,15 +223,7 @@ fn a_running_embedded_pipeline_switches_to_a_newly_published_model() {
 
     let documents = read(data_dir().join(docclass::data::DEV_FILE), 600);
     let db = dir.path().join("run.sqlite");
-    let mut run = Command::new(binary("docclass"))
-        .args(["run", "--input", "-", "--json", "--model-store", store_arg, "--model-store-interval-secs", "1"])
-        .arg("--db")
-        .arg(&db)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut run = run_on_stdin(store_arg, &db, &[]);
     let mut stdin = run.stdin.take().unwrap();
     for (i, document) in documents.iter().enumerate() {
         let record = serde_json::json!({"id": document.id, "title": document.title, "text": document.text});
@@ -262,6 +254,21 @@ fn a_running_embedded_pipeline_switches_to_a_newly_published_model() {
         .unwrap();
     assert_eq!(ids, documents.iter().map(|d| d.id.clone()).collect(), "every document once");
     assert_eq!(versions, BTreeSet::from([a, b]), "rows name the version that classified them");
+}
+
+/// `docclass run` reading documents on stdin, serving `store` (looked at every second), writing `db`,
+/// with `args` besides.
+fn run_on_stdin(store: &str, db: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(binary("docclass"))
+        .args(["run", "--input", "-", "--json", "--model-store", store, "--model-store-interval-secs", "1"])
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// The store's history, as actions and versions, read straight from a folder store.
@@ -296,16 +303,8 @@ fn a_candidate_judged_better_on_labelled_papers_is_promoted_and_a_bad_model_neve
 
     let papers = read(data_dir().join("arxiv-recent/dev.jsonl.gz"), 8_000);
     let db = dir.path().join("run.sqlite");
-    let mut run = Command::new(binary("docclass"))
-        .args(["run", "--corpus", "arxiv", "--input", "-", "--json", "--model-store", store_arg])
-        .args(["--model-store-interval-secs", "1", "--promote-after-documents", "400", "--canary-percent", "20"])
-        .arg("--db")
-        .arg(&db)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let judging = ["--corpus", "arxiv", "--promote-after-documents", "400", "--canary-percent", "20"];
+    let mut run = run_on_stdin(store_arg, &db, &judging);
     let mut feeder = Feeder { stdin: run.stdin.take().unwrap(), papers: &papers, fed: 0 };
     // Until the pool judges (its first look at the store is a second in); then the candidate's canary.
     let started = std::time::Instant::now();

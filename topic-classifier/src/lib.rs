@@ -4,7 +4,7 @@
 use chrono::Utc;
 use docclass_types::{Classification, Envelope, Stage, UNKNOWN_LABEL};
 use text_model::ServedModel;
-use text_model::judge::{Answers, Level};
+use text_model::judge::{self, Answers, Level};
 use worker_runtime::{Handler, HandlerError};
 
 /// The topic stage's handler.
@@ -34,11 +34,11 @@ impl Handler for ClassifyTopic {
 
     fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
         let model = self.model.clone();
+        let read = move || model.judged_members(Level::Topic);
         registry.register_collector(Box::new(worker_runtime::ScrapedGauges::new(
-            "docclass_shadow_judged",
-            "Documents the live and the shadow model both answered in this process, by level, topic and \
-             count: documents, same (answered alike), labelled, live_right, shadow_right",
-            move || model.judged_members(Level::Topic),
+            judge::METRIC,
+            judge::METRIC_HELP,
+            read,
         )));
     }
 

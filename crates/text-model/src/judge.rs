@@ -8,6 +8,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// The `/metrics` family a classifier stage exposes its judging under ([`Judged::members`]).
+pub const METRIC: &str = "docclass_shadow_judged";
+
+/// What [`METRIC`] counts.
+pub const METRIC_HELP: &str = "Documents the live and the shadow model both answered in this process, by level, topic and \
+                               count: documents, same (answered alike), labelled, live_right, shadow_right";
+
 /// The z of a two-sided 95 % interval.
 const Z95: f64 = 1.959_963_984_540_054;
 
