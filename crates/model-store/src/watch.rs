@@ -94,7 +94,8 @@ struct Seen {
     /// The version whose download failed, when to try it again, and the wait after that.
     retry: Option<(String, Instant, Duration)>,
     unreachable: bool,
-    /// The model the last swap replaced: the shadow while the swap is watched, without a download.
+    /// The model this tick's swap replaced, until `follow_shadow` takes it: the shadow while the swap is
+    /// watched, without a download.
     replaced: Option<Arc<dyn Classifier>>,
     /// The judgement last written, so an idle pool does not write it again.
     written: Option<Judged>,
@@ -221,6 +222,8 @@ impl Watch {
     /// Puts the store's shadow model beside the live one, or takes it away.
     async fn follow_shadow(&self, seen: &mut Seen) {
         let store = self.store.uri().to_string();
+        // Only this tick's swap needs it: kept longer, every replaced model would stay in memory.
+        let replaced = seen.replaced.take();
         let current = self.served.shadow();
         let Some((version, role)) = seen.shadow.clone() else {
             if current.is_some() {
@@ -235,7 +238,7 @@ impl Watch {
         if seen.refused.contains(&version) || version == self.served.version() {
             return;
         }
-        let spare = seen.replaced.clone().filter(|model| model.version() == version);
+        let spare = replaced.filter(|model| model.version() == version);
         let model = match spare {
             Some(model) => model,
             None => match self.store.fetch(&version).await {
