@@ -297,9 +297,8 @@ impl Watch {
         };
         let counts = all.total(Level::Category);
         if let Some(stack) = &self.judging.metrics_stack {
-            let role = if shadow.role == ShadowRole::Candidate { "candidate" } else { "previous" };
             emit(
-                &[("Stack", stack), ("Role", role)],
+                &[("Stack", stack), ("Role", shadow.role.name())],
                 &[
                     ("ShadowLabelledDocuments", counts.labelled as f64, "Count"),
                     ("LiveAccuracy", 100.0 * counts.live_accuracy(), "Percent"),

@@ -46,6 +46,16 @@ pub enum ShadowRole {
     Previous,
 }
 
+impl ShadowRole {
+    /// Its name in metrics and JSON: `candidate`, `previous`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Candidate => "candidate",
+            Self::Previous => "previous",
+        }
+    }
+}
+
 /// One level's counts for one group of documents (a topic), live and shadow on the same documents.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Agreement {
@@ -193,10 +203,7 @@ impl Judged {
             Level::Topic => (&self.topic, "topic"),
             Level::Category => (&self.category, "category"),
         };
-        let role = match role {
-            ShadowRole::Candidate => "candidate",
-            ShadowRole::Previous => "previous",
-        };
+        let role = role.name();
         let mut members = Vec::new();
         for (topic, counts) in groups {
             for (count, value) in [
